@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The one definition of everything the BPF programs and the C++ side share: map keys and values,
+ * modes, skip reasons, limits. Fixed-width types and explicit padding only; layout_test compares
+ * these with the BTF of the compiled object.
+ */
+#ifndef QPSPREAD_ABI_H
+#define QPSPREAD_ABI_H
+
+#include <linux/types.h>
+
+#define QPS_ROCEV2_UDP_PORT 4791
+#define QPS_BTH_LEN 12
+
+/* Map sizes. qp_stats is an LRU: past this many (VNI, QP) pairs the least recently seen is evicted. */
+#define QPS_MAX_DEVS 1024
+#define QPS_MAX_VNIS 16384
+#define QPS_MAX_QPS 131072
+
+/* Default skb mark set on steered packets so the VXLAN route cache (dst_cache) is bypassed. */
+#define QPS_DEFAULT_MARK 0x5150
+
+/* tc filter identity on the VXLAN device's clsact egress hook; containerlab uses 42420. */
+#define QPS_TC_HANDLE 0x5150
+#define QPS_TC_PRIORITY 0x5150
+
+enum qps_mode {
+	QPS_MODE_OFF = 0,
+	QPS_MODE_QP_HASH = 1,
+	QPS_MODE__MAX,
+};
+
+/*
+ * Why a packet was (or was not) steered. X-macro so the enum and the names users see come from one
+ * list. Every packet the tc program sees is counted under exactly one reason.
+ */
+#define QPS_REASONS(X)                                                                            \
+	X(STEERED, "steered")             /* RoCEv2, mode qp-hash: outer port chosen, mark set */ \
+	X(MODE_OFF, "mode_off")           /* RoCEv2, but the VNI's mode is off */                 \
+	X(NO_DEV_CFG, "no_dev_cfg")       /* the device has no config entry */                     \
+	X(NOT_IP, "not_ip")               /* ARP, LLDP, ... */                                     \
+	X(NOT_UDP, "not_udp")             /* TCP, ICMP, ... */                                     \
+	X(NOT_ROCE, "not_roce")           /* UDP, but not to port 4791 */                          \
+	X(FRAGMENT, "fragment")           /* IPv4/IPv6 fragment: no UDP header to trust */         \
+	X(TRUNCATED, "truncated")         /* a header (Ethernet, VLAN, IP, UDP, BTH) cut short */   \
+	X(IPV6_EXT, "ipv6_ext_header")    /* IPv6 extension header not walked */                   \
+	X(BAD_IP_HEADER, "bad_ip_header") /* IPv4 IHL < 5 */                                        \
+	X(VLAN_DEPTH, "vlan_depth")       /* more than two VLAN tags */
+
+enum qps_reason {
+#define QPS_REASON_ENUM(name, str) QPS_R_##name,
+	QPS_REASONS(QPS_REASON_ENUM)
+#undef QPS_REASON_ENUM
+	QPS_R__MAX,
+};
+
+/* devs: key is the VXLAN device's ifindex. Written by the loader at attach. */
+struct qps_dev_cfg {
+	__u32 vni;
+	__u32 mark;       /* skb mark for steered packets; never 0 */
+	__u16 port_min;   /* the device's source-port range as the kernel computes it: */
+	__u16 port_count; /* ports port_min .. port_min + port_count - 1 */
+	__u32 _pad;
+};
+
+/* vni_mode: key is the VNI. A missing entry means off. */
+struct qps_vni_cfg {
+	__u32 mode; /* enum qps_mode */
+	__u32 _pad;
+};
+
+/* qp_stats: per-CPU LRU hash. */
+struct qps_qp_key {
+	__u32 vni;
+	__u32 qpn; /* 24-bit destination QP */
+};
+
+struct qps_qp_stats {
+	__u64 packets;
+	__u64 bytes;
+	__u16 sport;  /* outer UDP source port last chosen for this QP (0: never steered) */
+	__u16 _pad[3];
+};
+
+/* reasons: per-CPU array indexed by enum qps_reason. */
+struct qps_reason_stats {
+	__u64 packets;
+	__u64 bytes;
+};
+
+/*
+ * attachments: key is ifindex. Userspace-only bookkeeping kept in a pinned map so a later process
+ * (detach, status) knows exactly what attach added.
+ */
+struct qps_attachment {
+	__u32 ifindex;
+	__u32 vni;
+	__u32 prog_id;
+	__u32 handle;
+	__u32 priority;
+	__u8 created_qdisc; /* 1: attach created the clsact qdisc, detach may remove it */
+	__u8 _pad[3];
+	char ifname[16];
+};
+
+#endif /* QPSPREAD_ABI_H */
