@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * tc egress on a VXLAN device, before encapsulation. For RoCEv2 frames of a VNI in mode qp-hash it
+ * chooses the outer UDP source port from the destination QP and makes the driver use it, through
+ * skb->hash (udp_flow_src_port derives the port from skb_get_hash). It never changes a byte of the
+ * frame and never drops: every verdict is TC_ACT_UNSPEC, so filters after ours (containerlab's
+ * stats program at pref 42420, say) still run and the frame is sent as usual.
+ */
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf_helpers.h>
+
+#include "qpspread/abi.h"
+#include "qpspread/flow_hash.h"
+#include "lib/counters.h"
+#include "lib/parse_inner.h"
+
+/* Headers we read: Ethernet, 2 VLAN tags, IPv6 (the longer of IPv4 w/o options), UDP, BTH. */
+#define QPS_PARSE_WINDOW (14 + 8 + 60 + 8 + QPS_BTH_LEN)
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, QPS_MAX_DEVS);
+	__type(key, __u32); /* ifindex */
+	__type(value, struct qps_dev_cfg);
+} devs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, QPS_MAX_VNIS);
+	__type(key, __u32); /* VNI */
+	__type(value, struct qps_vni_cfg);
+} vni_mode SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, QPS_MAX_DEVS);
+	__type(key, __u32); /* ifindex */
+	__type(value, struct qps_attachment);
+} attachments SEC(".maps");
+
+static __always_inline void qps_steer(struct __sk_buff *skb, const struct qps_dev_cfg *cfg,
+				      const struct qps_roce_flow *flow, __u16 *sport)
+{
+	__u32 h = qps_qp_hash(flow->addr, flow->nwords, flow->dest_qp);
+	__u16 port = qps_port_for_hash(h, cfg->port_min, cfg->port_count);
+
+	bpf_set_hash(skb, qps_skb_hash_for_port(port, cfg->port_min, cfg->port_count));
+	/*
+	 * A non-zero mark makes ip_tunnel_dst_cache_usable() skip the per-remote route cache, so
+	 * the underlay route (and its ECMP leg) is looked up again with this outer port. An
+	 * operator's own mark is left alone: it bypasses the cache just as well.
+	 */
+	if (!skb->mark)
+		skb->mark = cfg->mark;
+	*sport = port;
+}
+
+/*
+ * Headers beyond the linear part (rare on this path) are pulled in; the bytes stay the same. Only
+ * when needed: bpf_skb_pull_data also makes the head writable, which copies a cloned skb.
+ */
+static __always_inline void qps_linearize_headers(struct __sk_buff *skb)
+{
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	__u32 want = skb->len < QPS_PARSE_WINDOW ? skb->len : QPS_PARSE_WINDOW;
+
+	if (data + want > data_end)
+		bpf_skb_pull_data(skb, want);
+}
+
+SEC("tc")
+int qps_vxlan_egress(struct __sk_buff *skb)
+{
+	struct qps_roce_flow flow = {};
+	const struct qps_dev_cfg *cfg;
+	const struct qps_vni_cfg *vc;
+	enum qps_reason reason;
+	__u16 sport = 0;
+	__u32 ifindex = skb->ifindex;
+
+	cfg = bpf_map_lookup_elem(&devs, &ifindex);
+	if (!cfg) {
+		qps_count_reason(QPS_R_NO_DEV_CFG, skb->len);
+		return TC_ACT_UNSPEC;
+	}
+
+	qps_linearize_headers(skb);
+
+	reason = qps_parse_rocev2((void *)(long)skb->data, (void *)(long)skb->data_end, &flow);
+	if (reason != QPS_R_STEERED) {
+		qps_count_reason(reason, skb->len);
+		return TC_ACT_UNSPEC;
+	}
+
+	vc = bpf_map_lookup_elem(&vni_mode, &cfg->vni);
+	if (vc && vc->mode == QPS_MODE_QP_HASH && cfg->port_count)
+		qps_steer(skb, cfg, &flow, &sport);
+	else
+		reason = QPS_R_MODE_OFF;
+
+	qps_count_reason(reason, skb->len);
+	qps_count_qp(cfg->vni, flow.dest_qp, skb->len, sport);
+	return TC_ACT_UNSPEC;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

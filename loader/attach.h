@@ -1,0 +1,67 @@
+// The loader's API: attach qpspread to a namespace's VXLAN devices, detach it, report its state.
+// Every call enters the namespace on its own thread (Netns::run).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "loader/netns.h"
+#include "loader/pinned_maps.h"
+#include "qpspread/abi.h"
+
+namespace qpspread {
+
+struct AttachOptions {
+  std::vector<std::string> devices;  // empty: every VXLAN device in the namespace
+  uint32_t mark = QPS_DEFAULT_MARK;  // skb mark for steered packets; must not be 0
+  uint32_t initial_mode = QPS_MODE_QP_HASH;  // for VNIs that have no mode yet
+};
+
+struct DeviceState {
+  std::string ifname;
+  int ifindex = 0;
+  uint32_t vni = 0;
+  uint32_t prog_id = 0;        // the program in qpspread's filter now (0: filter missing)
+  bool created_qdisc = false;
+  bool already_attached = false;  // attach: it was attached before this call
+  uint16_t port_min = 0;
+  uint16_t port_count = 0;
+  uint32_t mark = 0;
+};
+
+struct AttachReport {
+  std::string pin_dir;
+  std::vector<DeviceState> devices;
+};
+
+struct DetachReport {
+  bool was_attached = false;
+  std::vector<std::string> devices;  // filters removed
+  std::vector<std::string> qdiscs_removed;
+};
+
+struct NetnsStatus {
+  std::string netns;
+  std::string pin_dir;
+  bool attached = false;
+  std::vector<DeviceState> devices;
+  std::map<uint32_t, uint32_t> vni_modes;
+  std::vector<ReasonStats> reasons;
+  size_t qp_entries = 0;
+};
+
+// All or nothing, and idempotent: devices already attached are left as they are (their config is
+// refreshed); if any device fails, everything this call added is removed again.
+AttachReport attach(const Netns& ns, const AttachOptions& opts);
+// Removes exactly what attach added: qpspread's filters, the clsact qdiscs it created (when no
+// one else's filter is on them), and the pins. Safe to repeat.
+DetachReport detach(const Netns& ns);
+NetnsStatus status(const Netns& ns);
+// Checks the VNI is on an attached device, then sets its mode; takes effect on the next packet.
+void set_mode(const Netns& ns, uint32_t vni, uint32_t mode);
+std::vector<QpStats> qp_stats(const Netns& ns, std::optional<uint32_t> vni);
+
+}  // namespace qpspread

@@ -1,0 +1,58 @@
+// Typed access to the maps attach pinned for one namespace: what later commands (mode, stats,
+// status, detach) read and write, without loading any program.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "loader/unique_fd.h"
+#include "qpspread/abi.h"
+
+namespace qpspread {
+
+// The names of the maps in the BPF object; each is pinned under its own name.
+inline constexpr const char* kPinnedMapNames[] = {"devs", "vni_mode", "attachments", "reasons",
+                                                  "qp_stats"};
+
+struct QpStats {
+  uint32_t vni = 0;
+  uint32_t qpn = 0;
+  uint64_t packets = 0;
+  uint64_t bytes = 0;
+  uint16_t sport = 0;
+};
+
+struct ReasonStats {
+  std::string name;
+  uint64_t packets = 0;
+  uint64_t bytes = 0;
+};
+
+const char* reason_name(uint32_t reason);
+const char* mode_name(uint32_t mode);
+// "off" / "qp-hash"; nullopt for anything else.
+std::optional<uint32_t> parse_mode(const std::string& text);
+
+class PinnedMaps {
+ public:
+  // nullopt when nothing is pinned in dir (never attached, or detached).
+  static std::optional<PinnedMaps> open(const std::string& dir);
+
+  std::vector<qps_attachment> attachments() const;
+  std::map<uint32_t, uint32_t> vni_modes() const;  // VNI -> mode, for every VNI with an entry
+  void set_mode(uint32_t vni, uint32_t mode) const;
+  std::vector<ReasonStats> reasons() const;        // summed over CPUs, in enum order
+  std::vector<QpStats> qp_stats() const;           // summed over CPUs
+
+ private:
+  PinnedMaps() = default;
+  UniqueFd devs_, vni_mode_, attachments_, reasons_, qp_stats_;
+};
+
+// Removes the pinned maps and the directory; missing pins are fine.
+void unpin_all(const std::string& dir);
+
+}  // namespace qpspread

@@ -1,0 +1,234 @@
+// attach, detach, status, mode, stats: each builds its JSON result from the loader's report, and
+// a plain renderer prints the same result for people.
+#include <dirent.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include "loader/attach.h"
+#include "loader/bpffs.h"
+#include "loader/error.h"
+#include "userspace/cli/commands.h"
+
+namespace qpspread::cli {
+namespace {
+
+using nlohmann::json;
+
+json device_json(const DeviceState& d) {
+  return {{"ifname", d.ifname}, {"ifindex", d.ifindex}, {"vni", d.vni},
+          {"prog_id", d.prog_id}, {"attached", d.prog_id != 0},
+          {"created_qdisc", d.created_qdisc}};
+}
+
+json status_json(const NetnsStatus& st) {
+  json j = {{"netns", st.netns}, {"pin_dir", st.pin_dir}, {"attached", st.attached},
+            {"devices", json::array()}, {"vnis", json::array()}, {"reasons", json::object()},
+            {"qp_entries", st.qp_entries}};
+  for (const auto& d : st.devices) {
+    json dj = device_json(d);
+    auto m = st.vni_modes.find(d.vni);
+    dj["mode"] = mode_name(m == st.vni_modes.end() ? static_cast<uint32_t>(QPS_MODE_OFF) : m->second);
+    j["devices"].push_back(dj);
+  }
+  for (const auto& [vni, mode] : st.vni_modes) j["vnis"].push_back({{"vni", vni}, {"mode", mode_name(mode)}});
+  for (const auto& r : st.reasons) j["reasons"][r.name] = {{"packets", r.packets}, {"bytes", r.bytes}};
+  return j;
+}
+
+void print_status(const json& all) {
+  if (all["namespaces"].empty()) {
+    std::cout << "qpspread is not attached in any network namespace\n";
+    return;
+  }
+  for (const auto& j : all["namespaces"]) {
+    std::cout << "netns " << j["netns"].get<std::string>();
+    if (!j["attached"].get<bool>()) {
+      std::cout << ": not attached\n";
+      continue;
+    }
+    std::cout << "  (maps pinned in " << j["pin_dir"].get<std::string>() << ")\n";
+    std::printf("  %-16s %-8s %-9s %-8s %-9s %s\n", "DEVICE", "IFINDEX", "VNI", "MODE", "PROG-ID", "STATE");
+    for (const auto& d : j["devices"]) {
+      std::printf("  %-16s %-8d %-9u %-8s %-9u %s\n", d["ifname"].get<std::string>().c_str(),
+                  d["ifindex"].get<int>(), d["vni"].get<unsigned>(),
+                  d["mode"].get<std::string>().c_str(), d["prog_id"].get<unsigned>(),
+                  d["attached"].get<bool>() ? "attached" : "FILTER MISSING (run attach again)");
+    }
+    std::cout << "  packets by reason:";
+    for (const auto& [name, r] : j["reasons"].items())
+      if (r["packets"].get<uint64_t>()) std::cout << " " << name << "=" << r["packets"].get<uint64_t>();
+    std::cout << "\n  QPs tracked: " << j["qp_entries"].get<size_t>() << "\n";
+  }
+}
+
+// The namespaces under /run/netns that have qpspread pins.
+std::vector<std::string> attached_namespaces() {
+  std::vector<std::string> out;
+  DIR* d = ::opendir("/run/netns");
+  if (!d) return out;
+  while (dirent* e = ::readdir(d)) {
+    const std::string name = e->d_name;
+    if (name == "." || name == "..") continue;
+    try {
+      Netns ns = Netns::open(name);
+      if (path_exists(pin_dir_for(ns.inode()))) out.push_back(name);
+    } catch (const Error&) {
+    }
+  }
+  ::closedir(d);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+void add_attach(CLI::App& app, Context& ctx) {
+  auto* cmd = app.add_subcommand("attach", "attach the QP-aware tc program to a namespace's VXLAN devices");
+  auto target = std::make_shared<NetnsTarget>();
+  auto opts = std::make_shared<AttachOptions>();
+  auto mode = std::make_shared<std::string>("qp-hash");
+  target->add_to(cmd, true);
+  cmd->add_option("--dev", opts->devices, "VXLAN device(s); default: all in the namespace");
+  cmd->add_option("--mark", opts->mark,
+                  "skb mark set on steered packets so the tunnel route cache is bypassed; pick one "
+                  "your fwmark policy routing does not use")
+      ->default_str("0x5150");
+  cmd->add_option("--mode", *mode, "mode for VNIs that have none yet")->check(CLI::IsMember({"off", "qp-hash"}));
+  cmd->callback([&ctx, target, opts, mode, cmd] {
+    ctx.action = [&ctx, target, opts, mode] {
+      opts->initial_mode = *parse_mode(*mode);
+      Netns ns = Netns::open(target->resolve());
+      AttachReport r = attach(ns, *opts);
+      json j = {{"netns", ns.name()}, {"pin_dir", r.pin_dir}, {"devices", json::array()}};
+      for (const auto& d : r.devices) {
+        json dj = device_json(d);
+        dj["already_attached"] = d.already_attached;
+        dj["mark"] = d.mark;
+        dj["sport_min"] = d.port_min;
+        dj["sport_max"] = d.port_min + d.port_count - 1;
+        j["devices"].push_back(dj);
+      }
+      emit(ctx.out, j, [](const json& j) {
+        for (const auto& d : j["devices"])
+          std::printf("%s %s (VNI %u, outer source ports %u-%u, mark 0x%x) in netns %s\n",
+                      d["already_attached"].get<bool>() ? "already attached:" : "attached:",
+                      d["ifname"].get<std::string>().c_str(), d["vni"].get<unsigned>(),
+                      d["sport_min"].get<unsigned>(), d["sport_max"].get<unsigned>(),
+                      d["mark"].get<unsigned>(), j["netns"].get<std::string>().c_str());
+      });
+    };
+  });
+}
+
+void add_detach(CLI::App& app, Context& ctx) {
+  auto* cmd = app.add_subcommand("detach", "remove everything attach added in a namespace");
+  auto target = std::make_shared<NetnsTarget>();
+  target->add_to(cmd, true);
+  cmd->callback([&ctx, target] {
+    ctx.action = [&ctx, target] {
+      Netns ns = Netns::open(target->resolve());
+      DetachReport r = detach(ns);
+      json j = {{"netns", ns.name()}, {"was_attached", r.was_attached}, {"devices", r.devices},
+                {"qdiscs_removed", r.qdiscs_removed}};
+      emit(ctx.out, j, [](const json& j) {
+        if (!j["was_attached"].get<bool>()) {
+          std::cout << "nothing to detach in netns " << j["netns"].get<std::string>() << "\n";
+          return;
+        }
+        for (const auto& d : j["devices"]) std::cout << "detached: " << d.get<std::string>() << "\n";
+      });
+    };
+  });
+}
+
+void add_status(CLI::App& app, Context& ctx) {
+  auto* cmd = app.add_subcommand("status", "what is attached where, each VNI's mode, counter totals");
+  auto target = std::make_shared<NetnsTarget>();
+  target->add_to(cmd, false);
+  cmd->callback([&ctx, target] {
+    ctx.action = [&ctx, target] {
+      std::vector<std::string> names =
+          target->given() ? std::vector<std::string>{target->resolve()} : attached_namespaces();
+      json j = {{"namespaces", json::array()}};
+      for (const auto& name : names) j["namespaces"].push_back(status_json(status(Netns::open(name))));
+      emit(ctx.out, j, print_status);
+    };
+  });
+}
+
+void add_mode(CLI::App& app, Context& ctx) {
+  auto* cmd = app.add_subcommand("mode", "set a VNI's mode (off, qp-hash); takes effect on the next packet");
+  auto target = std::make_shared<NetnsTarget>();
+  auto vni = std::make_shared<uint32_t>(0);
+  auto mode = std::make_shared<std::string>();
+  target->add_to(cmd, true);
+  cmd->add_option("--vni", *vni, "the VNI")->required()->check(CLI::Range(1u, 16777215u));
+  cmd->add_option("mode", *mode, "off or qp-hash")->required();
+  cmd->callback([&ctx, target, vni, mode] {
+    ctx.action = [&ctx, target, vni, mode] {
+      auto m = parse_mode(*mode);
+      if (!m) throw Error("unknown mode '" + *mode + "'; use off or qp-hash");
+      Netns ns = Netns::open(target->resolve());
+      set_mode(ns, *vni, *m);
+      json j = {{"netns", ns.name()}, {"vni", *vni}, {"mode", mode_name(*m)}};
+      emit(ctx.out, j, [](const json& j) {
+        std::cout << "VNI " << j["vni"].get<unsigned>() << " in netns " << j["netns"].get<std::string>()
+                  << ": mode " << j["mode"].get<std::string>() << "\n";
+      });
+    };
+  });
+}
+
+void add_stats(CLI::App& app, Context& ctx) {
+  auto* cmd = app.add_subcommand("stats", "per-QP packets and bytes");
+  auto target = std::make_shared<NetnsTarget>();
+  auto vni = std::make_shared<uint32_t>(0);
+  target->add_to(cmd, true);
+  auto* vni_opt = cmd->add_option("--vni", *vni, "only this VNI");
+  cmd->callback([&ctx, target, vni, vni_opt] {
+    ctx.action = [&ctx, target, vni, vni_opt] {
+      Netns ns = Netns::open(target->resolve());
+      auto qps = qp_stats(ns, vni_opt->count() ? std::optional<uint32_t>(*vni) : std::nullopt);
+      json j = {{"netns", ns.name()}, {"qps", json::array()}};
+      for (const auto& q : qps)
+        j["qps"].push_back({{"vni", q.vni}, {"qpn", q.qpn}, {"packets", q.packets},
+                            {"bytes", q.bytes}, {"sport", q.sport}});
+      emit(ctx.out, j, [](const json& j) {
+        std::printf("%-9s %-10s %12s %12s %12s\n", "VNI", "QPN", "PACKETS", "BYTES", "OUTER-SPORT");
+        for (const auto& q : j["qps"]) {
+          const unsigned sport = q["sport"].get<unsigned>();
+          std::printf("%-9u 0x%-8x %12lu %12s %12s\n", q["vni"].get<unsigned>(), q["qpn"].get<unsigned>(),
+                      static_cast<unsigned long>(q["packets"].get<uint64_t>()),
+                      human_bytes(q["bytes"].get<uint64_t>()).c_str(),
+                      sport ? std::to_string(sport).c_str() : "-");
+        }
+      });
+    };
+  });
+}
+
+}  // namespace
+
+void NetnsTarget::add_to(CLI::App* cmd, bool required) {
+  auto* ns = cmd->add_option("--netns", netns, "network namespace: a name under /run/netns or a path like /proc/PID/ns/net");
+  auto* lab_opt = cmd->add_option("--lab", lab, "containerlab lab name (with --node)");
+  auto* node_opt = cmd->add_option("--node", node, "containerlab node name (with --lab)");
+  ns->excludes(lab_opt)->excludes(node_opt);
+  (void)required;  // checked in resolve(), so the message can say both ways to name one
+}
+
+std::string NetnsTarget::resolve() const {
+  if (!netns.empty()) return netns;
+  if (!lab.empty() && !node.empty()) return clab_netns_name(lab, node);
+  if (!lab.empty() || !node.empty()) throw Error("--lab and --node go together (netns clab-LAB-NODE)");
+  throw Error("which network namespace? pass --netns NS, or --lab LAB --node NODE");
+}
+
+void register_core_commands(CLI::App& app, Context& ctx) {
+  add_attach(app, ctx);
+  add_detach(app, ctx);
+  add_status(app, ctx);
+  add_mode(app, ctx);
+  add_stats(app, ctx);
+}
+
+}  // namespace qpspread::cli

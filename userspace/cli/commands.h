@@ -1,0 +1,31 @@
+// Each group of subcommands registers itself on the app; the action runs after parsing.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "userspace/cli/output.h"
+
+namespace qpspread::cli {
+
+struct Context {
+  OutputOptions out;
+  bool verbose = false;
+  std::function<void()> action;  // set by the subcommand that was given
+};
+
+// --netns NS, or --lab LAB --node NODE for containerlab's clab-LAB-NODE.
+struct NetnsTarget {
+  std::string netns, lab, node;
+  void add_to(CLI::App* cmd, bool required);
+  bool given() const { return !netns.empty() || !lab.empty() || !node.empty(); }
+  std::string resolve() const;  // throws Error on a half-given --lab/--node
+};
+
+void register_core_commands(CLI::App& app, Context& ctx);
+void register_demo_command(CLI::App& app, Context& ctx);
+
+}  // namespace qpspread::cli
