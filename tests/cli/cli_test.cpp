@@ -1,0 +1,230 @@
+// The qpspread command against namespaces these tests create: bad input gets a message naming the
+// object, a non-zero exit, {"error": ...} in JSON mode, and changes nothing; attach and detach add
+// and remove exactly qpspread's own objects.
+#include <sys/stat.h>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <vector>
+
+#include "tests/common/test_util.h"
+
+namespace qpspread::test {
+namespace {
+
+using nlohmann::json;
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!is_root()) GTEST_SKIP() << "needs root (namespaces, BPF)";
+    ns_ = std::make_unique<ScopedNetns>("qps-cli");
+  }
+  void TearDown() override {
+    if (ns_) run({QPSPREAD_BIN, "detach", "--netns", ns_->name()});
+    ns_.reset();
+  }
+
+  void add_vxlan(const std::string& dev, int vni) {
+    ns_->ip({"link", "add", dev, "type", "vxlan", "id", std::to_string(vni), "dstport", "4789",
+             "local", "10.0.0.1", "nolearning"});
+  }
+  CommandResult qps(std::vector<std::string> args) {
+    args.insert(args.begin(), QPSPREAD_BIN);
+    return run(args);
+  }
+  std::string tc_filters(const std::string& dev) {
+    return run({"tc", "-n", ns_->name(), "filter", "show", "dev", dev, "egress"}).out;
+  }
+  std::string qdiscs(const std::string& dev) {
+    return run({"tc", "-n", ns_->name(), "qdisc", "show", "dev", dev}).out;
+  }
+  std::string pin_dir() {
+    struct stat st{};
+    EXPECT_EQ(::stat(("/run/netns/" + ns_->name()).c_str(), &st), 0);
+    return "/sys/fs/bpf/qpspread/" + std::to_string(st.st_ino);
+  }
+  bool pinned() {
+    struct stat st{};
+    return ::stat(pin_dir().c_str(), &st) == 0;
+  }
+  static json parse_error(const CommandResult& r) {
+    json j = json::parse(r.out);  // throws, failing the test, if stdout is not JSON
+    EXPECT_TRUE(j.contains("error")) << r.out;
+    return j;
+  }
+
+  std::unique_ptr<ScopedNetns> ns_;
+};
+
+TEST_F(CliTest, UnknownNetnsNamesItAndPrintsJsonError) {
+  CommandResult r = qps({"-j", "attach", "--netns", "qps-no-such-ns"});
+  EXPECT_NE(r.exit_code, 0);
+  json j = parse_error(r);
+  EXPECT_NE(j["error"].get<std::string>().find("qps-no-such-ns"), std::string::npos);
+  EXPECT_NE(j["error"].get<std::string>().find("ip netns list"), std::string::npos);
+}
+
+TEST_F(CliTest, UnknownDeviceNamesTheDevicesThereAndChangesNothing) {
+  add_vxlan("vx100", 100);
+  CommandResult r = qps({"attach", "--netns", ns_->name(), "--dev", "vx100", "--dev", "eth9"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("'eth9'"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("vx100"), std::string::npos) << r.err;
+  EXPECT_EQ(tc_filters("vx100"), "");
+  EXPECT_EQ(qdiscs("vx100").find("clsact"), std::string::npos);
+  EXPECT_FALSE(pinned());
+}
+
+TEST_F(CliTest, NamespaceWithoutVxlanSaysWhatToCheck) {
+  CommandResult r = qps({"attach", "--netns", ns_->name()});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("no VXLAN device in netns " + ns_->name()), std::string::npos) << r.err;
+  EXPECT_FALSE(pinned());
+}
+
+TEST_F(CliTest, CollectMetadataDeviceIsRefusedAndNothingChanges) {
+  add_vxlan("vx100", 100);
+  ns_->ip({"link", "add", "vxext", "type", "vxlan", "external", "dstport", "4790"});
+  CommandResult r = qps({"attach", "--netns", ns_->name()});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("vxext"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("collect-metadata"), std::string::npos) << r.err;
+  EXPECT_EQ(tc_filters("vx100"), "");  // all or nothing: the good device was not attached either
+  EXPECT_FALSE(pinned());
+  // Naming only the traditional device works.
+  EXPECT_EQ(qps({"attach", "--netns", ns_->name(), "--dev", "vx100"}).exit_code, 0);
+}
+
+TEST_F(CliTest, MissingPrivilegesSayRunAsRootAndChangeNothing) {
+  add_vxlan("vx100", 100);
+  CommandResult r = run({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", QPSPREAD_BIN,
+                         "-j", "attach", "--netns", ns_->name()});
+  EXPECT_NE(r.exit_code, 0);
+  json j = parse_error(r);
+  EXPECT_NE(j["error"].get<std::string>().find("run as root"), std::string::npos) << r.out;
+  EXPECT_EQ(tc_filters("vx100"), "");
+  EXPECT_FALSE(pinned());
+}
+
+TEST_F(CliTest, ZeroMarkIsRefused) {
+  add_vxlan("vx100", 100);
+  CommandResult r = qps({"attach", "--netns", ns_->name(), "--mark", "0"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("--mark"), std::string::npos) << r.err;
+  EXPECT_FALSE(pinned());
+}
+
+TEST_F(CliTest, AttachTwiceIsIdempotent) {
+  add_vxlan("vx100", 100);
+  json first = json::parse(run_ok({QPSPREAD_BIN, "-j", "attach", "--netns", ns_->name()}));
+  json second = json::parse(run_ok({QPSPREAD_BIN, "-j", "attach", "--netns", ns_->name()}));
+  EXPECT_FALSE(first["devices"][0]["already_attached"].get<bool>());
+  EXPECT_TRUE(second["devices"][0]["already_attached"].get<bool>());
+  EXPECT_EQ(first["devices"][0]["prog_id"], second["devices"][0]["prog_id"]);
+  const std::string filters = tc_filters("vx100");
+  size_t n = 0;
+  for (size_t p = filters.find("handle 0x5150"); p != std::string::npos; p = filters.find("handle 0x5150", p + 1)) n++;
+  EXPECT_EQ(n, 1u) << filters;
+}
+
+TEST_F(CliTest, DetachRemovesTheQdiscItCreatedAndThePins) {
+  add_vxlan("vx100", 100);
+  run_ok({QPSPREAD_BIN, "attach", "--netns", ns_->name()});
+  EXPECT_NE(qdiscs("vx100").find("clsact"), std::string::npos);
+  EXPECT_TRUE(pinned());
+  json d = json::parse(run_ok({QPSPREAD_BIN, "-j", "detach", "--netns", ns_->name()}));
+  EXPECT_TRUE(d["was_attached"].get<bool>());
+  EXPECT_EQ(qdiscs("vx100").find("clsact"), std::string::npos);
+  EXPECT_EQ(tc_filters("vx100"), "");
+  EXPECT_FALSE(pinned());
+  // A second detach has nothing to do, and says so without failing.
+  json again = json::parse(run_ok({QPSPREAD_BIN, "-j", "detach", "--netns", ns_->name()}));
+  EXPECT_FALSE(again["was_attached"].get<bool>());
+}
+
+TEST_F(CliTest, DetachLeavesOthersFiltersAndTheirQdisc) {
+  add_vxlan("vx100", 100);
+  // containerlab keeps its own tc-BPF filter at pref 42420 on node interfaces.
+  run_ok({"tc", "-n", ns_->name(), "qdisc", "add", "dev", "vx100", "clsact"});
+  run_ok({"tc", "-n", ns_->name(), "filter", "add", "dev", "vx100", "egress", "pref", "42420",
+          "handle", "1", "bpf", "bytecode", "1,6 0 0 0"});
+  json a = json::parse(run_ok({QPSPREAD_BIN, "-j", "attach", "--netns", ns_->name()}));
+  EXPECT_FALSE(a["devices"][0]["created_qdisc"].get<bool>());
+  EXPECT_NE(tc_filters("vx100").find("pref 20816"), std::string::npos);
+  run_ok({QPSPREAD_BIN, "detach", "--netns", ns_->name()});
+  const std::string after = tc_filters("vx100");
+  EXPECT_NE(after.find("pref 42420"), std::string::npos) << after;
+  EXPECT_EQ(after.find("pref 20816"), std::string::npos) << after;
+  EXPECT_NE(qdiscs("vx100").find("clsact"), std::string::npos);
+  EXPECT_FALSE(pinned());
+}
+
+TEST_F(CliTest, ModeTogglesAndSurvivesReattach) {
+  add_vxlan("vx100", 100);
+  run_ok({QPSPREAD_BIN, "attach", "--netns", ns_->name()});
+  auto mode_of = [&] {
+    json s = json::parse(run_ok({QPSPREAD_BIN, "-j", "status", "--netns", ns_->name()}));
+    return s["namespaces"][0]["devices"][0]["mode"].get<std::string>();
+  };
+  EXPECT_EQ(mode_of(), "qp-hash");
+  run_ok({QPSPREAD_BIN, "mode", "--netns", ns_->name(), "--vni", "100", "off"});
+  EXPECT_EQ(mode_of(), "off");
+  run_ok({QPSPREAD_BIN, "attach", "--netns", ns_->name()});
+  EXPECT_EQ(mode_of(), "off");
+  run_ok({QPSPREAD_BIN, "mode", "--netns", ns_->name(), "--vni", "100", "qp-hash"});
+  EXPECT_EQ(mode_of(), "qp-hash");
+}
+
+TEST_F(CliTest, UnknownVniAndUnknownModeChangeNothing) {
+  add_vxlan("vx100", 100);
+  run_ok({QPSPREAD_BIN, "attach", "--netns", ns_->name()});
+  CommandResult r = qps({"-j", "mode", "--netns", ns_->name(), "--vni", "7", "off"});
+  EXPECT_EQ(r.exit_code, 1);
+  json j = parse_error(r);
+  EXPECT_NE(j["error"].get<std::string>().find("VNI 7"), std::string::npos);
+  EXPECT_NE(j["error"].get<std::string>().find("attached VNIs: 100"), std::string::npos);
+  r = qps({"mode", "--netns", ns_->name(), "--vni", "100", "fast"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("unknown mode 'fast'"), std::string::npos) << r.err;
+  json s = json::parse(run_ok({QPSPREAD_BIN, "-j", "status", "--netns", ns_->name()}));
+  EXPECT_EQ(s["namespaces"][0]["vnis"].size(), 1u);
+  EXPECT_EQ(s["namespaces"][0]["vnis"][0]["mode"], "qp-hash");
+}
+
+TEST_F(CliTest, CommandsOnANamespaceNeverAttachedSayToAttach) {
+  add_vxlan("vx100", 100);
+  CommandResult r = qps({"stats", "--netns", ns_->name()});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("qpspread attach --netns " + ns_->name()), std::string::npos) << r.err;
+  json s = json::parse(run_ok({QPSPREAD_BIN, "-j", "status", "--netns", ns_->name()}));
+  EXPECT_FALSE(s["namespaces"][0]["attached"].get<bool>());
+}
+
+TEST_F(CliTest, LabAndNodeNameTheContainerlabNamespace) {
+  // containerlab links a node's namespace as clab-<lab>-<node>.
+  const std::string lab = "t" + std::to_string(::getpid());
+  ScopedNetns clab("clab-" + lab + "-leaf1", true);
+  ASSERT_EQ(run({"ip", "-n", clab.name(), "link", "add", "vx100", "type", "vxlan", "id", "100",
+                 "dstport", "4789", "local", "10.0.0.1", "nolearning"}).exit_code, 0);
+  json a = json::parse(run_ok({QPSPREAD_BIN, "-j", "attach", "--lab", lab, "--node", "leaf1"}));
+  EXPECT_EQ(a["netns"], clab.name());
+  run_ok({QPSPREAD_BIN, "detach", "--lab", lab, "--node", "leaf1"});
+  CommandResult half = qps({"attach", "--lab", lab});
+  EXPECT_EQ(half.exit_code, 1);
+  EXPECT_NE(half.err.find("--lab and --node go together"), std::string::npos) << half.err;
+}
+
+TEST_F(CliTest, ParseErrorsAreJsonInJsonMode) {
+  CommandResult r = qps({"-j", "frobnicate"});
+  EXPECT_EQ(r.exit_code, 2);
+  parse_error(r);
+  r = qps({"mode", "--netns", "x", "--vni", "0", "off", "-j"});
+  EXPECT_EQ(r.exit_code, 2);
+  parse_error(r);
+}
+
+}  // namespace
+}  // namespace qpspread::test
