@@ -18,12 +18,8 @@
 /* Headers we read: Ethernet, 2 VLAN tags, IPv6 (the longer of IPv4 w/o options), UDP, BTH. */
 #define QPS_PARSE_WINDOW (14 + 8 + 60 + 8 + QPS_BTH_LEN)
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, QPS_MAX_DEVS);
-	__type(key, __u32); /* ifindex */
-	__type(value, struct qps_dev_cfg);
-} devs SEC(".maps");
+/* Set by the loader before load; one program instance per VXLAN device. */
+const volatile struct qps_dev_cfg qps_dev = {};
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -39,21 +35,20 @@ struct {
 	__type(value, struct qps_attachment);
 } attachments SEC(".maps");
 
-static __always_inline void qps_steer(struct __sk_buff *skb, const struct qps_dev_cfg *cfg,
-				      const struct qps_roce_flow *flow, __u16 *sport)
+static __always_inline __u16 qps_steer(struct __sk_buff *skb, const struct qps_roce_flow *flow)
 {
 	__u32 h = qps_qp_hash(flow->addr, flow->nwords, flow->dest_qp);
-	__u16 port = qps_port_for_hash(h, cfg->port_min, cfg->port_count);
 
-	bpf_set_hash(skb, qps_skb_hash_for_port(port, cfg->port_min, cfg->port_count));
+	/* The driver will derive exactly qps_port_for_hash(h) from this skb hash. */
+	bpf_set_hash(skb, qps_skb_hash_for(h));
 	/*
 	 * A non-zero mark makes ip_tunnel_dst_cache_usable() skip the per-remote route cache, so
 	 * the underlay route (and its ECMP leg) is looked up again with this outer port. An
 	 * operator's own mark is left alone: it bypasses the cache just as well.
 	 */
 	if (!skb->mark)
-		skb->mark = cfg->mark;
-	*sport = port;
+		skb->mark = qps_dev.mark;
+	return qps_port_for_hash(h, qps_dev.port_min, qps_dev.port_count);
 }
 
 /*
@@ -74,17 +69,10 @@ SEC("tc")
 int qps_vxlan_egress(struct __sk_buff *skb)
 {
 	struct qps_roce_flow flow = {};
-	const struct qps_dev_cfg *cfg;
 	const struct qps_vni_cfg *vc;
 	enum qps_reason reason;
+	__u32 vni = qps_dev.vni;
 	__u16 sport = 0;
-	__u32 ifindex = skb->ifindex;
-
-	cfg = bpf_map_lookup_elem(&devs, &ifindex);
-	if (!cfg) {
-		qps_count_reason(QPS_R_NO_DEV_CFG, skb->len);
-		return TC_ACT_UNSPEC;
-	}
 
 	qps_linearize_headers(skb);
 
@@ -94,14 +82,14 @@ int qps_vxlan_egress(struct __sk_buff *skb)
 		return TC_ACT_UNSPEC;
 	}
 
-	vc = bpf_map_lookup_elem(&vni_mode, &cfg->vni);
-	if (vc && vc->mode == QPS_MODE_QP_HASH && cfg->port_count)
-		qps_steer(skb, cfg, &flow, &sport);
+	vc = bpf_map_lookup_elem(&vni_mode, &vni);
+	if (vc && vc->mode == QPS_MODE_QP_HASH && qps_dev.port_count)
+		sport = qps_steer(skb, &flow);
 	else
 		reason = QPS_R_MODE_OFF;
 
 	qps_count_reason(reason, skb->len);
-	qps_count_qp(cfg->vni, flow.dest_qp, skb->len, sport);
+	qps_count_qp(vni, flow.dest_qp, skb->len, sport);
 	return TC_ACT_UNSPEC;
 }
 

@@ -54,12 +54,19 @@ std::vector<VxlanDevice> select_devices(const Netns& ns, const std::vector<std::
   return picked;
 }
 
-Skel open_and_load(const std::string& pin_dir) {
+// One program instance per device, its config in .rodata: the datapath looks nothing up for it.
+Skel open_and_load(const std::string& pin_dir, const qps_dev_cfg& cfg) {
   Skel skel(vxlan_egress__open(), vxlan_egress__destroy);
   if (!skel) throw Error(errno_text("cannot open the BPF object", errno));
-  // Pinned maps are reused at load when they exist: a second attach shares the first's state.
+  skel->rodata->qps_dev.vni = cfg.vni;
+  skel->rodata->qps_dev.mark = cfg.mark;
+  skel->rodata->qps_dev.port_min = cfg.port_min;
+  skel->rodata->qps_dev.port_count = cfg.port_count;
+  // Pinned maps are reused at load when they exist: every instance and every later command
+  // share one set of counters and modes per namespace.
   bpf_map* map = nullptr;
   bpf_object__for_each_map(map, skel->obj) {
+    if (bpf_map__is_internal(map)) continue;  // .rodata belongs to this instance
     const std::string path = pin_dir + "/" + bpf_map__name(map);
     if (int err = bpf_map__set_pin_path(map, path.c_str()); err)
       throw Error(errno_text("cannot set pin path " + path, err));
@@ -73,11 +80,25 @@ Skel open_and_load(const std::string& pin_dir) {
   return skel;
 }
 
+qps_dev_cfg dev_cfg(const VxlanDevice& dev, uint32_t mark) {
+  qps_dev_cfg cfg{};
+  cfg.vni = dev.vni;
+  cfg.mark = mark;
+  cfg.port_min = dev.port_min;
+  cfg.port_count = dev.port_count;
+  return cfg;
+}
+
+bool same_cfg(const qps_dev_cfg& a, const qps_dev_cfg& b) {
+  return a.vni == b.vni && a.mark == b.mark && a.port_min == b.port_min && a.port_count == b.port_count;
+}
+
+// Undoes, unless committed, what one attach call added.
 struct AttachTxn {
-  vxlan_egress* skel;
-  std::vector<DeviceState> added;  // undone if the transaction is not committed
-  bool pins_new = false;
   std::string pin_dir;
+  bool pins_new = false;
+  std::optional<PinnedMaps> maps;
+  std::vector<DeviceState> added;
   bool committed = false;
 
   ~AttachTxn() {
@@ -87,46 +108,40 @@ struct AttachTxn {
         tc_detach_egress(d.ifindex, d.created_qdisc);
       } catch (...) {
       }
-      bpf_map__delete_elem(skel->maps.devs, &d.ifindex, sizeof(uint32_t), 0);
-      bpf_map__delete_elem(skel->maps.attachments, &d.ifindex, sizeof(uint32_t), 0);
+      if (maps) maps->delete_attachment(static_cast<uint32_t>(d.ifindex));
     }
     if (pins_new) unpin_all(pin_dir);
   }
 };
 
-DeviceState attach_one(vxlan_egress* skel, const VxlanDevice& dev, uint32_t mark) {
-  DeviceState st{dev.ifname, dev.ifindex, dev.vni, 0, false, false, dev.port_min, dev.port_count,
-                 mark};
-  qps_dev_cfg cfg{};
-  cfg.vni = dev.vni;
-  cfg.mark = mark;
-  cfg.port_min = dev.port_min;
-  cfg.port_count = dev.port_count;
+DeviceState attach_one(AttachTxn& txn, const VxlanDevice& dev, uint32_t mark) {
+  const qps_dev_cfg cfg = dev_cfg(dev, mark);
+  DeviceState st{dev.ifname, dev.ifindex, dev.vni, 0, false, false, dev.port_min, dev.port_count, mark};
   const uint32_t key = static_cast<uint32_t>(dev.ifindex);
-  if (bpf_map__update_elem(skel->maps.devs, &key, sizeof(key), &cfg, sizeof(cfg), BPF_ANY))
-    throw Error(errno_text("cannot configure " + dev.ifname, errno));
-
-  qps_attachment rec{};
-  if (bpf_map__lookup_elem(skel->maps.attachments, &key, sizeof(key), &rec, sizeof(rec), 0) == 0 &&
-      (st.prog_id = tc_query_egress(dev.ifindex)) != 0) {
+  const std::optional<qps_attachment> rec = txn.maps ? txn.maps->attachment(key) : std::nullopt;
+  const bool rec_owns_qdisc = rec.has_value() && rec->created_qdisc;
+  if (rec && same_cfg(rec->cfg, cfg) && (st.prog_id = tc_query_egress(dev.ifindex)) != 0) {
     st.already_attached = true;
-    st.created_qdisc = rec.created_qdisc;
+    st.created_qdisc = rec_owns_qdisc;
     return st;
   }
+  Skel skel = open_and_load(txn.pin_dir, cfg);
+  if (!txn.maps) txn.maps = PinnedMaps::open(txn.pin_dir);
   const TcAttachResult r = tc_attach_egress(dev.ifindex, bpf_program__fd(skel->progs.qps_vxlan_egress));
   st.prog_id = r.prog_id;
-  // A record left by a run that died between attach and now keeps its qdisc ownership.
-  st.created_qdisc = r.created_qdisc || (rec.ifindex == key && rec.created_qdisc);
-  rec = {};
-  rec.ifindex = key;
-  rec.vni = dev.vni;
-  rec.prog_id = st.prog_id;
-  rec.handle = QPS_TC_HANDLE;
-  rec.priority = QPS_TC_PRIORITY;
-  rec.created_qdisc = st.created_qdisc;
-  std::strncpy(rec.ifname, dev.ifname.c_str(), sizeof(rec.ifname) - 1);
-  if (bpf_map__update_elem(skel->maps.attachments, &key, sizeof(key), &rec, sizeof(rec), BPF_ANY))
-    throw Error(errno_text("cannot record the attachment of " + dev.ifname, errno));
+  // A record left by an earlier attach (or a changed --mark) keeps its qdisc ownership.
+  st.created_qdisc = r.created_qdisc || rec_owns_qdisc;
+  if (!rec) txn.added.push_back(st);
+  qps_attachment out{};
+  out.ifindex = key;
+  out.vni = dev.vni;
+  out.prog_id = st.prog_id;
+  out.handle = QPS_TC_HANDLE;
+  out.priority = QPS_TC_PRIORITY;
+  out.created_qdisc = st.created_qdisc;
+  std::strncpy(out.ifname, dev.ifname.c_str(), sizeof(out.ifname) - 1);
+  out.cfg = cfg;
+  txn.maps->put_attachment(out);
   return st;
 }
 
@@ -147,21 +162,13 @@ AttachReport attach(const Netns& ns, const AttachOptions& opts) {
   ensure_bpffs();
   ns.run([&] {
     const std::vector<VxlanDevice> devs = select_devices(ns, opts.devices);
-    const bool pins_new = !PinnedMaps::open(report.pin_dir).has_value();
+    AttachTxn txn;
+    txn.pin_dir = report.pin_dir;
+    txn.maps = PinnedMaps::open(report.pin_dir);
+    txn.pins_new = !txn.maps.has_value();
     make_pin_dir(report.pin_dir);
-    Skel skel = open_and_load(report.pin_dir);
-    AttachTxn txn{skel.get(), {}, pins_new, report.pin_dir};
-    for (const auto& dev : devs) {
-      DeviceState st = attach_one(skel.get(), dev, opts.mark);
-      if (!st.already_attached) txn.added.push_back(st);
-      report.devices.push_back(st);
-    }
-    for (const auto& dev : devs) {
-      qps_vni_cfg vc{};
-      vc.mode = opts.initial_mode;
-      // BPF_NOEXIST: a mode chosen earlier with `qpspread mode` survives a repeated attach.
-      bpf_map__update_elem(skel->maps.vni_mode, &dev.vni, sizeof(dev.vni), &vc, sizeof(vc), BPF_NOEXIST);
-    }
+    for (const auto& dev : devs) report.devices.push_back(attach_one(txn, dev, opts.mark));
+    for (const auto& dev : devs) txn.maps->init_mode(dev.vni, opts.initial_mode);
     txn.committed = true;
   });
   return report;
@@ -202,6 +209,9 @@ NetnsStatus status(const Netns& ns) {
       d.vni = a.vni;
       d.created_qdisc = a.created_qdisc;
       d.prog_id = tc_query_egress(d.ifindex);
+      d.mark = a.cfg.mark;
+      d.port_min = a.cfg.port_min;
+      d.port_count = a.cfg.port_count;
       st.devices.push_back(d);
     }
     st.vni_modes = maps->vni_modes();

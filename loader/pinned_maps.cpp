@@ -62,14 +62,12 @@ std::optional<uint32_t> parse_mode(const std::string& text) {
 
 std::optional<PinnedMaps> PinnedMaps::open(const std::string& dir) {
   PinnedMaps m;
-  m.devs_ = open_pin(dir, "devs");
   m.vni_mode_ = open_pin(dir, "vni_mode");
   m.attachments_ = open_pin(dir, "attachments");
   m.reasons_ = open_pin(dir, "reasons");
   m.qp_stats_ = open_pin(dir, "qp_stats");
-  if (!m.devs_ && !m.vni_mode_ && !m.attachments_ && !m.reasons_ && !m.qp_stats_)
-    return std::nullopt;
-  if (!m.devs_ || !m.vni_mode_ || !m.attachments_ || !m.reasons_ || !m.qp_stats_)
+  if (!m.vni_mode_ && !m.attachments_ && !m.reasons_ && !m.qp_stats_) return std::nullopt;
+  if (!m.vni_mode_ || !m.attachments_ || !m.reasons_ || !m.qp_stats_)
     throw Error("incomplete pins in " + dir + "; run 'qpspread detach' for this namespace, then attach again");
   return m;
 }
@@ -85,6 +83,28 @@ std::vector<qps_attachment> PinnedMaps::attachments() const {
     prev = &key;
   }
   return out;
+}
+
+std::optional<qps_attachment> PinnedMaps::attachment(uint32_t ifindex) const {
+  qps_attachment a{};
+  if (bpf_map_lookup_elem(attachments_.get(), &ifindex, &a) != 0) return std::nullopt;
+  return a;
+}
+
+void PinnedMaps::put_attachment(const qps_attachment& rec) const {
+  if (bpf_map_update_elem(attachments_.get(), &rec.ifindex, &rec, BPF_ANY) != 0)
+    throw Error(errno_text(std::string("cannot record the attachment of ") + rec.ifname, errno));
+}
+
+void PinnedMaps::delete_attachment(uint32_t ifindex) const {
+  bpf_map_delete_elem(attachments_.get(), &ifindex);
+}
+
+void PinnedMaps::init_mode(uint32_t vni, uint32_t mode) const {
+  qps_vni_cfg c{};
+  c.mode = mode;
+  if (bpf_map_update_elem(vni_mode_.get(), &vni, &c, BPF_NOEXIST) != 0 && errno != EEXIST)
+    throw Error(errno_text("cannot set the mode of VNI " + std::to_string(vni), errno));
 }
 
 std::map<uint32_t, uint32_t> PinnedMaps::vni_modes() const {

@@ -14,8 +14,7 @@
 namespace qpspread {
 
 // The names of the maps in the BPF object; each is pinned under its own name.
-inline constexpr const char* kPinnedMapNames[] = {"devs", "vni_mode", "attachments", "reasons",
-                                                  "qp_stats"};
+inline constexpr const char* kPinnedMapNames[] = {"vni_mode", "attachments", "reasons", "qp_stats"};
 
 struct QpStats {
   uint32_t vni = 0;
@@ -42,6 +41,11 @@ class PinnedMaps {
   static std::optional<PinnedMaps> open(const std::string& dir);
 
   std::vector<qps_attachment> attachments() const;
+  std::optional<qps_attachment> attachment(uint32_t ifindex) const;
+  void put_attachment(const qps_attachment& rec) const;
+  void delete_attachment(uint32_t ifindex) const;
+  // Sets the mode only if the VNI has none: a mode chosen with `qpspread mode` survives re-attach.
+  void init_mode(uint32_t vni, uint32_t mode) const;
   std::map<uint32_t, uint32_t> vni_modes() const;  // VNI -> mode, for every VNI with an entry
   void set_mode(uint32_t vni, uint32_t mode) const;
   std::vector<ReasonStats> reasons() const;        // summed over CPUs, in enum order
@@ -49,7 +53,7 @@ class PinnedMaps {
 
  private:
   PinnedMaps() = default;
-  UniqueFd devs_, vni_mode_, attachments_, reasons_, qp_stats_;
+  UniqueFd vni_mode_, attachments_, reasons_, qp_stats_;
 };
 
 // Removes the pinned maps and the directory; missing pins are fine.

@@ -13,7 +13,7 @@
 #define QPS_BTH_LEN 12
 
 /* Map sizes. qp_stats is an LRU: past this many (VNI, QP) pairs the least recently seen is evicted. */
-#define QPS_MAX_DEVS 1024
+#define QPS_MAX_DEVS 1024 /* attachments */
 #define QPS_MAX_VNIS 16384
 #define QPS_MAX_QPS 131072
 
@@ -37,7 +37,6 @@ enum qps_mode {
 #define QPS_REASONS(X)                                                                            \
 	X(STEERED, "steered")             /* RoCEv2, mode qp-hash: outer port chosen, mark set */ \
 	X(MODE_OFF, "mode_off")           /* RoCEv2, but the VNI's mode is off */                 \
-	X(NO_DEV_CFG, "no_dev_cfg")       /* the device has no config entry */                     \
 	X(NOT_IP, "not_ip")               /* ARP, LLDP, ... */                                     \
 	X(NOT_UDP, "not_udp")             /* TCP, ICMP, ... */                                     \
 	X(NOT_ROCE, "not_roce")           /* UDP, but not to port 4791 */                          \
@@ -54,7 +53,10 @@ enum qps_reason {
 	QPS_R__MAX,
 };
 
-/* devs: key is the VXLAN device's ifindex. Written by the loader at attach. */
+/*
+ * One VXLAN device's config, a read-only global of the program instance attached to it (set by
+ * the loader before load, so the datapath needs no lookup for it).
+ */
 struct qps_dev_cfg {
 	__u32 vni;
 	__u32 mark;       /* skb mark for steered packets; never 0 */
@@ -101,6 +103,7 @@ struct qps_attachment {
 	__u8 created_qdisc; /* 1: attach created the clsact qdisc, detach may remove it */
 	__u8 _pad[3];
 	char ifname[16];
+	struct qps_dev_cfg cfg; /* what the attached program instance was loaded with */
 };
 
 #endif /* QPSPREAD_ABI_H */

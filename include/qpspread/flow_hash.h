@@ -85,21 +85,20 @@ QPS_INLINE __u16 qps_kernel_port_for_skb_hash(__u32 skb_hash, __u16 port_min, __
 }
 
 /*
- * The inverse: an skb hash that makes the kernel pick exactly `port`. We build the smallest mixed
- * value m with floor(m * count / 2^32) == port - min, i.e. m = ceil(k * 2^32 / count), then undo
- * the mix: the low 16 bits of h are m's, the high 16 are m's high XOR m's low. m is never 0 (k == 0
- * gives m = 1) so the driver never falls back to its own hash.
+ * The inverse of the kernel's mix: the skb hash h with h ^ (h << 16) == hash (the low 16 bits of h
+ * are hash's, the high 16 are hash's high XOR low). With it the kernel's port is exactly
+ * qps_port_for_hash(hash): both apply the same multiply-shift to the same value, no division
+ * needed. A zero skb hash would make the driver hash the Ethernet addresses instead, so 0 becomes
+ * 1, which maps to the same port for every range.
  */
-QPS_INLINE __u32 qps_skb_hash_for_port(__u16 port, __u16 port_min, __u16 port_count)
+QPS_INLINE __u32 qps_skb_hash_for(__u32 hash)
 {
-	__u64 k = (__u16)(port - port_min);
-	__u32 m = (__u32)(((k << 32) + port_count - 1) / port_count);
 	__u32 lo, hi;
 
-	if (m == 0)
-		m = 1;
-	lo = m & 0xffffu;
-	hi = (m >> 16) ^ lo;
+	if (!hash)
+		hash = 1;
+	lo = hash & 0xffffu;
+	hi = (hash >> 16) ^ lo;
 	return (hi << 16) | lo;
 }
 

@@ -130,6 +130,20 @@ TEST_F(CliTest, AttachTwiceIsIdempotent) {
   EXPECT_EQ(n, 1u) << filters;
 }
 
+TEST_F(CliTest, AttachWithAnotherMarkReplacesTheProgramInPlace) {
+  add_vxlan("vx100", 100);
+  json first = json::parse(run_ok({QPSPREAD_BIN, "-j", "attach", "--netns", ns_->name()}));
+  json second = json::parse(run_ok({QPSPREAD_BIN, "-j", "attach", "--netns", ns_->name(), "--mark", "0x77"}));
+  EXPECT_FALSE(second["devices"][0]["already_attached"].get<bool>());
+  EXPECT_NE(first["devices"][0]["prog_id"], second["devices"][0]["prog_id"]);
+  json s = json::parse(run_ok({QPSPREAD_BIN, "-j", "status", "--netns", ns_->name()}));
+  EXPECT_EQ(s["namespaces"][0]["devices"][0]["mark"], 0x77);
+  EXPECT_EQ(s["namespaces"][0]["devices"][0]["prog_id"], second["devices"][0]["prog_id"]);
+  // Ownership of the qdisc is remembered across the replacement: detach still removes it.
+  run_ok({QPSPREAD_BIN, "detach", "--netns", ns_->name()});
+  EXPECT_EQ(qdiscs("vx100").find("clsact"), std::string::npos);
+}
+
 TEST_F(CliTest, DetachRemovesTheQdiscItCreatedAndThePins) {
   add_vxlan("vx100", 100);
   run_ok({QPSPREAD_BIN, "attach", "--netns", ns_->name()});

@@ -16,9 +16,11 @@ namespace {
 using nlohmann::json;
 
 json device_json(const DeviceState& d) {
-  return {{"ifname", d.ifname}, {"ifindex", d.ifindex}, {"vni", d.vni},
-          {"prog_id", d.prog_id}, {"attached", d.prog_id != 0},
-          {"created_qdisc", d.created_qdisc}};
+  return {{"ifname", d.ifname},     {"ifindex", d.ifindex},
+          {"vni", d.vni},           {"prog_id", d.prog_id},
+          {"attached", d.prog_id != 0}, {"created_qdisc", d.created_qdisc},
+          {"mark", d.mark},         {"sport_min", d.port_min},
+          {"sport_max", d.port_min + d.port_count - 1}};
 }
 
 json status_json(const NetnsStatus& st) {
@@ -102,9 +104,6 @@ void add_attach(CLI::App& app, Context& ctx) {
       for (const auto& d : r.devices) {
         json dj = device_json(d);
         dj["already_attached"] = d.already_attached;
-        dj["mark"] = d.mark;
-        dj["sport_min"] = d.port_min;
-        dj["sport_max"] = d.port_min + d.port_count - 1;
         j["devices"].push_back(dj);
       }
       emit(ctx.out, j, [](const json& j) {
