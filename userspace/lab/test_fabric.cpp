@@ -1,0 +1,163 @@
+#include "userspace/lab/test_fabric.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+#include "loader/error.h"
+#include "userspace/lab/command.h"
+#include "userspace/lab/fabric_checks.h"
+
+namespace qpspread::lab {
+namespace {
+
+void ip_n(const std::string& ns, std::vector<std::string> args) {
+  args.insert(args.begin(), {"ip", "-n", ns});
+  run_checked(args);
+}
+
+void sysctl(const std::string& ns, const std::string& kv, bool optional = false) {
+  CommandOutput r = run_command({"ip", "netns", "exec", ns, "sysctl", "-qw", kv});
+  if (r.exit_code != 0 && !optional) throw Error("sysctl " + kv + " in netns " + ns + ": " + r.err);
+}
+
+std::array<uint8_t, 6> host_mac(int i) { return {0x02, 0x00, 0x00, 0x00, static_cast<uint8_t>(i + 1), 0x01}; }
+
+std::string mac_text(const std::array<uint8_t, 6>& m) {
+  char buf[18];
+  std::snprintf(buf, sizeof(buf), "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
+  return buf;
+}
+
+}  // namespace
+
+TestFabric::TestFabric(FabricSpec spec) : spec_(std::move(spec)) {
+  if (spec_.spines < 2) throw Error("a test fabric needs at least 2 spines");
+  if (spec_.tag.empty() || spec_.tag.size() > 12) throw Error("fabric tag must be 1-12 characters");
+  try {
+    build();
+    start_frr();
+    wait_converged();
+  } catch (...) {
+    teardown();
+    throw;
+  }
+}
+
+TestFabric::~TestFabric() { teardown(); }
+
+std::string TestFabric::leaf_netns(int i) const { return ns("leaf" + std::to_string(i + 1)); }
+std::string TestFabric::spine_netns(int i) const { return ns("spine" + std::to_string(i + 1)); }
+
+HostInfo TestFabric::host(int i) const {
+  return {ns("host" + std::to_string(i + 1)), "eth0", "10.100.0." + std::to_string(i + 1), host_mac(i)};
+}
+
+std::vector<std::string> TestFabric::leaf_uplinks(int) const {
+  std::vector<std::string> out;
+  for (int s = 0; s < spec_.spines; s++) out.push_back("up" + std::to_string(s + 1));
+  return out;
+}
+
+void TestFabric::add_netns(const std::string& name) {
+  run_checked({"ip", "netns", "add", name});
+  namespaces_.push_back(name);
+  ip_n(name, {"link", "set", "lo", "up"});
+}
+
+void TestFabric::build() {
+  say("creating namespaces and links");
+  for (int i = 0; i < 2; i++) add_netns(leaf_netns(i));
+  for (int s = 0; s < spec_.spines; s++) add_netns(spine_netns(s));
+  for (int i = 0; i < 2; i++) add_netns(host(i).netns);
+
+  int seed = 1;
+  auto router_sysctls = [&](const std::string& n) {
+    sysctl(n, "net.ipv4.ip_forward=1");
+    sysctl(n, "net.ipv6.conf.all.forwarding=1");
+    sysctl(n, "net.ipv4.fib_multipath_hash_policy=1");  // L4: the outer source port counts
+    // A fixed, distinct seed per router: runs are repeatable and routers do not hash alike.
+    sysctl(n, "net.ipv4.fib_multipath_hash_seed=" + std::to_string(1000 + seed++), true);
+  };
+  for (int i = 0; i < 2; i++) router_sysctls(leaf_netns(i));
+  for (int s = 0; s < spec_.spines; s++) {
+    router_sysctls(spine_netns(s));
+    for (int i = 0; i < 2; i++) {
+      const std::string up = "up" + std::to_string(s + 1), dn = "dn" + std::to_string(i + 1);
+      run_checked({"ip", "-n", leaf_netns(i), "link", "add", up, "type", "veth", "peer", "name", dn,
+                   "netns", spine_netns(s)});
+      ip_n(leaf_netns(i), {"link", "set", up, "up"});
+      ip_n(spine_netns(s), {"link", "set", dn, "up"});
+    }
+  }
+  for (int i = 0; i < 2; i++) build_leaf(i);
+}
+
+void TestFabric::build_leaf(int i) {
+  const std::string leaf = leaf_netns(i), vx = leaf_vxlan_dev(i);
+  const HostInfo h = host(i);
+  ip_n(leaf, {"addr", "add", leaf_vtep_ip(i) + "/32", "dev", "lo"});
+  ip_n(leaf, {"link", "add", "br100", "type", "bridge"});
+  ip_n(leaf, {"link", "add", vx, "type", "vxlan", "id", std::to_string(spec_.vni), "dstport",
+              "4789", "local", leaf_vtep_ip(i), "nolearning"});
+  ip_n(leaf, {"link", "set", vx, "master", "br100"});
+  run_checked({"bridge", "-n", leaf, "link", "set", "dev", vx, "neigh_suppress", "on", "learning", "off"});
+  run_checked({"ip", "-n", leaf, "link", "add", "hostp", "type", "veth", "peer", "name", h.ifname,
+               "netns", h.netns});
+  ip_n(leaf, {"link", "set", "hostp", "master", "br100"});
+  for (const auto& dev : {vx, std::string("hostp"), std::string("br100")}) ip_n(leaf, {"link", "set", dev, "up"});
+  ip_n(h.netns, {"link", "set", h.ifname, "address", mac_text(h.mac)});
+  ip_n(h.netns, {"addr", "add", h.ip + "/24", "dev", h.ifname});
+  ip_n(h.netns, {"link", "set", h.ifname, "up"});
+}
+
+void TestFabric::start_frr() {
+  say("starting FRR (zebra, bfdd, bgpd) on " + std::to_string(2 + spec_.spines) + " routers");
+  char tmpl[] = "/tmp/qpspread-frr-XXXXXX";
+  if (!::mkdtemp(tmpl)) throw Error("cannot create a directory for FRR configs");
+  conf_dir_ = tmpl;
+  std::filesystem::permissions(conf_dir_, std::filesystem::perms(0755));
+  for (int i = 0; i < 2; i++) {
+    RouterConfig c{"leaf" + std::to_string(i + 1), 65101u + static_cast<unsigned>(i), leaf_vtep_ip(i),
+                   leaf_uplinks(i), leaf_vtep_ip(i) + "/32", ""};
+    routers_.push_back(std::make_unique<FrrRouter>(leaf_netns(i), c, conf_dir_));
+  }
+  for (int s = 0; s < spec_.spines; s++) {
+    RouterConfig c{"spine" + std::to_string(s + 1), 65000, "10.0.0." + std::to_string(1 + s),
+                   {"dn1", "dn2"}, "", ""};
+    routers_.push_back(std::make_unique<FrrRouter>(spine_netns(s), c, conf_dir_));
+  }
+}
+
+void TestFabric::wait_converged() {
+  say("waiting for BGP, BFD, EVPN and ECMP to converge");
+  FabricChecks checks{*this};
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  std::string pending;
+  while (std::chrono::steady_clock::now() < deadline) {
+    pending = checks.pending();
+    if (pending.empty()) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  throw Error("the test fabric did not converge within 60 s: " + pending);
+}
+
+void TestFabric::teardown() noexcept {
+  routers_.clear();  // each stops its daemons by PID
+  for (auto it = namespaces_.rbegin(); it != namespaces_.rend(); ++it) {
+    try {
+      run_command({"ip", "netns", "del", *it});
+    } catch (...) {
+    }
+  }
+  namespaces_.clear();
+  if (!conf_dir_.empty()) {
+    std::error_code ec;
+    std::filesystem::remove_all(conf_dir_, ec);
+    conf_dir_.clear();
+  }
+}
+
+}  // namespace qpspread::lab
