@@ -1,0 +1,85 @@
+#include "tests/bpf/test_frames.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace qpspread::test {
+namespace {
+
+void put16(std::vector<uint8_t>& f, size_t at, uint16_t v) {
+  f[at] = static_cast<uint8_t>(v >> 8);
+  f[at + 1] = static_cast<uint8_t>(v);
+}
+
+void append(std::vector<uint8_t>& f, const uint8_t* p, size_t n) { f.insert(f.end(), p, p + n); }
+
+}  // namespace
+
+std::vector<uint8_t> make_frame(const FrameDesc& d) {
+  std::vector<uint8_t> f = {0x02, 0, 0, 0, 2, 1, 0x02, 0, 0, 0, 1, 1};
+  for (uint16_t tpid : d.vlan_tpids) {
+    f.resize(f.size() + 4);
+    put16(f, f.size() - 4, tpid);
+    put16(f, f.size() - 2, 100);  // VLAN ID 100
+  }
+  const uint16_t ethertype = d.ipv6 ? 0x86dd : d.ethertype;
+  f.resize(f.size() + 2);
+  put16(f, f.size() - 2, ethertype);
+  if (ethertype != 0x0800 && ethertype != 0x86dd) {  // ARP and friends: just some bytes
+    f.resize(f.size() + 46, 0xab);
+    return f;
+  }
+
+  const size_t bth_have = d.bth_bytes.value_or(12);
+  const size_t bth_claim = d.claimed_bth.value_or(d.bth_bytes ? 12 : 12);
+  const size_t ext = d.ipv6_ext ? 8 : 0;
+  const size_t l4_claim = ext + 8 + bth_claim + (d.claimed_bth ? 0 : d.payload);
+  const size_t ip_at = f.size();
+  if (d.ipv6) {
+    uint8_t h[40] = {0x60};
+    h[4] = static_cast<uint8_t>(l4_claim >> 8);
+    h[5] = static_cast<uint8_t>(l4_claim);
+    h[6] = d.ipv6_ext ? *d.ipv6_ext : d.l4_proto;
+    h[7] = 64;
+    std::memcpy(h + 8, kSrc6, 16);
+    std::memcpy(h + 24, kDst6, 16);
+    append(f, h, sizeof(h));
+    if (d.ipv6_ext) {
+      uint8_t e[8] = {d.l4_proto, 0};  // next header, length 0 (8 bytes)
+      append(f, e, sizeof(e));
+    }
+  } else {
+    const size_t ihl_words = 5 + static_cast<size_t>(d.ipv4_option_words);
+    std::vector<uint8_t> h(ihl_words * 4, 0);
+    h[0] = static_cast<uint8_t>(0x40 | d.ihl.value_or(static_cast<uint8_t>(ihl_words)));
+    const size_t tot = h.size() + l4_claim;
+    h[2] = static_cast<uint8_t>(tot >> 8);
+    h[3] = static_cast<uint8_t>(tot);
+    h[6] = static_cast<uint8_t>(d.frag_off >> 8);
+    h[7] = static_cast<uint8_t>(d.frag_off);
+    h[8] = 64;
+    h[9] = d.l4_proto;
+    std::memcpy(&h[12], kSrc4, 4);
+    std::memcpy(&h[16], kDst4, 4);
+    for (size_t i = 20; i < h.size(); i++) h[i] = 1;  // NOP options
+    append(f, h.data(), h.size());
+  }
+  (void)ip_at;
+  const size_t udp_at = f.size();
+  f.resize(f.size() + 8);
+  put16(f, udp_at, d.sport);
+  put16(f, udp_at + 2, d.dport);
+  put16(f, udp_at + 4, static_cast<uint16_t>(8 + bth_claim + (d.claimed_bth ? 0 : d.payload)));
+  uint8_t bth[12] = {0x04, 0, 0xff, 0xff, 0, static_cast<uint8_t>(d.qpn >> 16),
+                     static_cast<uint8_t>(d.qpn >> 8), static_cast<uint8_t>(d.qpn), 0, 0, 0, 7};
+  append(f, bth, std::min<size_t>(bth_have, 12));
+  if (d.bth_bytes) return f;  // cut short: nothing follows
+  if (d.claimed_bth) {
+    f.resize(std::max<size_t>(f.size() + 8, 64), 0);  // Ethernet padding after the short datagram
+    return f;
+  }
+  for (size_t i = 0; i < d.payload; i++) f.push_back(static_cast<uint8_t>(i * 7));
+  return f;
+}
+
+}  // namespace qpspread::test

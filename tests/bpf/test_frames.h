@@ -1,0 +1,36 @@
+// Frames for the packet fixtures: every variation the parser must handle, described by a few
+// fields rather than hex dumps so a fixture says what it is.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+namespace qpspread::test {
+
+struct FrameDesc {
+  uint16_t ethertype = 0x0800;       // 0x86dd for IPv6 (set by ipv6), 0x0806 ARP, ...
+  std::vector<uint16_t> vlan_tpids;  // outer first: {0x88a8, 0x8100} is QinQ
+  bool ipv6 = false;
+  int ipv4_option_words = 0;         // IHL = 5 + this
+  std::optional<uint8_t> ihl;        // a forced (bad) IHL
+  uint16_t frag_off = 0x4000;        // DF; MF (0x2000) or an offset makes a fragment
+  uint8_t l4_proto = 17;             // IPv4 protocol / IPv6 next header of the UDP position
+  std::optional<uint8_t> ipv6_ext;   // an 8-byte IPv6 extension header of this type before UDP
+  uint16_t sport = 49152;
+  uint16_t dport = 4791;
+  uint32_t qpn = 0x000123;
+  size_t payload = 256;              // bytes after the BTH (ICRC included)
+  std::optional<size_t> bth_bytes;   // only this many BTH bytes: the frame ends there
+  std::optional<size_t> claimed_bth; // IP and UDP lengths claim only this many BTH bytes (padding follows)
+};
+
+std::vector<uint8_t> make_frame(const FrameDesc& d);
+
+// Inner addresses of make_frame's frames, as words for qps_qp_hash.
+inline constexpr uint8_t kSrc4[4] = {10, 100, 0, 1};
+inline constexpr uint8_t kDst4[4] = {10, 100, 0, 2};
+inline constexpr uint8_t kSrc6[16] = {0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+inline constexpr uint8_t kDst6[16] = {0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2};
+
+}  // namespace qpspread::test
