@@ -1,0 +1,108 @@
+// qpspread-bench-tc: ns per packet of the tc program, measured by BPF_PROG_TEST_RUN with a large
+// repeat, for a RoCEv2 frame (steered), a non-RoCE UDP frame, and an empty tc program on the same
+// RoCEv2 frame, all in one run. Each figure is the median of --runs runs.
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <sched.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <vector>
+
+#include "bench_empty.skel.h"
+#include "qpspread/abi.h"
+#include "userspace/workload/roce_frame.h"
+#include "vxlan_egress.skel.h"
+
+namespace {
+
+std::vector<uint8_t> roce_frame() {
+  qpspread::workload::RoceFrameSpec s;
+  s.src_ip = 0x0a640001;
+  s.dst_ip = 0x0a640002;
+  s.dest_qp = 0x123;
+  s.payload_len = 256;
+  return qpspread::workload::build_rocev2_frame(s);
+}
+
+std::vector<uint8_t> other_udp_frame() {
+  std::vector<uint8_t> f = roce_frame();
+  f[14 + 20 + 2] = 0;  // UDP destination port 4791 -> 53
+  f[14 + 20 + 3] = 53;
+  return f;
+}
+
+uint32_t median_ns(int prog_fd, const std::vector<uint8_t>& frame, int repeat, int runs) {
+  std::vector<uint32_t> ns;
+  for (int i = 0; i < runs; i++) {
+    LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame.data(),
+                .data_size_in = static_cast<__u32>(frame.size()), .repeat = repeat);
+    if (bpf_prog_test_run_opts(prog_fd, &opts) != 0) {
+      std::perror("BPF_PROG_TEST_RUN");
+      std::exit(1);
+    }
+    ns.push_back(opts.duration);
+  }
+  std::sort(ns.begin(), ns.end());
+  return ns[ns.size() / 2];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int repeat = 5000000, runs = 5, cpu = 0;
+  bool json = false;
+  CLI::App app{"ns per packet of qpspread's tc program (BPF_PROG_TEST_RUN)"};
+  app.add_option("--repeat", repeat, "packets per run")->capture_default_str();
+  app.add_option("--runs", runs, "runs per figure; the median is reported")->capture_default_str();
+  app.add_option("--cpu", cpu, "CPU to run on (a migration between runs makes figures bimodal)")->capture_default_str();
+  app.add_flag("-j,--json", json, "JSON output");
+  CLI11_PARSE(app, argc, argv);
+  if (::geteuid() != 0) {
+    std::cerr << "qpspread-bench-tc: run as root (loads BPF programs)\n";
+    return 1;
+  }
+  libbpf_set_print(nullptr);
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  if (sched_setaffinity(0, sizeof(set), &set) != 0) {
+    std::perror("sched_setaffinity");
+    return 1;
+  }
+
+  std::unique_ptr<vxlan_egress, decltype(&vxlan_egress__destroy)> prog(vxlan_egress__open(), vxlan_egress__destroy);
+  std::unique_ptr<bench_empty, decltype(&bench_empty__destroy)> empty(bench_empty__open_and_load(), bench_empty__destroy);
+  if (!prog || !empty) return 1;
+  prog->rodata->qps_dev = {100, QPS_DEFAULT_MARK, 32768, 28231, 0};
+  if (vxlan_egress__load(prog.get()) != 0) return 1;
+  const __u32 vni = 100;
+  const qps_vni_cfg mode{QPS_MODE_QP_HASH, 0};
+  bpf_map__update_elem(prog->maps.vni_mode, &vni, sizeof(vni), &mode, sizeof(mode), BPF_ANY);
+
+  const int fd = bpf_program__fd(prog->progs.qps_vxlan_egress);
+  const uint32_t roce = median_ns(fd, roce_frame(), repeat, runs);
+  const uint32_t other = median_ns(fd, other_udp_frame(), repeat, runs);
+  const uint32_t base = median_ns(bpf_program__fd(empty->progs.qps_empty), roce_frame(), repeat, runs);
+  const double ratio = base ? static_cast<double>(roce) / base : 0;
+
+  if (json) {
+    nlohmann::json j = {{"repeat", repeat}, {"runs", runs}, {"cpu", cpu}, {"rocev2_ns", roce}, {"non_roce_udp_ns", other},
+                        {"empty_ns", base}, {"rocev2_over_empty", ratio}};
+    std::cout << j.dump() << "\n";
+  } else {
+    std::printf("%-34s %8s\n", "program / frame", "ns/pkt");
+    std::printf("%-34s %8u\n", "qps_vxlan_egress, RoCEv2 (steered)", roce);
+    std::printf("%-34s %8u\n", "qps_vxlan_egress, UDP to port 53", other);
+    std::printf("%-34s %8u\n", "empty tc program, RoCEv2", base);
+    std::printf("RoCEv2 / empty: %.2fx (goal: at most 3x); median of %d runs of %d packets on CPU %d\n", ratio,
+                runs, repeat, cpu);
+  }
+  return 0;
+}
