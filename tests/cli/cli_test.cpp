@@ -148,7 +148,10 @@ TEST_F(CliTest, DetachRemovesTheQdiscItCreatedAndThePins) {
   add_vxlan("vx100", 100);
   run_ok({QPSPREAD_BIN, "attach", "--netns", ns_->name()});
   EXPECT_NE(qdiscs("vx100").find("clsact"), std::string::npos);
-  EXPECT_TRUE(pinned());
+  ASSERT_TRUE(pinned());
+  struct stat st{};
+  ASSERT_EQ(::stat(pin_dir().c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u) << "counters and modes are not for other users";
   json d = json::parse(run_ok({QPSPREAD_BIN, "-j", "detach", "--netns", ns_->name()}));
   EXPECT_TRUE(d["was_attached"].get<bool>());
   EXPECT_EQ(qdiscs("vx100").find("clsact"), std::string::npos);

@@ -12,6 +12,7 @@
 #include "loader/attach.h"
 #include "loader/error.h"
 #include "userspace/cli/commands.h"
+#include "userspace/lab/interrupt.h"
 #include "userspace/lab/spread_probe.h"
 
 namespace qpspread::cli {
@@ -101,6 +102,7 @@ void register_demo_command(CLI::App& app, Context& ctx) {
   cmd->callback([&ctx, o] {
     ctx.action = [&ctx, o] {
       auto progress = [](const std::string& line) { std::cerr << "[demo] " << line << std::endl; };
+      lab::install_interrupt_handler();  // Ctrl-C tears the fabric down instead of leaving it
       json j = run_demo(*o, progress);
       const std::filesystem::path out(o->out);
       if (out.has_parent_path()) std::filesystem::create_directories(out.parent_path());

@@ -72,8 +72,12 @@ void FrrRouter::start(const std::string& daemon, const std::string& conf) {
   pids_.push_back(pid);
 }
 
-void FrrRouter::stop() noexcept {
+void FrrRouter::request_stop() noexcept {
   for (pid_t pid : pids_) ::kill(pid, SIGTERM);
+}
+
+void FrrRouter::stop() noexcept {
+  request_stop();
   for (auto deadline = std::chrono::steady_clock::now() + 3s; std::chrono::steady_clock::now() < deadline;) {
     bool any = false;
     for (pid_t pid : pids_) any |= alive(pid);

@@ -17,6 +17,8 @@ class FrrRouter {
   // Writes the configs into conf_dir and starts zebra, bfdd and bgpd in netns `ns`.
   FrrRouter(const std::string& ns, const RouterConfig& cfg, const std::string& conf_dir);
   ~FrrRouter();  // SIGTERM by PID, then SIGKILL; removes the runtime directory
+  // Sends SIGTERM without waiting: a fabric asks every router first, then waits for each.
+  void request_stop() noexcept;
   FrrRouter(const FrrRouter&) = delete;
   FrrRouter& operator=(const FrrRouter&) = delete;
 

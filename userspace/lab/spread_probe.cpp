@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "loader/netns.h"
+#include "userspace/lab/interrupt.h"
 #include "userspace/workload/raw_socket.h"
 #include "userspace/workload/roce_frame.h"
 
@@ -70,7 +71,10 @@ SpreadResult run_spread(const TestFabric& fabric, const workload::QpTraffic& tra
     for (size_t i = 0; i < sent.size(); i++) {
       tx.send(sent[i]);
       // Paced so no queue on the way (veth backlog, bridge) drops: the test counts every frame.
-      if (i % 64 == 63) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      if (i % 64 == 63) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        throw_if_interrupted();
+      }
     }
   });
   res.sent = sent.size();

@@ -9,6 +9,7 @@
 #include "loader/error.h"
 #include "userspace/lab/command.h"
 #include "userspace/lab/fabric_checks.h"
+#include "userspace/lab/interrupt.h"
 
 namespace qpspread::lab {
 namespace {
@@ -62,6 +63,7 @@ std::vector<std::string> TestFabric::leaf_uplinks(int) const {
 }
 
 void TestFabric::add_netns(const std::string& name) {
+  throw_if_interrupted();
   run_checked({"ip", "netns", "add", name});
   namespaces_.push_back(name);
   ip_n(name, {"link", "set", "lo", "up"});
@@ -125,6 +127,7 @@ void TestFabric::start_frr() {
     routers_.push_back(std::make_unique<FrrRouter>(leaf_netns(i), c, conf_dir_));
   }
   for (int s = 0; s < spec_.spines; s++) {
+    throw_if_interrupted();
     RouterConfig c{"spine" + std::to_string(s + 1), 65000, "10.0.0." + std::to_string(1 + s),
                    {"dn1", "dn2"}, "", ""};
     routers_.push_back(std::make_unique<FrrRouter>(spine_netns(s), c, conf_dir_));
@@ -137,6 +140,7 @@ void TestFabric::wait_converged() {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   std::string pending;
   while (std::chrono::steady_clock::now() < deadline) {
+    throw_if_interrupted();
     pending = checks.pending();
     if (pending.empty()) return;
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
@@ -145,7 +149,8 @@ void TestFabric::wait_converged() {
 }
 
 void TestFabric::teardown() noexcept {
-  routers_.clear();  // each stops its daemons by PID
+  for (auto& r : routers_) r->request_stop();
+  routers_.clear();  // each waits for its daemons, by PID
   for (auto it = namespaces_.rbegin(); it != namespaces_.rend(); ++it) {
     try {
       run_command({"ip", "netns", "del", *it});
