@@ -18,6 +18,20 @@
 /* Headers we read: Ethernet, 2 VLAN tags, IPv6 (the longer of IPv4 w/o options), UDP, BTH. */
 #define QPS_PARSE_WINDOW (14 + 8 + 60 + 8 + QPS_BTH_LEN)
 
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, QPS_R__MAX);
+	__type(key, __u32);
+	__type(value, struct qps_reason_stats);
+} reasons SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
+	__uint(max_entries, QPS_MAX_QPS);
+	__type(key, struct qps_qp_key);
+	__type(value, struct qps_qp_stats);
+} qp_stats SEC(".maps");
+
 /* Set by the loader before load; one program instance per VXLAN device. */
 const volatile struct qps_dev_cfg qps_dev = {};
 
@@ -51,6 +65,24 @@ static __always_inline __u16 qps_steer(struct __sk_buff *skb, const struct qps_r
 	return qps_port_for_hash(h, qps_dev.port_min, qps_dev.port_count);
 }
 
+static __always_inline void qps_count_qp(__u32 vni, __u32 qpn, __u32 len, __u16 sport)
+{
+	struct qps_qp_key key = { .vni = vni, .qpn = qpn };
+	struct qps_qp_stats *s = bpf_map_lookup_elem(&qp_stats, &key);
+
+	if (s) {
+		s->packets++;
+		s->bytes += len;
+		s->sport = sport;
+		return;
+	}
+	{
+		struct qps_qp_stats init = { .packets = 1, .bytes = len, .sport = sport };
+
+		bpf_map_update_elem(&qp_stats, &key, &init, BPF_NOEXIST);
+	}
+}
+
 /*
  * Headers beyond the linear part (rare on this path) are pulled in; the bytes stay the same. Only
  * when needed: bpf_skb_pull_data also makes the head writable, which copies a cloned skb.
@@ -78,7 +110,7 @@ int qps_vxlan_egress(struct __sk_buff *skb)
 
 	reason = qps_parse_rocev2((void *)(long)skb->data, (void *)(long)skb->data_end, &flow);
 	if (reason != QPS_R_STEERED) {
-		qps_count_reason(reason, skb->len);
+		qps_count_reason(&reasons, reason, skb->len);
 		return TC_ACT_UNSPEC;
 	}
 
@@ -88,7 +120,7 @@ int qps_vxlan_egress(struct __sk_buff *skb)
 	else
 		reason = QPS_R_MODE_OFF;
 
-	qps_count_reason(reason, skb->len);
+	qps_count_reason(&reasons, reason, skb->len);
 	qps_count_qp(vni, flow.dest_qp, skb->len, sport);
 	return TC_ACT_UNSPEC;
 }

@@ -35,6 +35,22 @@ struct qps_vlan_hdr {
 /* Bounds check of [p, p + len) against the end of the linear data. */
 #define QPS_FITS(p, len, end) ((void *)(p) + (len) <= (void *)(end))
 
+/* What the parsers return when the frame is what they look for (the value of QPS_R_STEERED). */
+#define QPS_PARSE_OK QPS_R_STEERED
+
+/* The IPv4 checks every parser makes: the header fits, IHL >= 5, not a fragment. */
+static __always_inline enum qps_reason qps_ipv4_header(struct iphdr *ip, void *data_end, __u32 *ihl_len)
+{
+	if (!QPS_FITS(ip, sizeof(*ip), data_end))
+		return QPS_R_TRUNCATED;
+	*ihl_len = ip->ihl * 4;
+	if (*ihl_len < sizeof(*ip))
+		return QPS_R_BAD_IP_HEADER;
+	if (ip->frag_off & bpf_htons(QPS_IP_MF | QPS_IP_OFFSET))
+		return QPS_R_FRAGMENT;
+	return QPS_PARSE_OK;
+}
+
 static __always_inline int qps_ipv6_ext_header(__u8 nexthdr)
 {
 	switch (nexthdr) {
@@ -87,15 +103,11 @@ static __always_inline enum qps_reason qps_parse_rocev2(void *data, void *data_e
 
 	if (proto == bpf_htons(ETH_P_IP)) {
 		struct iphdr *ip = l3;
-		__u32 ihl_len, tot_len;
+		__u32 ihl_len = 0, tot_len;
+		enum qps_reason r = qps_ipv4_header(ip, data_end, &ihl_len);
 
-		if (!QPS_FITS(ip, sizeof(*ip), data_end))
-			return QPS_R_TRUNCATED;
-		ihl_len = ip->ihl * 4;
-		if (ihl_len < sizeof(*ip))
-			return QPS_R_BAD_IP_HEADER;
-		if (ip->frag_off & bpf_htons(QPS_IP_MF | QPS_IP_OFFSET))
-			return QPS_R_FRAGMENT;
+		if (r != QPS_PARSE_OK)
+			return r;
 		if (ip->protocol != IPPROTO_UDP)
 			return QPS_R_NOT_UDP;
 		tot_len = bpf_ntohs(ip->tot_len);
@@ -140,7 +152,7 @@ static __always_inline enum qps_reason qps_parse_rocev2(void *data, void *data_e
 			return QPS_R_TRUNCATED;
 		flow->dest_qp = ((__u32)bth[5] << 16) | ((__u32)bth[6] << 8) | bth[7];
 	}
-	return QPS_R_STEERED;
+	return QPS_PARSE_OK;
 }
 
 #endif /* QPS_BPF_PARSE_INNER_H */

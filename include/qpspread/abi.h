@@ -44,7 +44,8 @@ enum qps_mode {
 	X(TRUNCATED, "truncated")         /* a header (Ethernet, VLAN, IP, UDP, BTH) cut short */   \
 	X(IPV6_EXT, "ipv6_ext_header")    /* IPv6 extension header not walked */                   \
 	X(BAD_IP_HEADER, "bad_ip_header") /* IPv4 IHL < 5 */                                        \
-	X(VLAN_DEPTH, "vlan_depth")       /* more than two VLAN tags */
+	X(VLAN_DEPTH, "vlan_depth")       /* more than two VLAN tags */                           \
+	X(NOT_VXLAN, "not_vxlan")         /* uplink: not UDP to the VXLAN port */
 
 enum qps_reason {
 #define QPS_REASON_ENUM(name, str) QPS_R_##name,
@@ -104,6 +105,37 @@ struct qps_attachment {
 	__u8 _pad[3];
 	char ifname[16];
 	struct qps_dev_cfg cfg; /* what the attached program instance was loaded with */
+};
+
+/*
+ * Underlay (uplink) programs. A path is (interface, VNI, remote VTEP); addresses are 16 bytes,
+ * IPv4 as an IPv4-mapped IPv6 address (::ffff:a.b.c.d).
+ */
+struct qps_path_key {
+	__u32 ifindex;
+	__u32 vni;
+	__u8 remote[16];
+};
+
+struct qps_path_stats {
+	__u64 packets;       /* every VXLAN frame of the path */
+	__u64 bytes;
+	__u64 roce_packets;  /* ... of which RoCEv2 inside */
+	__u64 roce_bytes;
+};
+
+/* Where a QP's frames leave: the uplink and outer source port last used, and how often it moved. */
+struct qps_qp_path {
+	__u32 ifindex;
+	__u16 sport;
+	__u16 _pad;
+	__u64 moves;
+};
+
+/* Read-only config of the uplink program instance. */
+struct qps_uplink_cfg {
+	__u16 vxlan_port; /* outer UDP destination port, normally 4789 */
+	__u16 _pad[3];
 };
 
 #endif /* QPSPREAD_ABI_H */

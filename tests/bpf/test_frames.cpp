@@ -82,4 +82,55 @@ std::vector<uint8_t> make_frame(const FrameDesc& d) {
   return f;
 }
 
+std::array<uint8_t, 16> outer_dst(bool ipv6) {
+  if (ipv6) return {0xfd, 0xaa, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x12};
+  return {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 0, 0, 12};
+}
+
+std::vector<uint8_t> wrap_vxlan(const std::vector<uint8_t>& inner, const OuterDesc& o) {
+  std::vector<uint8_t> f = {0x02, 0, 0, 0, 0xaa, 1, 0x02, 0, 0, 0, 0xaa, 2};
+  if (o.vlan) {
+    f.resize(f.size() + 4);
+    put16(f, f.size() - 4, 0x8100);
+    put16(f, f.size() - 2, 10);
+  }
+  f.resize(f.size() + 2);
+  put16(f, f.size() - 2, o.ipv6 ? 0x86dd : 0x0800);
+  const size_t udp_len = 8 + 8 + inner.size();
+  const std::array<uint8_t, 16> dst = outer_dst(o.ipv6);
+  if (o.ipv6) {
+    uint8_t h[40] = {0x60};
+    h[4] = static_cast<uint8_t>(udp_len >> 8);
+    h[5] = static_cast<uint8_t>(udp_len);
+    h[6] = o.proto;
+    h[7] = 64;
+    h[8] = 0xfd;
+    h[9] = 0xaa;
+    h[23] = 0x11;
+    std::memcpy(h + 24, dst.data(), 16);
+    append(f, h, sizeof(h));
+  } else {
+    uint8_t h[20] = {0x45};
+    h[2] = static_cast<uint8_t>((20 + udp_len) >> 8);
+    h[3] = static_cast<uint8_t>(20 + udp_len);
+    h[8] = 64;
+    h[9] = o.proto;
+    const uint8_t src[4] = {10, 0, 0, 11};
+    std::memcpy(h + 12, src, 4);
+    std::memcpy(h + 16, dst.data() + 12, 4);
+    append(f, h, sizeof(h));
+  }
+  const size_t udp_at = f.size();
+  f.resize(f.size() + 16);
+  put16(f, udp_at, o.sport);
+  put16(f, udp_at + 2, o.dport);
+  put16(f, udp_at + 4, static_cast<uint16_t>(udp_len));
+  f[udp_at + 8] = 0x08;  // VXLAN flags: VNI valid
+  f[udp_at + 12] = static_cast<uint8_t>(o.vni >> 16);
+  f[udp_at + 13] = static_cast<uint8_t>(o.vni >> 8);
+  f[udp_at + 14] = static_cast<uint8_t>(o.vni);
+  f.insert(f.end(), inner.begin(), inner.end());
+  return f;
+}
+
 }  // namespace qpspread::test

@@ -2,6 +2,7 @@
 // fields rather than hex dumps so a fixture says what it is.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <vector>
@@ -26,6 +27,19 @@ struct FrameDesc {
 };
 
 std::vector<uint8_t> make_frame(const FrameDesc& d);
+
+// An underlay frame carrying `inner` in VXLAN.
+struct OuterDesc {
+  bool ipv6 = false;
+  bool vlan = false;     // one 802.1Q tag on the underlay
+  uint8_t proto = 17;    // outer IP protocol / next header
+  uint16_t sport = 50000;
+  uint16_t dport = 4789;
+  uint32_t vni = 100;
+};
+std::vector<uint8_t> wrap_vxlan(const std::vector<uint8_t>& inner, const OuterDesc& o);
+// Remote VTEP addresses of wrap_vxlan's frames, as the programs key paths (IPv4 mapped).
+std::array<uint8_t, 16> outer_dst(bool ipv6);
 
 // Inner addresses of make_frame's frames, as words for qps_qp_hash.
 inline constexpr uint8_t kSrc4[4] = {10, 100, 0, 1};

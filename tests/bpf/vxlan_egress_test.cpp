@@ -15,6 +15,7 @@
 #include "loader/pinned_maps.h"
 #include "qpspread/abi.h"
 #include "qpspread/flow_hash.h"
+#include "tests/bpf/prog_run.h"
 #include "tests/bpf/test_frames.h"
 #include "vxlan_egress.skel.h"
 
@@ -29,17 +30,6 @@ struct Fixture {
   FrameDesc frame;
   qps_reason reason;
 };
-
-std::string hex(const std::vector<uint8_t>& v) {
-  std::string s;
-  char b[4];
-  for (size_t i = 0; i < v.size(); i++) {
-    std::snprintf(b, sizeof(b), "%02x", v[i]);
-    s += b;
-    if (i % 32 == 31) s += "\n";
-  }
-  return s;
-}
 
 class VxlanEgress : public ::testing::Test {
  protected:
@@ -81,37 +71,13 @@ class VxlanEgress : public ::testing::Test {
     return sum;
   }
 
-  struct Result {
-    int err;
-    uint32_t retval;
-    uint32_t mark;
-    std::vector<uint8_t> out;
-  };
-
-  Result run(const std::vector<uint8_t>& in, uint32_t mark_in = 0) {
-    Result r{};
-    r.out.resize(in.size() + 256);
-    __sk_buff ctx{};
-    ctx.mark = mark_in;
-    __sk_buff ctx_out{};
-    LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in.data(), .data_out = r.out.data(),
-                .data_size_in = static_cast<__u32>(in.size()),
-                .data_size_out = static_cast<__u32>(r.out.size()), .ctx_in = &ctx,
-                .ctx_out = &ctx_out, .ctx_size_in = sizeof(ctx), .ctx_size_out = sizeof(ctx_out));
-    r.err = bpf_prog_test_run_opts(bpf_program__fd(skel_->progs.qps_vxlan_egress), &opts);
-    r.retval = opts.retval;
-    r.mark = ctx_out.mark;
-    r.out.resize(opts.data_size_out);
-    return r;
-  }
-
   // Runs one fixture and checks everything that must hold for it.
   void check(const Fixture& fx, uint32_t mark_in = 0) {
     SCOPED_TRACE(fx.name);
     const std::vector<uint8_t> in = make_frame(fx.frame);
     const uint64_t before = reason_count(fx.reason);
     const uint64_t qp_before = qp(fx.frame.qpn).packets;
-    Result r = run(in, mark_in);
+    RunResult r = run_tc_prog(bpf_program__fd(skel_->progs.qps_vxlan_egress), in, mark_in);
     ASSERT_EQ(r.err, 0);
     EXPECT_EQ(r.retval, static_cast<uint32_t>(TC_ACT_UNSPEC));
     EXPECT_EQ(r.out, in) << "packet changed\n in:\n" << hex(in) << "\nout:\n" << hex(r.out);

@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * tc egress on a VTEP's underlay uplinks: counts every VXLAN frame per path (uplink, VNI, remote
+ * VTEP), RoCEv2 inside apart, and remembers per QP the uplink and outer source port it last left
+ * by, counting a move each time the uplink changes. Reads only; always TC_ACT_UNSPEC.
+ */
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf_helpers.h>
+
+#include "qpspread/abi.h"
+#include "lib/counters.h"
+#include "lib/parse_outer.h"
+
+/* Outer headers (Ethernet, a tag, IPv4 with options, UDP, VXLAN) and the inner ones. */
+#define QPS_UPLINK_WINDOW (14 + 4 + 60 + 8 + QPS_VXLAN_HLEN + 14 + 8 + 60 + 8 + QPS_BTH_LEN)
+#define QPS_MAX_PATHS 4096
+
+const volatile struct qps_uplink_cfg qps_uplink = { .vxlan_port = 4789 };
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, QPS_MAX_PATHS);
+	__type(key, struct qps_path_key);
+	__type(value, struct qps_path_stats);
+} path_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, QPS_MAX_QPS);
+	__type(key, struct qps_qp_key);
+	__type(value, struct qps_qp_path);
+} qp_paths SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, QPS_R__MAX);
+	__type(key, __u32);
+	__type(value, struct qps_reason_stats);
+} uplink_reasons SEC(".maps");
+
+static __always_inline void qps_count_path(const struct qps_path_key *key, __u32 len, int roce)
+{
+	struct qps_path_stats *s = bpf_map_lookup_elem(&path_stats, key);
+
+	if (!s) {
+		struct qps_path_stats init = {};
+
+		bpf_map_update_elem(&path_stats, key, &init, BPF_NOEXIST);
+		s = bpf_map_lookup_elem(&path_stats, key);
+		if (!s)
+			return;
+	}
+	s->packets++;
+	s->bytes += len;
+	if (roce) {
+		s->roce_packets++;
+		s->roce_bytes += len;
+	}
+}
+
+static __always_inline void qps_track_qp(__u32 vni, __u32 qpn, __u32 ifindex, __u16 sport)
+{
+	struct qps_qp_key key = { .vni = vni, .qpn = qpn };
+	struct qps_qp_path *p = bpf_map_lookup_elem(&qp_paths, &key);
+
+	if (!p) {
+		struct qps_qp_path init = { .ifindex = ifindex, .sport = sport };
+
+		bpf_map_update_elem(&qp_paths, &key, &init, BPF_NOEXIST);
+		return;
+	}
+	/* Shared by all CPUs: the move count is atomic, the last uplink and port are last-writer-wins. */
+	if (p->ifindex != ifindex) {
+		__sync_fetch_and_add(&p->moves, 1);
+		p->ifindex = ifindex;
+	}
+	p->sport = sport;
+}
+
+SEC("tc")
+int qps_uplink_egress(struct __sk_buff *skb)
+{
+	struct qps_roce_flow flow = {};
+	struct qps_path_key key = {};
+	struct qps_outer o = {};
+	enum qps_reason reason;
+	void *data, *data_end;
+	__u32 want = skb->len < QPS_UPLINK_WINDOW ? skb->len : QPS_UPLINK_WINDOW;
+
+	data = (void *)(long)skb->data;
+	data_end = (void *)(long)skb->data_end;
+	if (data + want > data_end) {
+		bpf_skb_pull_data(skb, want);
+		data = (void *)(long)skb->data;
+		data_end = (void *)(long)skb->data_end;
+	}
+
+	reason = qps_parse_vxlan(data, data_end, qps_uplink.vxlan_port, &o);
+	if (reason != QPS_PARSE_OK) {
+		qps_count_reason(&uplink_reasons, reason, skb->len);
+		return TC_ACT_UNSPEC;
+	}
+	key.ifindex = skb->ifindex;
+	key.vni = o.vni;
+	__builtin_memcpy(key.remote, o.dst, 16);
+	reason = qps_parse_rocev2(o.inner, data_end, &flow);
+	qps_count_path(&key, skb->len, reason == QPS_PARSE_OK);
+	if (reason == QPS_PARSE_OK)
+		qps_track_qp(o.vni, flow.dest_qp, skb->ifindex, bpf_ntohs(o.udp->source));
+	return TC_ACT_UNSPEC;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
