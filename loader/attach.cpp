@@ -2,6 +2,7 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <net/if.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -12,6 +13,7 @@
 #include "loader/error.h"
 #include "loader/tc_hook.h"
 #include "loader/vxlan_discovery.h"
+#include "uplink_egress.skel.h"
 #include "vxlan_egress.skel.h"
 
 namespace qpspread {
@@ -54,6 +56,23 @@ std::vector<VxlanDevice> select_devices(const Netns& ns, const std::vector<std::
   return picked;
 }
 
+// Pinned maps are reused at load when they exist: every instance and every later command share
+// one set of counters and modes per namespace.
+void set_pin_paths(bpf_object* obj, const std::string& pin_dir) {
+  bpf_map* map = nullptr;
+  bpf_object__for_each_map(map, obj) {
+    if (bpf_map__is_internal(map)) continue;  // .rodata belongs to this instance
+    const std::string path = pin_dir + "/" + bpf_map__name(map);
+    if (int err = bpf_map__set_pin_path(map, path.c_str()); err)
+      throw Error(errno_text("cannot set pin path " + path, err));
+  }
+}
+
+std::string load_hint(int err, const std::string& pin_dir) {
+  if (err == -EPERM || err == -EACCES) return " (run as root)";
+  return "; if pins in " + pin_dir + " are from another version, run 'qpspread detach' first, or rerun with -v";
+}
+
 // One program instance per device, its config in .rodata: the datapath looks nothing up for it.
 Skel open_and_load(const std::string& pin_dir, const qps_dev_cfg& cfg) {
   Skel skel(vxlan_egress__open(), vxlan_egress__destroy);
@@ -62,21 +81,9 @@ Skel open_and_load(const std::string& pin_dir, const qps_dev_cfg& cfg) {
   skel->rodata->qps_dev.mark = cfg.mark;
   skel->rodata->qps_dev.port_min = cfg.port_min;
   skel->rodata->qps_dev.port_count = cfg.port_count;
-  // Pinned maps are reused at load when they exist: every instance and every later command
-  // share one set of counters and modes per namespace.
-  bpf_map* map = nullptr;
-  bpf_object__for_each_map(map, skel->obj) {
-    if (bpf_map__is_internal(map)) continue;  // .rodata belongs to this instance
-    const std::string path = pin_dir + "/" + bpf_map__name(map);
-    if (int err = bpf_map__set_pin_path(map, path.c_str()); err)
-      throw Error(errno_text("cannot set pin path " + path, err));
-  }
+  set_pin_paths(skel->obj, pin_dir);
   if (int err = vxlan_egress__load(skel.get()); err)
-    throw Error(errno_text("cannot load the BPF program", err) +
-                (err == -EPERM || err == -EACCES ? " (run as root)"
-                                                 : "; if pins in " + pin_dir +
-                                                       " are from another version, run 'qpspread "
-                                                       "detach' first, or rerun with -v"));
+    throw Error(errno_text("cannot load the BPF program", err) + load_hint(err, pin_dir));
   return skel;
 }
 
@@ -114,35 +121,64 @@ struct AttachTxn {
   }
 };
 
-DeviceState attach_one(AttachTxn& txn, const VxlanDevice& dev, uint32_t mark) {
-  const qps_dev_cfg cfg = dev_cfg(dev, mark);
-  DeviceState st{dev.ifname, dev.ifindex, dev.vni, 0, false, false, dev.port_min, dev.port_count, mark};
-  const uint32_t key = static_cast<uint32_t>(dev.ifindex);
+// Attaches prog_fd to st.ifindex and records it, unless an identical attachment is in place.
+// `load` is called only when something has to be (re)attached.
+template <typename Load>
+DeviceState install(AttachTxn& txn, DeviceState st, uint8_t kind, const qps_dev_cfg& cfg, Load load) {
+  const uint32_t key = static_cast<uint32_t>(st.ifindex);
   const std::optional<qps_attachment> rec = txn.maps ? txn.maps->attachment(key) : std::nullopt;
   const bool rec_owns_qdisc = rec.has_value() && rec->created_qdisc;
-  if (rec && same_cfg(rec->cfg, cfg) && (st.prog_id = tc_query_egress(dev.ifindex)) != 0) {
+  if (rec && rec->kind == kind && same_cfg(rec->cfg, cfg) && (st.prog_id = tc_query_egress(st.ifindex)) != 0) {
     st.already_attached = true;
     st.created_qdisc = rec_owns_qdisc;
     return st;
   }
-  Skel skel = open_and_load(txn.pin_dir, cfg);
+  auto skel = load();  // the instance must live until tc holds its program
   if (!txn.maps) txn.maps = PinnedMaps::open(txn.pin_dir);
-  const TcAttachResult r = tc_attach_egress(dev.ifindex, bpf_program__fd(skel->progs.qps_vxlan_egress));
+  const TcAttachResult r = tc_attach_egress(st.ifindex, bpf_program__fd(skel.second));
   st.prog_id = r.prog_id;
   // A record left by an earlier attach (or a changed --mark) keeps its qdisc ownership.
   st.created_qdisc = r.created_qdisc || rec_owns_qdisc;
   if (!rec) txn.added.push_back(st);
   qps_attachment out{};
   out.ifindex = key;
-  out.vni = dev.vni;
+  out.vni = st.vni;
   out.prog_id = st.prog_id;
   out.handle = QPS_TC_HANDLE;
   out.priority = QPS_TC_PRIORITY;
   out.created_qdisc = st.created_qdisc;
-  std::strncpy(out.ifname, dev.ifname.c_str(), sizeof(out.ifname) - 1);
+  out.kind = kind;
+  std::strncpy(out.ifname, st.ifname.c_str(), sizeof(out.ifname) - 1);
   out.cfg = cfg;
   txn.maps->put_attachment(out);
   return st;
+}
+
+DeviceState attach_vxlan(AttachTxn& txn, const VxlanDevice& dev, uint32_t mark) {
+  const qps_dev_cfg cfg = dev_cfg(dev, mark);
+  DeviceState st{dev.ifname, dev.ifindex, dev.vni, 0, false, false, dev.port_min, dev.port_count, mark};
+  return install(txn, st, QPS_ATTACH_VXLAN, cfg, [&] {
+    auto skel = std::make_shared<Skel>(open_and_load(txn.pin_dir, cfg));
+    return std::make_pair(skel, (*skel)->progs.qps_vxlan_egress);
+  });
+}
+
+using UplinkSkel = std::unique_ptr<uplink_egress, decltype(&uplink_egress__destroy)>;
+
+DeviceState attach_uplink(AttachTxn& txn, const Netns& ns, const std::string& ifname) {
+  const int ifindex = static_cast<int>(if_nametoindex(ifname.c_str()));
+  if (!ifindex)
+    throw Error("no interface '" + ifname + "' in netns " + ns.name() +
+                " (uplinks are the underlay interfaces toward the spines)");
+  DeviceState st{ifname, ifindex, 0, 0, false, false, 0, 0, 0};
+  return install(txn, st, QPS_ATTACH_UPLINK, qps_dev_cfg{}, [&] {
+    auto skel = std::make_shared<UplinkSkel>(uplink_egress__open(), uplink_egress__destroy);
+    if (!*skel) throw Error(errno_text("cannot open the uplink BPF object", errno));
+    set_pin_paths((*skel)->obj, txn.pin_dir);
+    if (int err = uplink_egress__load(skel->get()); err)
+      throw Error(errno_text("cannot load the uplink program", err) + load_hint(err, txn.pin_dir));
+    return std::make_pair(skel, (*skel)->progs.qps_uplink_egress);
+  });
 }
 
 PinnedMaps open_pins_or_throw(const Netns& ns) {
@@ -167,7 +203,8 @@ AttachReport attach(const Netns& ns, const AttachOptions& opts) {
     txn.maps = PinnedMaps::open(report.pin_dir);
     txn.pins_new = !txn.maps.has_value();
     make_pin_dir(report.pin_dir);
-    for (const auto& dev : devs) report.devices.push_back(attach_one(txn, dev, opts.mark));
+    for (const auto& dev : devs) report.devices.push_back(attach_vxlan(txn, dev, opts.mark));
+    for (const auto& up : opts.uplinks) report.uplinks.push_back(attach_uplink(txn, ns, up));
     for (const auto& dev : devs) txn.maps->init_mode(dev.vni, opts.initial_mode);
     txn.committed = true;
   });
@@ -212,7 +249,7 @@ NetnsStatus status(const Netns& ns) {
       d.mark = a.cfg.mark;
       d.port_min = a.cfg.port_min;
       d.port_count = a.cfg.port_count;
-      st.devices.push_back(d);
+      (a.kind == QPS_ATTACH_UPLINK ? st.uplinks : st.devices).push_back(d);
     }
     st.vni_modes = maps->vni_modes();
     st.reasons = maps->reasons();
@@ -226,6 +263,7 @@ void set_mode(const Netns& ns, uint32_t vni, uint32_t mode) {
   std::string vnis;
   bool found = false;
   for (const auto& a : maps.attachments()) {
+    if (a.kind != QPS_ATTACH_VXLAN) continue;
     found |= a.vni == vni;
     vnis += (vnis.empty() ? "" : ", ") + std::to_string(a.vni);
   }
@@ -243,6 +281,16 @@ std::vector<QpStats> qp_stats(const Netns& ns, std::optional<uint32_t> vni) {
     return std::tie(a.vni, a.qpn) < std::tie(b.vni, b.qpn);
   });
   return all;
+}
+
+PathReport path_report(const Netns& ns) {
+  PinnedMaps maps = open_pins_or_throw(ns);
+  PathReport r;
+  r.paths = maps.path_stats();
+  r.qp_paths = maps.qp_paths();
+  for (const auto& a : maps.attachments())
+    if (a.kind == QPS_ATTACH_UPLINK) r.ifnames[a.ifindex] = a.ifname;
+  return r;
 }
 
 }  // namespace qpspread

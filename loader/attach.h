@@ -18,6 +18,7 @@ struct AttachOptions {
   std::vector<std::string> devices;  // empty: every VXLAN device in the namespace
   uint32_t mark = QPS_DEFAULT_MARK;  // skb mark for steered packets; must not be 0
   uint32_t initial_mode = QPS_MODE_QP_HASH;  // for VNIs that have no mode yet
+  std::vector<std::string> uplinks;  // underlay interfaces to count per path (uplink program)
 };
 
 struct DeviceState {
@@ -35,6 +36,7 @@ struct DeviceState {
 struct AttachReport {
   std::string pin_dir;
   std::vector<DeviceState> devices;
+  std::vector<DeviceState> uplinks;
 };
 
 struct DetachReport {
@@ -48,6 +50,7 @@ struct NetnsStatus {
   std::string pin_dir;
   bool attached = false;
   std::vector<DeviceState> devices;
+  std::vector<DeviceState> uplinks;
   std::map<uint32_t, uint32_t> vni_modes;
   std::vector<ReasonStats> reasons;
   size_t qp_entries = 0;
@@ -63,5 +66,13 @@ NetnsStatus status(const Netns& ns);
 // Checks the VNI is on an attached device, then sets its mode; takes effect on the next packet.
 void set_mode(const Netns& ns, uint32_t vni, uint32_t mode);
 std::vector<QpStats> qp_stats(const Netns& ns, std::optional<uint32_t> vni);
+
+// What the uplink program counted: per path, and per QP its last uplink, port and moves.
+struct PathReport {
+  std::vector<PathStats> paths;
+  std::map<qps_qp_key, qps_qp_path> qp_paths;
+  std::map<uint32_t, std::string> ifnames;  // ifindex -> name, of attached uplinks
+};
+PathReport path_report(const Netns& ns);
 
 }  // namespace qpspread

@@ -1,10 +1,12 @@
 #include "loader/pinned_maps.h"
 
+#include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 
 #include "loader/bpffs.h"
 #include "loader/error.h"
@@ -66,6 +68,8 @@ std::optional<PinnedMaps> PinnedMaps::open(const std::string& dir) {
   m.attachments_ = open_pin(dir, "attachments");
   m.reasons_ = open_pin(dir, "reasons");
   m.qp_stats_ = open_pin(dir, "qp_stats");
+  m.path_stats_ = open_pin(dir, "path_stats");
+  m.qp_paths_ = open_pin(dir, "qp_paths");
   if (!m.vni_mode_ && !m.attachments_ && !m.reasons_ && !m.qp_stats_) return std::nullopt;
   if (!m.vni_mode_ || !m.attachments_ || !m.reasons_ || !m.qp_stats_)
     throw Error("incomplete pins in " + dir + "; run 'qpspread detach' for this namespace, then attach again");
@@ -155,6 +159,49 @@ std::vector<QpStats> PinnedMaps::qp_stats() const {
       if (v.sport) q.sport = v.sport;
     }
     out.push_back(q);
+    key = next;
+    prev = &key;
+  }
+  return out;
+}
+
+std::vector<PathStats> PinnedMaps::path_stats() const {
+  std::vector<PathStats> out;
+  if (!path_stats_) return out;
+  qps_path_key key{}, next{};
+  const void* prev = nullptr;
+  while (bpf_map_get_next_key(path_stats_.get(), prev, &next) == 0) {
+    PathStats p;
+    p.ifindex = next.ifindex;
+    p.vni = next.vni;
+    char buf[INET6_ADDRSTRLEN] = {};
+    static const uint8_t v4_prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (std::memcmp(next.remote, v4_prefix, 12) == 0)
+      inet_ntop(AF_INET, next.remote + 12, buf, sizeof(buf));
+    else
+      inet_ntop(AF_INET6, next.remote, buf, sizeof(buf));
+    p.remote = buf;
+    for (const auto& v : percpu_lookup<qps_path_stats>(path_stats_.get(), &next)) {
+      p.packets += v.packets;
+      p.bytes += v.bytes;
+      p.roce_packets += v.roce_packets;
+      p.roce_bytes += v.roce_bytes;
+    }
+    out.push_back(p);
+    key = next;
+    prev = &key;
+  }
+  return out;
+}
+
+std::map<qps_qp_key, qps_qp_path> PinnedMaps::qp_paths() const {
+  std::map<qps_qp_key, qps_qp_path> out;
+  if (!qp_paths_) return out;
+  qps_qp_key key{}, next{};
+  const void* prev = nullptr;
+  while (bpf_map_get_next_key(qp_paths_.get(), prev, &next) == 0) {
+    qps_qp_path p{};
+    if (bpf_map_lookup_elem(qp_paths_.get(), &next, &p) == 0) out[next] = p;
     key = next;
     prev = &key;
   }

@@ -11,10 +11,15 @@
 #include "loader/unique_fd.h"
 #include "qpspread/abi.h"
 
+inline bool operator<(const qps_qp_key& a, const qps_qp_key& b) {
+  return a.vni != b.vni ? a.vni < b.vni : a.qpn < b.qpn;
+}
+
 namespace qpspread {
 
 // The names of the maps in the BPF object; each is pinned under its own name.
-inline constexpr const char* kPinnedMapNames[] = {"vni_mode", "attachments", "reasons", "qp_stats"};
+inline constexpr const char* kPinnedMapNames[] = {"vni_mode", "attachments", "reasons", "qp_stats",
+                                                  "path_stats", "qp_paths", "uplink_reasons"};
 
 struct QpStats {
   uint32_t vni = 0;
@@ -22,6 +27,13 @@ struct QpStats {
   uint64_t packets = 0;
   uint64_t bytes = 0;
   uint16_t sport = 0;
+};
+
+struct PathStats {
+  uint32_t ifindex = 0;
+  uint32_t vni = 0;
+  std::string remote;  // remote VTEP address
+  uint64_t packets = 0, bytes = 0, roce_packets = 0, roce_bytes = 0;
 };
 
 struct ReasonStats {
@@ -50,10 +62,14 @@ class PinnedMaps {
   void set_mode(uint32_t vni, uint32_t mode) const;
   std::vector<ReasonStats> reasons() const;        // summed over CPUs, in enum order
   std::vector<QpStats> qp_stats() const;           // summed over CPUs
+  // Uplink program state; empty when no uplink was attached.
+  std::vector<PathStats> path_stats() const;       // summed over CPUs
+  std::map<qps_qp_key, qps_qp_path> qp_paths() const;
 
  private:
   PinnedMaps() = default;
   UniqueFd vni_mode_, attachments_, reasons_, qp_stats_;
+  UniqueFd path_stats_, qp_paths_;  // present once an uplink was attached
 };
 
 // Removes the pinned maps and the directory; missing pins are fine.

@@ -91,6 +91,11 @@ struct qps_reason_stats {
 	__u64 bytes;
 };
 
+enum qps_attach_kind {
+	QPS_ATTACH_VXLAN = 0,  /* vxlan_egress on a VXLAN device */
+	QPS_ATTACH_UPLINK = 1, /* uplink_egress on an underlay uplink */
+};
+
 /*
  * attachments: key is ifindex. Userspace-only bookkeeping kept in a pinned map so a later process
  * (detach, status) knows exactly what attach added.
@@ -102,7 +107,8 @@ struct qps_attachment {
 	__u32 handle;
 	__u32 priority;
 	__u8 created_qdisc; /* 1: attach created the clsact qdisc, detach may remove it */
-	__u8 _pad[3];
+	__u8 kind;          /* enum qps_attach_kind */
+	__u8 _pad[2];
 	char ifname[16];
 	struct qps_dev_cfg cfg; /* what the attached program instance was loaded with */
 };

@@ -78,6 +78,34 @@ TEST_F(CliTest, UnknownDeviceNamesTheDevicesThereAndChangesNothing) {
   EXPECT_FALSE(pinned());
 }
 
+TEST_F(CliTest, UnknownUplinkRollsBackTheDevicesAttachedBeforeIt) {
+  add_vxlan("vx100", 100);
+  // The VXLAN device is attached first in the same call; the bad uplink must undo it.
+  CommandResult r = qps({"attach", "--netns", ns_->name(), "--uplink", "up9"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("'up9'"), std::string::npos) << r.err;
+  EXPECT_EQ(tc_filters("vx100"), "");
+  EXPECT_EQ(qdiscs("vx100").find("clsact"), std::string::npos);
+  EXPECT_FALSE(pinned());
+}
+
+TEST_F(CliTest, UplinksAreAttachedCountedInStatusAndDetached) {
+  add_vxlan("vx100", 100);
+  ns_->ip({"link", "add", "up1", "type", "veth", "peer", "name", "dn1"});
+  json a = json::parse(run_ok({QPSPREAD_BIN, "-j", "attach", "--netns", ns_->name(), "--uplink", "up1"}));
+  ASSERT_EQ(a["uplinks"].size(), 1u);
+  EXPECT_NE(tc_filters("up1").find("pref 20816"), std::string::npos);
+  json s = json::parse(run_ok({QPSPREAD_BIN, "-j", "status", "--netns", ns_->name()}));
+  EXPECT_EQ(s["namespaces"][0]["uplinks"][0]["ifname"], "up1");
+  EXPECT_EQ(s["namespaces"][0]["devices"].size(), 1u);
+  json st = json::parse(run_ok({QPSPREAD_BIN, "-j", "stats", "--netns", ns_->name()}));
+  EXPECT_TRUE(st["paths"].is_array());
+  run_ok({QPSPREAD_BIN, "detach", "--netns", ns_->name()});
+  EXPECT_EQ(tc_filters("up1"), "");
+  EXPECT_EQ(qdiscs("up1").find("clsact"), std::string::npos);
+  EXPECT_FALSE(pinned());
+}
+
 TEST_F(CliTest, NamespaceWithoutVxlanSaysWhatToCheck) {
   CommandResult r = qps({"attach", "--netns", ns_->name()});
   EXPECT_EQ(r.exit_code, 1);

@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <memory>
 
 #include "loader/attach.h"
@@ -55,9 +56,15 @@ lab::TestFabric* SpreadTest::fabric_ = nullptr;
 struct Attached {
   Netns ns;
   AttachReport report;
-  Attached(const std::string& name, uint32_t mode)
-      : ns(Netns::open(name)), report(attach(ns, AttachOptions{{}, QPS_DEFAULT_MARK, mode})) {}
+  Attached(const std::string& name, uint32_t mode, std::vector<std::string> uplinks = {})
+      : ns(Netns::open(name)), report(attach(ns, options(mode, std::move(uplinks)))) {}
   ~Attached() { detach(ns); }
+  static AttachOptions options(uint32_t mode, std::vector<std::string> uplinks) {
+    AttachOptions o;
+    o.initial_mode = mode;
+    o.uplinks = std::move(uplinks);
+    return o;
+  }
 };
 
 TEST_F(SpreadTest, ModeOffSendsEveryQpOverOneUplink) {
@@ -116,15 +123,42 @@ TEST_F(SpreadTest, StatsCountEveryQpFrame) {
   }
 }
 
+TEST_F(SpreadTest, UplinkCountersAgreeWithTheFramesOnTheWire) {
+  Attached a(fabric_->leaf_netns(0), QPS_MODE_QP_HASH, fabric_->leaf_uplinks(0));
+  ASSERT_EQ(a.report.uplinks.size(), fabric_->leaf_uplinks(0).size());
+  SpreadResult r = lab::run_spread(*fabric_, traffic());
+  PathReport pr = path_report(a.ns);
+  std::map<std::string, uint64_t> counted;
+  for (const auto& p : pr.paths) {
+    EXPECT_EQ(p.vni, fabric_->vni());
+    EXPECT_EQ(p.remote, fabric_->leaf_vtep_ip(1));
+    counted[pr.ifnames.at(p.ifindex)] += p.roce_packets;
+  }
+  for (const auto& [uplink, frames] : r.uplink_frames)
+    EXPECT_EQ(counted[uplink], frames) << "RoCEv2-in-VXLAN frames on " << uplink;
+  ASSERT_EQ(pr.qp_paths.size(), r.qps.size());
+  for (const auto& [key, path] : pr.qp_paths) {
+    ASSERT_TRUE(r.qps.count(key.qpn));
+    EXPECT_EQ(pr.ifnames.at(path.ifindex), *r.qps[key.qpn].uplinks.begin()) << "QP " << key.qpn;
+    EXPECT_EQ(path.sport, *r.qps[key.qpn].sports.begin()) << "QP " << key.qpn;
+    EXPECT_EQ(path.moves, 0u) << "QP " << key.qpn;
+  }
+}
+
 TEST_F(SpreadTest, DetachLeavesNoFilterQdiscOrPin) {
   const std::string leaf = fabric_->leaf_netns(0);
   const std::string vxlan = fabric_->leaf_vxlan_dev(0);
+  const std::vector<std::string> uplinks = fabric_->leaf_uplinks(0);
+  std::vector<std::string> devs = uplinks;
+  devs.push_back(vxlan);
   {
-    Attached a(leaf, QPS_MODE_QP_HASH);
-    EXPECT_NE(run({"tc", "-n", leaf, "filter", "show", "dev", vxlan, "egress"}).out, "");
+    Attached a(leaf, QPS_MODE_QP_HASH, uplinks);
+    for (const auto& d : devs) EXPECT_NE(run({"tc", "-n", leaf, "filter", "show", "dev", d, "egress"}).out, "") << d;
   }
-  EXPECT_EQ(run({"tc", "-n", leaf, "filter", "show", "dev", vxlan, "egress"}).out, "");
-  EXPECT_EQ(run({"tc", "-n", leaf, "qdisc", "show", "dev", vxlan}).out.find("clsact"), std::string::npos);
+  for (const auto& d : devs) {
+    EXPECT_EQ(run({"tc", "-n", leaf, "filter", "show", "dev", d, "egress"}).out, "") << d;
+    EXPECT_EQ(run({"tc", "-n", leaf, "qdisc", "show", "dev", d}).out.find("clsact"), std::string::npos) << d;
+  }
   struct stat st{};
   EXPECT_NE(::stat(pin_dir_for(Netns::open(leaf).inode()).c_str(), &st), 0);
 }

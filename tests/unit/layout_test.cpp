@@ -30,6 +30,10 @@ const std::vector<StructLayout>& layouts() {
   static const std::vector<StructLayout> l = {
       {"qps_dev_cfg", sizeof(qps_dev_cfg),
        {M(qps_dev_cfg, vni), M(qps_dev_cfg, mark), M(qps_dev_cfg, port_min), M(qps_dev_cfg, port_count), M(qps_dev_cfg, _pad)}},
+      {"qps_path_key", sizeof(qps_path_key), {M(qps_path_key, ifindex), M(qps_path_key, vni), M(qps_path_key, remote)}},
+      {"qps_path_stats", sizeof(qps_path_stats),
+       {M(qps_path_stats, packets), M(qps_path_stats, bytes), M(qps_path_stats, roce_packets), M(qps_path_stats, roce_bytes)}},
+      {"qps_qp_path", sizeof(qps_qp_path), {M(qps_qp_path, ifindex), M(qps_qp_path, sport), M(qps_qp_path, _pad), M(qps_qp_path, moves)}},
       {"qps_vni_cfg", sizeof(qps_vni_cfg), {M(qps_vni_cfg, mode), M(qps_vni_cfg, _pad)}},
       {"qps_qp_key", sizeof(qps_qp_key), {M(qps_qp_key, vni), M(qps_qp_key, qpn)}},
       {"qps_qp_stats", sizeof(qps_qp_stats),
@@ -37,7 +41,7 @@ const std::vector<StructLayout>& layouts() {
       {"qps_reason_stats", sizeof(qps_reason_stats), {M(qps_reason_stats, packets), M(qps_reason_stats, bytes)}},
       {"qps_attachment", sizeof(qps_attachment),
        {M(qps_attachment, ifindex), M(qps_attachment, vni), M(qps_attachment, prog_id), M(qps_attachment, handle),
-        M(qps_attachment, priority), M(qps_attachment, created_qdisc), M(qps_attachment, _pad),
+        M(qps_attachment, priority), M(qps_attachment, created_qdisc), M(qps_attachment, kind), M(qps_attachment, _pad),
         M(qps_attachment, ifname), M(qps_attachment, cfg)}},
   };
   return l;
@@ -46,27 +50,38 @@ const std::vector<StructLayout>& layouts() {
 class Layout : public ::testing::Test {
  protected:
   void SetUp() override {
-    btf_ = btf__parse_elf(QPS_VXLAN_EGRESS_OBJ, nullptr);
-    ASSERT_NE(btf_, nullptr) << "cannot read BTF from " << QPS_VXLAN_EGRESS_OBJ;
+    for (const char* obj : {QPS_VXLAN_EGRESS_OBJ, QPS_UPLINK_EGRESS_OBJ}) {
+      btf* b = btf__parse_elf(obj, nullptr);
+      ASSERT_NE(b, nullptr) << "cannot read BTF from " << obj;
+      btfs_.push_back(b);
+    }
   }
-  void TearDown() override { btf__free(btf_); }
-  btf* btf_ = nullptr;
+  void TearDown() override {
+    for (btf* b : btfs_) btf__free(b);
+  }
+  std::vector<btf*> btfs_;
 };
 
+// Each struct is compared in every object that has it, and must be in at least one.
 TEST_F(Layout, AbiStructsMatchTheObjectsBtf) {
   for (const auto& s : layouts()) {
     SCOPED_TRACE(s.name);
-    const int id = btf__find_by_name_kind(btf_, s.name, BTF_KIND_STRUCT);
-    ASSERT_GT(id, 0) << "struct " << s.name << " is not in the object's BTF";
-    const btf_type* t = btf__type_by_id(btf_, static_cast<__u32>(id));
-    EXPECT_EQ(t->size, s.size) << "sizeof(struct " << s.name << ")";
-    ASSERT_EQ(btf_vlen(t), s.members.size()) << "member count";
-    const btf_member* m = btf_members(t);
-    for (size_t i = 0; i < s.members.size(); i++) {
-      EXPECT_STREQ(btf__name_by_offset(btf_, m[i].name_off), s.members[i].name);
-      EXPECT_EQ(btf_member_bit_offset(t, static_cast<__u32>(i)) / 8, s.members[i].offset)
-          << s.name << "." << s.members[i].name;
+    int found = 0;
+    for (btf* b : btfs_) {
+      const int id = btf__find_by_name_kind(b, s.name, BTF_KIND_STRUCT);
+      if (id <= 0) continue;
+      found++;
+      const btf_type* t = btf__type_by_id(b, static_cast<__u32>(id));
+      EXPECT_EQ(t->size, s.size) << "sizeof(struct " << s.name << ")";
+      ASSERT_EQ(btf_vlen(t), s.members.size()) << "member count";
+      const btf_member* m = btf_members(t);
+      for (size_t i = 0; i < s.members.size(); i++) {
+        EXPECT_STREQ(btf__name_by_offset(b, m[i].name_off), s.members[i].name);
+        EXPECT_EQ(btf_member_bit_offset(t, static_cast<__u32>(i)) / 8, s.members[i].offset)
+            << s.name << "." << s.members[i].name;
+      }
     }
+    EXPECT_GT(found, 0) << "struct " << s.name << " is in no BPF object's BTF";
   }
 }
 

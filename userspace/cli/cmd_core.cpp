@@ -34,6 +34,9 @@ json status_json(const NetnsStatus& st) {
     j["devices"].push_back(dj);
   }
   for (const auto& [vni, mode] : st.vni_modes) j["vnis"].push_back({{"vni", vni}, {"mode", mode_name(mode)}});
+  j["uplinks"] = json::array();
+  for (const auto& u : st.uplinks)
+    j["uplinks"].push_back({{"ifname", u.ifname}, {"ifindex", u.ifindex}, {"prog_id", u.prog_id}, {"attached", u.prog_id != 0}});
   for (const auto& r : st.reasons) j["reasons"][r.name] = {{"packets", r.packets}, {"bytes", r.bytes}};
   return j;
 }
@@ -57,6 +60,10 @@ void print_status(const json& all) {
                   d["mode"].get<std::string>().c_str(), d["prog_id"].get<unsigned>(),
                   d["attached"].get<bool>() ? "attached" : "FILTER MISSING (run attach again)");
     }
+    for (const auto& u : j["uplinks"])
+      std::printf("  %-16s %-8d %-9s %-8s %-9u %s\n", u["ifname"].get<std::string>().c_str(), u["ifindex"].get<int>(),
+                  "uplink", "-", u["prog_id"].get<unsigned>(),
+                  u["attached"].get<bool>() ? "counting" : "FILTER MISSING (run attach again)");
     std::cout << "  packets by reason:";
     for (const auto& [name, r] : j["reasons"].items())
       if (r["packets"].get<uint64_t>()) std::cout << " " << name << "=" << r["packets"].get<uint64_t>();
@@ -90,6 +97,7 @@ void add_attach(CLI::App& app, Context& ctx) {
   auto mode = std::make_shared<std::string>("qp-hash");
   target->add_to(cmd, true);
   cmd->add_option("--dev", opts->devices, "VXLAN device(s); default: all in the namespace");
+  cmd->add_option("--uplink", opts->uplinks, "underlay interface(s) whose VXLAN traffic is counted per path");
   cmd->add_option("--mark", opts->mark,
                   "skb mark set on steered packets so the tunnel route cache is bypassed; pick one "
                   "your fwmark policy routing does not use")
@@ -106,6 +114,10 @@ void add_attach(CLI::App& app, Context& ctx) {
         dj["already_attached"] = d.already_attached;
         j["devices"].push_back(dj);
       }
+      j["uplinks"] = json::array();
+      for (const auto& u : r.uplinks)
+        j["uplinks"].push_back({{"ifname", u.ifname}, {"ifindex", u.ifindex}, {"prog_id", u.prog_id},
+                                {"already_attached", u.already_attached}});
       emit(ctx.out, j, [](const json& j) {
         for (const auto& d : j["devices"])
           std::printf("%s %s (VNI %u, outer source ports %u-%u, mark 0x%x) in netns %s\n",
@@ -113,6 +125,9 @@ void add_attach(CLI::App& app, Context& ctx) {
                       d["ifname"].get<std::string>().c_str(), d["vni"].get<unsigned>(),
                       d["sport_min"].get<unsigned>(), d["sport_max"].get<unsigned>(),
                       d["mark"].get<unsigned>(), j["netns"].get<std::string>().c_str());
+        for (const auto& u : j["uplinks"])
+          std::printf("%s uplink %s in netns %s\n", u["already_attached"].get<bool>() ? "already counting:" : "counting:",
+                      u["ifname"].get<std::string>().c_str(), j["netns"].get<std::string>().c_str());
       });
     };
   });
@@ -186,19 +201,46 @@ void add_stats(CLI::App& app, Context& ctx) {
   cmd->callback([&ctx, target, vni, vni_opt] {
     ctx.action = [&ctx, target, vni, vni_opt] {
       Netns ns = Netns::open(target->resolve());
-      auto qps = qp_stats(ns, vni_opt->count() ? std::optional<uint32_t>(*vni) : std::nullopt);
-      json j = {{"netns", ns.name()}, {"qps", json::array()}};
-      for (const auto& q : qps)
-        j["qps"].push_back({{"vni", q.vni}, {"qpn", q.qpn}, {"packets", q.packets},
-                            {"bytes", q.bytes}, {"sport", q.sport}});
+      const std::optional<uint32_t> only = vni_opt->count() ? std::optional<uint32_t>(*vni) : std::nullopt;
+      auto qps = qp_stats(ns, only);
+      PathReport pr = path_report(ns);
+      auto ifname = [&](uint32_t ifindex) {
+        auto it = pr.ifnames.find(ifindex);
+        return it == pr.ifnames.end() ? std::to_string(ifindex) : it->second;
+      };
+      json j = {{"netns", ns.name()}, {"paths", json::array()}, {"qps", json::array()}};
+      for (const auto& p : pr.paths)
+        if (!only || p.vni == *only)
+          j["paths"].push_back({{"ifname", ifname(p.ifindex)}, {"vni", p.vni}, {"remote_vtep", p.remote},
+                                {"tx_packets", p.packets}, {"tx_bytes", p.bytes},
+                                {"tx_roce_packets", p.roce_packets}, {"tx_roce_bytes", p.roce_bytes}});
+      for (const auto& q : qps) {
+        json qj = {{"vni", q.vni}, {"qpn", q.qpn}, {"packets", q.packets}, {"bytes", q.bytes}, {"sport", q.sport}};
+        if (auto it = pr.qp_paths.find(qps_qp_key{q.vni, q.qpn}); it != pr.qp_paths.end()) {
+          qj["path"] = ifname(it->second.ifindex);
+          qj["moves"] = it->second.moves;
+        }
+        j["qps"].push_back(qj);
+      }
       emit(ctx.out, j, [](const json& j) {
-        std::printf("%-9s %-10s %12s %12s %12s\n", "VNI", "QPN", "PACKETS", "BYTES", "OUTER-SPORT");
+        if (!j["paths"].empty()) {
+          std::printf("%-10s %-9s %-16s %12s %12s %12s\n", "UPLINK", "VNI", "REMOTE-VTEP", "TX-PACKETS", "TX-BYTES", "ROCEV2-PKTS");
+          for (const auto& p : j["paths"])
+            std::printf("%-10s %-9u %-16s %12lu %12s %12lu\n", p["ifname"].get<std::string>().c_str(),
+                        p["vni"].get<unsigned>(), p["remote_vtep"].get<std::string>().c_str(),
+                        static_cast<unsigned long>(p["tx_packets"].get<uint64_t>()),
+                        human_bytes(p["tx_bytes"].get<uint64_t>()).c_str(),
+                        static_cast<unsigned long>(p["tx_roce_packets"].get<uint64_t>()));
+          std::printf("\n");
+        }
+        std::printf("%-9s %-10s %12s %12s %12s %-8s %6s\n", "VNI", "QPN", "PACKETS", "BYTES", "OUTER-SPORT", "PATH", "MOVES");
         for (const auto& q : j["qps"]) {
           const unsigned sport = q["sport"].get<unsigned>();
-          std::printf("%-9u 0x%-8x %12lu %12s %12s\n", q["vni"].get<unsigned>(), q["qpn"].get<unsigned>(),
+          std::printf("%-9u 0x%-8x %12lu %12s %12s %-8s %6s\n", q["vni"].get<unsigned>(), q["qpn"].get<unsigned>(),
                       static_cast<unsigned long>(q["packets"].get<uint64_t>()),
-                      human_bytes(q["bytes"].get<uint64_t>()).c_str(),
-                      sport ? std::to_string(sport).c_str() : "-");
+                      human_bytes(q["bytes"].get<uint64_t>()).c_str(), sport ? std::to_string(sport).c_str() : "-",
+                      q.contains("path") ? q["path"].get<std::string>().c_str() : "-",
+                      q.contains("moves") ? std::to_string(q["moves"].get<uint64_t>()).c_str() : "-");
         }
       });
     };

@@ -72,7 +72,9 @@ json run_demo(const DemoOptions& o, const std::function<void(const std::string&)
             {"traffic", {{"qps", o.traffic.qps}, {"frames_per_qp", o.traffic.frames_per_qp},
                          {"inner_sport", o.traffic.src_port}}},
             {"modes", json::object()}};
-  attach(leaf, AttachOptions{{}, QPS_DEFAULT_MARK, QPS_MODE_OFF});
+  AttachOptions opts;
+  opts.initial_mode = QPS_MODE_OFF;
+  attach(leaf, opts);
   try {
     for (uint32_t mode : {static_cast<uint32_t>(QPS_MODE_OFF), static_cast<uint32_t>(QPS_MODE_QP_HASH)}) {
       set_mode(leaf, fabric.vni(), mode);
