@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <regex>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -99,11 +101,37 @@ TEST_F(CliTest, UplinksAreAttachedCountedInStatusAndDetached) {
   EXPECT_EQ(s["namespaces"][0]["uplinks"][0]["ifname"], "up1");
   EXPECT_EQ(s["namespaces"][0]["devices"].size(), 1u);
   json st = json::parse(run_ok({QPSPREAD_BIN, "-j", "stats", "--netns", ns_->name()}));
-  EXPECT_TRUE(st["paths"].is_array());
+  ASSERT_EQ(st["vnis"].size(), 1u);
+  EXPECT_EQ(st["vnis"][0]["vni"], 100);
+  EXPECT_EQ(st["vnis"][0]["mode"], "qp-hash");
+  EXPECT_TRUE(st["vnis"][0]["paths"].is_array());
+  EXPECT_TRUE(st["vnis"][0]["qps"].is_array());
   run_ok({QPSPREAD_BIN, "detach", "--netns", ns_->name()});
   EXPECT_EQ(tc_filters("up1"), "");
   EXPECT_EQ(qdiscs("up1").find("clsact"), std::string::npos);
   EXPECT_FALSE(pinned());
+}
+
+TEST_F(CliTest, PrometheusOutputIsWellFormed) {
+  add_vxlan("vx100", 100);
+  run_ok({QPSPREAD_BIN, "attach", "--netns", ns_->name()});
+  const std::string text = run_ok({QPSPREAD_BIN, "stats", "--netns", ns_->name(), "--prometheus"});
+  const std::regex sample(R"re(^(qpspread_[a-z0-9_]+)\{([a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*)\} [0-9.e+-]+$)re");
+  const std::regex comment(R"(^# (HELP|TYPE) qpspread_[a-z0-9_]+ .+$)");
+  std::istringstream in(text);
+  std::string line;
+  size_t samples = 0;
+  while (std::getline(in, line)) {
+    if (std::regex_match(line, comment)) continue;
+    std::smatch m;
+    ASSERT_TRUE(std::regex_match(line, m, sample)) << "not a Prometheus sample: " << line;
+    EXPECT_NE(m[2].str().find("netns=\"" + ns_->name() + "\""), std::string::npos) << line;
+    EXPECT_EQ(m[2].str().find("qpn"), std::string::npos) << "no per-QP labels: " << line;
+    samples++;
+  }
+  EXPECT_GT(samples, 0u);
+  EXPECT_NE(text.find("# TYPE qpspread_vxlan_packets_total counter"), std::string::npos);
+  EXPECT_NE(text.find("qpspread_vni_mode_info{netns=\"" + ns_->name() + "\",vni=\"100\",mode=\"qp-hash\"} 1"), std::string::npos);
 }
 
 TEST_F(CliTest, NamespaceWithoutVxlanSaysWhatToCheck) {

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <map>
 #include <memory>
@@ -17,11 +18,13 @@
 #include "qpspread/flow_hash.h"
 #include "tests/common/test_util.h"
 #include "userspace/lab/spread_probe.h"
+#include "userspace/metrics/fairness.h"
 
 namespace qpspread::test {
 namespace {
 
 using lab::SpreadResult;
+using nlohmann::json;
 
 class SpreadTest : public ::testing::Test {
  protected:
@@ -143,6 +146,19 @@ TEST_F(SpreadTest, UplinkCountersAgreeWithTheFramesOnTheWire) {
     EXPECT_EQ(path.sport, *r.qps[key.qpn].sports.begin()) << "QP " << key.qpn;
     EXPECT_EQ(path.moves, 0u) << "QP " << key.qpn;
   }
+  // The same figures through the command users and scripts run.
+  json st = json::parse(run_ok({QPSPREAD_BIN, "-j", "stats", "--netns", fabric_->leaf_netns(0)}));
+  ASSERT_EQ(st["vnis"].size(), 1u);
+  const json& v = st["vnis"][0];
+  EXPECT_EQ(v["paths"].size(), r.uplink_frames.size());
+  double share_sum = 0;
+  for (const auto& p : v["paths"]) {
+    EXPECT_EQ(p["tx_roce_packets"].get<uint64_t>(), r.uplink_frames[p["ifname"].get<std::string>()]);
+    share_sum += p["share"].get<double>();
+  }
+  EXPECT_NEAR(share_sum, 1.0, 1e-9);
+  EXPECT_NEAR(v["imbalance"].get<double>(), metrics::imbalance(lab::frame_counts(r)), 1e-9);
+  EXPECT_EQ(v["qps"].size(), 16u);
 }
 
 TEST_F(SpreadTest, DetachLeavesNoFilterQdiscOrPin) {

@@ -192,61 +192,6 @@ void add_mode(CLI::App& app, Context& ctx) {
   });
 }
 
-void add_stats(CLI::App& app, Context& ctx) {
-  auto* cmd = app.add_subcommand("stats", "per-QP packets and bytes");
-  auto target = std::make_shared<NetnsTarget>();
-  auto vni = std::make_shared<uint32_t>(0);
-  target->add_to(cmd, true);
-  auto* vni_opt = cmd->add_option("--vni", *vni, "only this VNI");
-  cmd->callback([&ctx, target, vni, vni_opt] {
-    ctx.action = [&ctx, target, vni, vni_opt] {
-      Netns ns = Netns::open(target->resolve());
-      const std::optional<uint32_t> only = vni_opt->count() ? std::optional<uint32_t>(*vni) : std::nullopt;
-      auto qps = qp_stats(ns, only);
-      PathReport pr = path_report(ns);
-      auto ifname = [&](uint32_t ifindex) {
-        auto it = pr.ifnames.find(ifindex);
-        return it == pr.ifnames.end() ? std::to_string(ifindex) : it->second;
-      };
-      json j = {{"netns", ns.name()}, {"paths", json::array()}, {"qps", json::array()}};
-      for (const auto& p : pr.paths)
-        if (!only || p.vni == *only)
-          j["paths"].push_back({{"ifname", ifname(p.ifindex)}, {"vni", p.vni}, {"remote_vtep", p.remote},
-                                {"tx_packets", p.packets}, {"tx_bytes", p.bytes},
-                                {"tx_roce_packets", p.roce_packets}, {"tx_roce_bytes", p.roce_bytes}});
-      for (const auto& q : qps) {
-        json qj = {{"vni", q.vni}, {"qpn", q.qpn}, {"packets", q.packets}, {"bytes", q.bytes}, {"sport", q.sport}};
-        if (auto it = pr.qp_paths.find(qps_qp_key{q.vni, q.qpn}); it != pr.qp_paths.end()) {
-          qj["path"] = ifname(it->second.ifindex);
-          qj["moves"] = it->second.moves;
-        }
-        j["qps"].push_back(qj);
-      }
-      emit(ctx.out, j, [](const json& j) {
-        if (!j["paths"].empty()) {
-          std::printf("%-10s %-9s %-16s %12s %12s %12s\n", "UPLINK", "VNI", "REMOTE-VTEP", "TX-PACKETS", "TX-BYTES", "ROCEV2-PKTS");
-          for (const auto& p : j["paths"])
-            std::printf("%-10s %-9u %-16s %12lu %12s %12lu\n", p["ifname"].get<std::string>().c_str(),
-                        p["vni"].get<unsigned>(), p["remote_vtep"].get<std::string>().c_str(),
-                        static_cast<unsigned long>(p["tx_packets"].get<uint64_t>()),
-                        human_bytes(p["tx_bytes"].get<uint64_t>()).c_str(),
-                        static_cast<unsigned long>(p["tx_roce_packets"].get<uint64_t>()));
-          std::printf("\n");
-        }
-        std::printf("%-9s %-10s %12s %12s %12s %-8s %6s\n", "VNI", "QPN", "PACKETS", "BYTES", "OUTER-SPORT", "PATH", "MOVES");
-        for (const auto& q : j["qps"]) {
-          const unsigned sport = q["sport"].get<unsigned>();
-          std::printf("%-9u 0x%-8x %12lu %12s %12s %-8s %6s\n", q["vni"].get<unsigned>(), q["qpn"].get<unsigned>(),
-                      static_cast<unsigned long>(q["packets"].get<uint64_t>()),
-                      human_bytes(q["bytes"].get<uint64_t>()).c_str(), sport ? std::to_string(sport).c_str() : "-",
-                      q.contains("path") ? q["path"].get<std::string>().c_str() : "-",
-                      q.contains("moves") ? std::to_string(q["moves"].get<uint64_t>()).c_str() : "-");
-        }
-      });
-    };
-  });
-}
-
 }  // namespace
 
 void NetnsTarget::add_to(CLI::App* cmd, bool required) {
@@ -269,7 +214,7 @@ void register_core_commands(CLI::App& app, Context& ctx) {
   add_detach(app, ctx);
   add_status(app, ctx);
   add_mode(app, ctx);
-  add_stats(app, ctx);
+  register_stats_command(app, ctx);
 }
 
 }  // namespace qpspread::cli

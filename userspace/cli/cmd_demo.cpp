@@ -14,6 +14,7 @@
 #include "userspace/cli/commands.h"
 #include "userspace/lab/interrupt.h"
 #include "userspace/lab/spread_probe.h"
+#include "userspace/metrics/fairness.h"
 
 namespace qpspread::cli {
 namespace {
@@ -27,8 +28,9 @@ struct DemoOptions {
 };
 
 json mode_result(const lab::SpreadResult& r) {
-  json j = {{"uplinks", json::array()}, {"imbalance", lab::imbalance(r.uplink_frames)},
-            {"jain", lab::jain_index(r.uplink_frames)}, {"sent", r.sent},
+  const std::vector<uint64_t> counts = lab::frame_counts(r);
+  json j = {{"uplinks", json::array()}, {"imbalance", metrics::imbalance(counts)},
+            {"jain", metrics::jain_index(counts)}, {"sent", r.sent},
             {"received_identical", r.received_identical}};
   uint64_t total = 0;
   for (const auto& [_, n] : r.uplink_frames) total += n;

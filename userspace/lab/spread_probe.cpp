@@ -91,26 +91,10 @@ SpreadResult run_spread(const TestFabric& fabric, const workload::QpTraffic& tra
   return res;
 }
 
-double imbalance(const std::map<std::string, uint64_t>& per_path) {
-  if (per_path.empty()) return 0;
-  uint64_t total = 0, max = 0;
-  for (const auto& [_, n] : per_path) {
-    total += n;
-    max = std::max(max, n);
-  }
-  if (!total) return 0;
-  const double mean = static_cast<double>(total) / static_cast<double>(per_path.size());
-  return static_cast<double>(max) / mean;
-}
-
-double jain_index(const std::map<std::string, uint64_t>& per_path) {
-  double sum = 0, sq = 0;
-  for (const auto& [_, n] : per_path) {
-    sum += static_cast<double>(n);
-    sq += static_cast<double>(n) * static_cast<double>(n);
-  }
-  if (sq == 0) return 0;
-  return sum * sum / (static_cast<double>(per_path.size()) * sq);
+std::vector<uint64_t> frame_counts(const SpreadResult& r) {
+  std::vector<uint64_t> v;
+  for (const auto& [_, n] : r.uplink_frames) v.push_back(n);
+  return v;
 }
 
 }  // namespace qpspread::lab

@@ -31,8 +31,7 @@ struct SpreadResult {
 // Sends traffic.qps x traffic.frames_per_qp frames and collects what was seen.
 SpreadResult run_spread(const TestFabric& fabric, const workload::QpTraffic& traffic);
 
-// Share statistics over the uplinks: max share / mean share, and Jain's fairness index.
-double imbalance(const std::map<std::string, uint64_t>& per_path);
-double jain_index(const std::map<std::string, uint64_t>& per_path);
+// Frames per uplink as a list, in uplink order, for metrics::imbalance() and jain_index().
+std::vector<uint64_t> frame_counts(const SpreadResult& r);
 
 }  // namespace qpspread::lab

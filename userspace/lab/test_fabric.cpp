@@ -139,11 +139,15 @@ void TestFabric::wait_converged() {
   FabricChecks checks{*this};
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   std::string pending;
+  // Converged means stable: right after the first pass FRR may still replace routes, and every
+  // FIB change flushes the tunnel's cached route mid-experiment. Three passes 1 s apart.
+  int passes = 0;
   while (std::chrono::steady_clock::now() < deadline) {
     throw_if_interrupted();
     pending = checks.pending();
-    if (pending.empty()) return;
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    passes = pending.empty() ? passes + 1 : 0;
+    if (passes == 3) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(pending.empty() ? 1000 : 500));
   }
   throw Error("the test fabric did not converge within 60 s: " + pending);
 }
