@@ -1,91 +1,143 @@
 #include "userspace/workload/raw_socket.h"
 
 #include <arpa/inet.h>
-#include <linux/if_ether.h>
 #include <linux/filter.h>
+#include <linux/if_ether.h>
 #include <linux/if_packet.h>
 #include <net/if.h>
 #include <poll.h>
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <string>
+#include <vector>
 
 #include "loader/error.h"
 
 namespace qpspread::workload {
 namespace {
 
-UniqueFd packet_socket(const std::string& ifname, int& ifindex) {
-  ifindex = static_cast<int>(if_nametoindex(ifname.c_str()));
-  if (!ifindex) throw Error("no interface " + ifname + " in this network namespace");
-  UniqueFd fd(::socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL)));
-  if (!fd) throw Error(errno_text("AF_PACKET socket for " + ifname, errno));
-  sockaddr_ll sll{};
-  sll.sll_family = AF_PACKET;
-  sll.sll_protocol = htons(ETH_P_ALL);
-  sll.sll_ifindex = ifindex;
-  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&sll), sizeof(sll)) != 0)
-    throw Error(errno_text("bind AF_PACKET socket to " + ifname, errno));
+// Protocol 0 at socket() time: the socket receives nothing until bind() names a protocol, so
+// options and filters can be set first and no frame of another interface is queued meanwhile.
+UniqueFd packet_socket(const std::string& ifname) {
+  UniqueFd fd(::socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0));
+  if (!fd)
+    throw Error(errno_text("AF_PACKET socket for " + ifname, errno) +
+                (errno == EPERM ? " (needs CAP_NET_RAW: run as root)" : ""));
   return fd;
 }
 
-// Classic BPF: accept untagged IPv4, UDP, first fragment, destination port `port`.
-void attach_udp_port_filter(int fd, uint16_t port, const std::string& ifname) {
-  sock_filter code[] = {
-      BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 12),                 // ethertype
-      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x0800, 0, 8),
-      BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 23),                 // IP protocol
-      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 17, 0, 6),
-      BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 20),                 // fragment offset
+void bind_to(int fd, const std::string& ifname, uint16_t protocol) {
+  const unsigned ifindex = if_nametoindex(ifname.c_str());
+  if (!ifindex)
+    throw Error("no interface '" + ifname + "' in this network namespace (create the socket "
+                "inside Netns::run of the namespace that holds it)");
+  sockaddr_ll sll{};
+  sll.sll_family = AF_PACKET;
+  sll.sll_protocol = htons(protocol);
+  sll.sll_ifindex = static_cast<int>(ifindex);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&sll), sizeof(sll)) != 0)
+    throw Error(errno_text("bind AF_PACKET socket to " + ifname, errno));
+}
+
+// Classic BPF: keep frames of the wanted direction and, when port != 0, untagged IPv4 UDP first
+// fragments to that destination port. Kernel-side so unwanted frames cost no buffer space.
+std::vector<sock_filter> capture_filter(FrameCapture::Direction dir, uint16_t port) {
+  std::vector<sock_filter> prog;
+  if (dir != FrameCapture::Direction::Both) {
+    const bool in = dir == FrameCapture::Direction::Incoming;
+    // SKF_AD_OFF is negative: the ancillary load reads skb->pkt_type, not packet bytes.
+    const auto pkttype = static_cast<uint32_t>(SKF_AD_OFF + SKF_AD_PKTTYPE);
+    const uint8_t to_reject = 0, past_reject = 1;
+    prog.push_back(sock_filter{BPF_LD | BPF_B | BPF_ABS, 0, 0, pkttype});
+    // Incoming: an outgoing frame takes the reject below. Outgoing: any other frame does.
+    prog.push_back(sock_filter{BPF_JMP | BPF_JEQ | BPF_K, in ? to_reject : past_reject,
+                               in ? past_reject : to_reject, PACKET_OUTGOING});
+    prog.push_back(sock_filter{BPF_RET | BPF_K, 0, 0, 0});
+  }
+  if (!port) {
+    prog.push_back(BPF_STMT(BPF_RET | BPF_K, 0x40000));  // accept, up to 256 KiB
+    return prog;
+  }
+  // Jump offsets count forward to the last two instructions: accept, then reject.
+  const sock_filter udp[] = {
+      BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 12),  // ethertype
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ETH_P_IP, 0, 8),
+      BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 23),  // IP protocol
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, IPPROTO_UDP, 0, 6),
+      BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 20),  // fragment offset
       BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, 0x1fff, 4, 0),
-      BPF_STMT(BPF_LDX | BPF_B | BPF_MSH, 14),                // X = IP header length
-      BPF_STMT(BPF_LD | BPF_H | BPF_IND, 16),                 // UDP destination port
+      BPF_STMT(BPF_LDX | BPF_B | BPF_MSH, 14),  // X = IP header length
+      BPF_STMT(BPF_LD | BPF_H | BPF_IND, 16),   // UDP destination port
       BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, port, 0, 1),
-      BPF_STMT(BPF_RET | BPF_K, 0x40000),
-      BPF_STMT(BPF_RET | BPF_K, 0),
+      BPF_STMT(BPF_RET | BPF_K, 0x40000),  // accept, up to 256 KiB
+      BPF_STMT(BPF_RET | BPF_K, 0),        // reject
   };
-  sock_fprog prog{static_cast<unsigned short>(sizeof(code) / sizeof(code[0])), code};
-  if (::setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) != 0)
-    throw Error(errno_text("socket filter on " + ifname, errno));
+  for (const sock_filter& ins : udp) prog.push_back(ins);
+  return prog;
+}
+
+void attach_filter(int fd, std::vector<sock_filter> prog, const std::string& ifname) {
+  sock_fprog fprog{static_cast<unsigned short>(prog.size()), prog.data()};
+  if (::setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &fprog, sizeof(fprog)) != 0)
+    throw Error(errno_text("socket filter for capture on " + ifname, errno));
 }
 
 }  // namespace
 
-RawSender::RawSender(const std::string& ifname) : ifname_(ifname), fd_(packet_socket(ifname, ifindex_)) {}
+RawSender::RawSender(const std::string& ifname) : ifname_(ifname), fd_(packet_socket(ifname)) {
+  // Protocol 0: bound for sending only. The kernel takes skb->protocol from the frame's own
+  // ethertype (packet_parse_headers), so programs on the device see a normal IPv4 frame.
+  bind_to(fd_.get(), ifname, 0);
+}
 
 void RawSender::send(std::span<const uint8_t> frame) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
   for (;;) {
     const ssize_t n = ::send(fd_.get(), frame.data(), frame.size(), 0);
     if (n == static_cast<ssize_t>(frame.size())) return;
-    if (n < 0 && errno == ENOBUFS) continue;  // the device queue is full for a moment
-    throw Error(errno_text("send on " + ifname_, errno));
+    if (n >= 0) throw Error("short send on " + ifname_ + ": " + std::to_string(n) + " of " +
+                            std::to_string(frame.size()) + " bytes");
+    const int err = errno;
+    if (err == EINTR) continue;
+    // A full device queue or socket send buffer clears as the queue drains: wait a little.
+    if ((err == ENOBUFS || err == EAGAIN) && std::chrono::steady_clock::now() < deadline) {
+      pollfd p{fd_.get(), POLLOUT, 0};
+      ::poll(&p, 1, 1);
+      continue;
+    }
+    throw Error(errno_text("send of a " + std::to_string(frame.size()) + "-byte frame on " +
+                               ifname_,
+                           err));
   }
 }
 
 FrameCapture::FrameCapture(const std::string& ifname, Direction dir, uint16_t udp_dport)
-    : ifname_(ifname), dir_(dir) {
-  int ifindex = 0;
-  fd_ = packet_socket(ifname, ifindex);
-  if (udp_dport) {
-    attach_udp_port_filter(fd_.get(), udp_dport, ifname);
-    // Frames queued between socket() and the filter are dropped so the filter holds for all.
-    char sink[1];
-    while (::recv(fd_.get(), sink, sizeof(sink), MSG_DONTWAIT) >= 0) {
-    }
-  }
+    : ifname_(ifname), dir_(dir), fd_(packet_socket(ifname)) {
   const int rcvbuf = 32 << 20;
-  // SO_RCVBUFFORCE ignores rmem_max (we are root); fall back to what is allowed.
+  // SO_RCVBUFFORCE ignores net.core.rmem_max (needs CAP_NET_ADMIN); else take what is allowed.
   if (::setsockopt(fd_.get(), SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) != 0)
     ::setsockopt(fd_.get(), SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+  if (dir == Direction::Incoming) {
+    // Saves the kernel a clone per sent frame; the filter below decides anyway if unsupported.
+    const int one = 1;
+    ::setsockopt(fd_.get(), SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one));
+  }
+  attach_filter(fd_.get(), capture_filter(dir, udp_dport), ifname);
+  bind_to(fd_.get(), ifname, ETH_P_ALL);  // capture starts here, already filtered
 }
 
 std::vector<std::vector<uint8_t>> FrameCapture::drain(std::chrono::milliseconds quiet,
                                                        std::chrono::milliseconds max_wait) {
   std::vector<std::vector<uint8_t>> out;
-  std::vector<uint8_t> buf(65536);
-  pollfd p{fd_.get(), POLLIN, 0};
+  std::vector<uint8_t> buf(0x40000);  // the filter's snap length
   const auto deadline = std::chrono::steady_clock::now() + max_wait;
-  while (std::chrono::steady_clock::now() < deadline && ::poll(&p, 1, static_cast<int>(quiet.count())) > 0) {
+  while (std::chrono::steady_clock::now() < deadline) {
+    pollfd p{fd_.get(), POLLIN, 0};
+    const int ready = ::poll(&p, 1, static_cast<int>(quiet.count()));
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready < 0) throw Error(errno_text("poll capture on " + ifname_, errno));
+    if (ready == 0) break;  // quiet for long enough: the burst is over
     sockaddr_ll from{};
     socklen_t len = sizeof(from);
     const ssize_t n = ::recvfrom(fd_.get(), buf.data(), buf.size(), MSG_DONTWAIT,
@@ -94,8 +146,11 @@ std::vector<std::vector<uint8_t>> FrameCapture::drain(std::chrono::milliseconds 
       if (errno == EAGAIN || errno == EINTR) continue;
       throw Error(errno_text("capture on " + ifname_, errno));
     }
+    // The socket filter already chose the direction; checked again so a kernel that ignored
+    // part of it cannot hand over frames of the other direction.
     const bool outgoing = from.sll_pkttype == PACKET_OUTGOING;
-    if ((dir_ == Direction::Incoming && outgoing) || (dir_ == Direction::Outgoing && !outgoing)) continue;
+    if ((dir_ == Direction::Incoming && outgoing) || (dir_ == Direction::Outgoing && !outgoing))
+      continue;
     out.emplace_back(buf.begin(), buf.begin() + n);
   }
   return out;

@@ -1,6 +1,9 @@
-// AF_PACKET sockets for sending and capturing whole frames on one interface. A socket belongs to
-// the network namespace of the thread that creates it (create it inside Netns::run) and can be
-// used from any thread afterwards.
+// AF_PACKET sockets for sending and capturing whole Ethernet frames on one interface.
+//
+// Namespaces: a socket belongs to the network namespace of the thread that creates it, and the
+// interface name is looked up there too. Create these objects inside Netns::run(); they stay bound
+// to that namespace's interface and can be used (sent on, drained) from any thread afterwards, for
+// instance after Netns::run() has returned. One object must not be used by two threads at once.
 #pragma once
 
 #include <chrono>
@@ -13,26 +16,38 @@
 
 namespace qpspread::workload {
 
+// Sends frames exactly as given (no header is added) out of one interface. The socket is bound
+// with protocol 0, so the kernel never queues received frames on it.
 class RawSender {
  public:
+  // Throws qpspread::Error naming the interface when it does not exist in the calling thread's
+  // namespace or the socket cannot be opened (needs CAP_NET_RAW).
   explicit RawSender(const std::string& ifname);
+  // Sends one frame; waits briefly while the device queue is full. Throws qpspread::Error.
   void send(std::span<const uint8_t> frame);
+  const std::string& ifname() const { return ifname_; }
 
  private:
   std::string ifname_;
-  int ifindex_ = 0;
   UniqueFd fd_;
 };
 
+// Captures the frames of one interface from construction on.
 class FrameCapture {
  public:
   enum class Direction { Incoming, Outgoing, Both };
-  // udp_dport != 0: only IPv4 UDP frames to that port reach the socket (a kernel socket filter),
-  // so routing protocol chatter (BGP, BFD) neither fills the buffer nor delays drain().
+  // Direction is decided by the kernel's sll_pkttype (PACKET_OUTGOING means sent by this host).
+  // udp_dport != 0: only untagged IPv4 UDP frames to that port are kept, so routing protocol
+  // chatter (BGP, BFD, ARP) neither fills the buffer nor keeps drain() waiting. Both filters run
+  // in the kernel (a socket filter installed before the socket is bound, so no frame slips in
+  // unfiltered), with a receive buffer of 32 MiB so bursts are not dropped before drain().
   FrameCapture(const std::string& ifname, Direction dir, uint16_t udp_dport = 0);
-  // The frames seen so far, reading until nothing has arrived for `quiet`, `max_wait` at most.
-  std::vector<std::vector<uint8_t>> drain(std::chrono::milliseconds quiet = std::chrono::milliseconds(300),
-                                          std::chrono::milliseconds max_wait = std::chrono::milliseconds(5000));
+  // Returns the frames captured so far and those that follow, until nothing has arrived for
+  // `quiet` (or `max_wait` has passed in all); the next call continues where this one stopped.
+  std::vector<std::vector<uint8_t>> drain(
+      std::chrono::milliseconds quiet = std::chrono::milliseconds(300),
+      std::chrono::milliseconds max_wait = std::chrono::milliseconds(5000));
+  const std::string& ifname() const { return ifname_; }
 
  private:
   std::string ifname_;

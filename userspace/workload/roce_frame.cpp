@@ -1,12 +1,17 @@
 #include "userspace/workload/roce_frame.h"
 
+#include <algorithm>
 #include <cstring>
+#include <string>
+
+#include "loader/error.h"
 
 namespace qpspread::workload {
 namespace {
 
-constexpr size_t kEth = 14, kIp = 20, kUdp = 8, kBth = 12, kIcrc = 4;
-constexpr uint16_t kRoceV2Port = 4791;
+constexpr size_t kEth = 14, kIp = 20, kUdp = 8, kVxlan = 8;
+constexpr uint16_t kEthIpv4 = 0x0800, kEthVlan = 0x8100;
+constexpr uint8_t kIpProtoUdp = 17;
 
 void put16(uint8_t* p, uint16_t v) {
   p[0] = static_cast<uint8_t>(v >> 8);
@@ -25,6 +30,7 @@ uint16_t get16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]
 uint32_t get24(const uint8_t* p) { return static_cast<uint32_t>(p[0] << 16 | p[1] << 8 | p[2]); }
 uint32_t get32(const uint8_t* p) { return static_cast<uint32_t>(get16(p)) << 16 | get16(p + 2); }
 
+// One's-complement sum of big-endian 16-bit words (RFC 1071), folded and complemented by fold().
 uint32_t sum16(const uint8_t* p, size_t n, uint32_t acc) {
   for (size_t i = 0; i + 1 < n; i += 2) acc += get16(p + i);
   if (n & 1) acc += static_cast<uint32_t>(p[n - 1]) << 8;
@@ -35,6 +41,8 @@ uint16_t fold(uint32_t acc) {
   return static_cast<uint16_t>(~acc);
 }
 
+// Bitwise CRC32 (IEEE 802.3, reflected): frames are built once per run, so speed does not matter
+// and a table would only add code to get wrong.
 uint32_t crc32_update(uint32_t crc, const uint8_t* p, size_t n) {
   for (size_t i = 0; i < n; i++) {
     crc ^= p[i];
@@ -43,47 +51,49 @@ uint32_t crc32_update(uint32_t crc, const uint8_t* p, size_t n) {
   return crc;
 }
 
-// Offset of the IPv4 header after Ethernet and an optional 802.1Q tag, or 0.
+// Offset of the IPv4 header after Ethernet and an optional 802.1Q tag, or 0 when there is none.
 size_t ipv4_offset(std::span<const uint8_t> f) {
   if (f.size() < kEth) return 0;
   size_t off = 12;
   uint16_t type = get16(&f[off]);
-  if (type == 0x8100) {
+  if (type == kEthVlan) {
     if (f.size() < kEth + 4) return 0;
     off += 4;
     type = get16(&f[off]);
   }
-  return type == 0x0800 ? off + 2 : 0;
+  return type == kEthIpv4 ? off + 2 : 0;
 }
 
-}  // namespace
-
-uint32_t rocev2_icrc(std::span<const uint8_t> l3) {
-  std::vector<uint8_t> masked(l3.begin(), l3.end());
-  const size_t ihl = (masked[0] & 0x0f) * 4u;
-  masked[1] = 0xff;                     // TOS
-  masked[8] = 0xff;                     // TTL
-  masked[10] = masked[11] = 0xff;       // header checksum
-  masked[ihl + 6] = masked[ihl + 7] = 0xff;  // UDP checksum
-  masked[ihl + kUdp + 4] = 0xff;        // BTH resv8a
-  const uint8_t lrh[8] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
-  uint32_t crc = crc32_update(0xffffffffu, lrh, sizeof(lrh));
-  crc = crc32_update(crc, masked.data(), masked.size());
-  return ~crc;
+// Offset of the UDP header of an unfragmented IPv4/UDP frame whose destination port is `dport`
+// and whose UDP header plus `need` more bytes are present, or 0.
+size_t udp_offset(std::span<const uint8_t> f, uint16_t dport, size_t need) {
+  const size_t ipo = ipv4_offset(f);
+  if (!ipo || f.size() < ipo + kIp) return 0;
+  const uint8_t* ip = &f[ipo];
+  const size_t ihl = (ip[0] & 0x0f) * 4u;
+  // Only a first fragment without "more fragments" holds the whole datagram: parsing later
+  // fragments would read payload bytes as headers.
+  if ((ip[0] >> 4) != 4 || ihl < kIp || ip[9] != kIpProtoUdp || (get16(ip + 6) & 0x3fff) != 0)
+    return 0;
+  const size_t udpo = ipo + ihl;
+  if (f.size() < udpo + kUdp + need || get16(&f[udpo + 2]) != dport) return 0;
+  return udpo;
 }
 
-std::vector<uint8_t> build_rocev2_frame(const RoceFrameSpec& s) {
-  const size_t udp_len = kUdp + kBth + s.payload_len + kIcrc;
-  std::vector<uint8_t> f(kEth + kIp + udp_len, 0);
-  std::memcpy(&f[0], s.dst_mac.data(), 6);
-  std::memcpy(&f[6], s.src_mac.data(), 6);
-  put16(&f[12], 0x0800);
-  uint8_t* ip = &f[kEth];
+void fill_payload(uint8_t* p, size_t len, uint32_t qp, uint32_t psn) {
+  uint8_t head[8];
+  put32(head, qp);
+  put32(head + 4, psn);
+  for (size_t i = 0; i < len; i++)
+    p[i] = i < sizeof(head) ? head[i] : static_cast<uint8_t>(i + qp * 7 + psn * 13);
+}
+
+void write_ipv4_udp(uint8_t* ip, const RoceFrameSpec& s, size_t udp_len) {
   ip[0] = 0x45;
   put16(ip + 2, static_cast<uint16_t>(kIp + udp_len));
-  put16(ip + 6, 0x4000);  // DF, as RoCEv2 NICs send
+  put16(ip + 6, 0x4000);  // DF, as RoCEv2 NICs send: RDMA never relies on fragmentation
   ip[8] = 64;
-  ip[9] = 17;
+  ip[9] = kIpProtoUdp;
   put32(ip + 12, s.src_ip);
   put32(ip + 16, s.dst_ip);
   put16(ip + 10, fold(sum16(ip, kIp, 0)));
@@ -91,46 +101,85 @@ std::vector<uint8_t> build_rocev2_frame(const RoceFrameSpec& s) {
   put16(udp, s.src_port);
   put16(udp + 2, kRoceV2Port);
   put16(udp + 4, static_cast<uint16_t>(udp_len));
+}
+
+}  // namespace
+
+uint32_t rocev2_icrc(std::span<const uint8_t> l3) {
+  if (l3.size() < kIp || l3.size() < (l3[0] & 0x0fu) * 4u + kUdp + kBthLen || (l3[0] & 0x0f) < 5)
+    throw Error("RoCEv2 ICRC: " + std::to_string(l3.size()) +
+                " bytes cannot hold IPv4, UDP and a BTH");
+  std::vector<uint8_t> masked(l3.begin(), l3.end());
+  const size_t ihl = (masked[0] & 0x0f) * 4u;
+  // Fields routers may change on the way are masked so the ICRC survives forwarding.
+  masked[1] = 0xff;                          // TOS (DSCP/ECN)
+  masked[8] = 0xff;                          // TTL
+  masked[10] = masked[11] = 0xff;            // header checksum
+  masked[ihl + 6] = masked[ihl + 7] = 0xff;  // UDP checksum
+  masked[ihl + kUdp + 4] = 0xff;             // BTH FECN, BECN, resv6
+  const uint8_t lrh[8] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+  uint32_t crc = crc32_update(0xffffffffu, lrh, sizeof(lrh));
+  crc = crc32_update(crc, masked.data(), masked.size());
+  return ~crc;
+}
+
+std::vector<uint8_t> build_rocev2_frame(const RoceFrameSpec& s) {
+  const size_t pad = (4 - s.payload_len % 4) % 4;
+  const size_t udp_len = kUdp + kBthLen + s.payload_len + pad + kIcrcLen;
+  if (s.payload_len > 65535 || kIp + udp_len > 65535)
+    throw Error("RoCEv2 payload of " + std::to_string(s.payload_len) +
+                " bytes does not fit in one IPv4 packet");
+  std::vector<uint8_t> f(kEth + kIp + udp_len, 0);
+  std::memcpy(&f[0], s.dst_mac.data(), 6);
+  std::memcpy(&f[6], s.src_mac.data(), 6);
+  put16(&f[12], kEthIpv4);
+  uint8_t* ip = &f[kEth];
+  write_ipv4_udp(ip, s, udp_len);
+  uint8_t* udp = ip + kIp;
   uint8_t* bth = udp + kUdp;
   bth[0] = s.opcode;
-  put16(bth + 2, 0xffff);  // default P_Key
+  bth[1] = static_cast<uint8_t>(pad << 4);  // SE=0, MigReq=0, PadCnt, TVer=0
+  put16(bth + 2, 0xffff);                   // default P_Key
   put24(bth + 5, s.dest_qp & 0xffffff);
   bth[8] = s.ack_req ? 0x80 : 0;
   put24(bth + 9, s.psn & 0xffffff);
-  uint8_t* payload = bth + kBth;
-  for (size_t i = 0; i < s.payload_len; i++)
-    payload[i] = static_cast<uint8_t>(i ^ s.dest_qp ^ (s.psn << 3));
-  const uint32_t icrc = rocev2_icrc({ip, kIp + kUdp + kBth + s.payload_len});
-  // The ICRC goes on the wire least significant byte first, like the Ethernet FCS.
-  for (int i = 0; i < 4; i++) payload[s.payload_len + i] = static_cast<uint8_t>(icrc >> (8 * i));
-  // UDP checksum over the pseudo-header and the whole datagram.
-  uint32_t acc = sum16(ip + 12, 8, 0) + 17 + static_cast<uint32_t>(udp_len);
-  uint16_t csum = fold(sum16(udp, udp_len, acc));
-  put16(udp + 6, csum ? csum : 0xffff);
+  uint8_t* payload = bth + kBthLen;
+  fill_payload(payload, s.payload_len, s.dest_qp & 0xffffff, s.psn & 0xffffff);
+  const size_t icrc_at = s.payload_len + pad;
+  const uint32_t icrc = rocev2_icrc({ip, kIp + kUdp + kBthLen + icrc_at});
+  // Least significant byte first, like the Ethernet FCS (and rxe on x86, and ConnectX NICs).
+  for (int i = 0; i < 4; i++) payload[icrc_at + i] = static_cast<uint8_t>(icrc >> (8 * i));
+  // The UDP checksum covers the ICRC, so it is computed last.
+  const uint32_t pseudo = sum16(ip + 12, 8, 0) + kIpProtoUdp + static_cast<uint32_t>(udp_len);
+  const uint16_t csum = fold(sum16(udp, udp_len, pseudo));
+  put16(udp + 6, csum ? csum : 0xffff);  // 0 would mean "no checksum" (RFC 768)
   return f;
 }
 
 std::optional<std::pair<uint32_t, uint32_t>> parse_rocev2_qp_psn(std::span<const uint8_t> f) {
-  const size_t ipo = ipv4_offset(f);
-  if (!ipo || f.size() < ipo + kIp || f[ipo + 9] != 17) return std::nullopt;
-  const size_t udpo = ipo + (f[ipo] & 0x0f) * 4u;
-  if (f.size() < udpo + kUdp + kBth || get16(&f[udpo + 2]) != kRoceV2Port) return std::nullopt;
+  const size_t udpo = udp_offset(f, kRoceV2Port, kBthLen);
+  if (!udpo) return std::nullopt;
   const uint8_t* bth = &f[udpo + kUdp];
   return std::make_pair(get24(bth + 5), get24(bth + 9));
 }
 
 std::optional<ParsedVxlanRoce> parse_vxlan_frame(std::span<const uint8_t> f, uint16_t vxlan_port) {
+  const size_t udpo = udp_offset(f, vxlan_port, kVxlan);
+  // RFC 7348: the I flag says the VNI is valid; without it this is not VXLAN as Linux sends it.
+  if (!udpo || !(f[udpo + kUdp] & 0x08)) return std::nullopt;
   const size_t ipo = ipv4_offset(f);
-  if (!ipo || f.size() < ipo + kIp || f[ipo + 9] != 17) return std::nullopt;
-  const size_t udpo = ipo + (f[ipo] & 0x0f) * 4u;
-  if (f.size() < udpo + kUdp + 8 || get16(&f[udpo + 2]) != vxlan_port) return std::nullopt;
   ParsedVxlanRoce p;
   p.outer_src = get32(&f[ipo + 12]);
   p.outer_dst = get32(&f[ipo + 16]);
   p.outer_sport = get16(&f[udpo]);
   p.outer_dport = get16(&f[udpo + 2]);
   p.vni = get24(&f[udpo + kUdp + 4]);
-  p.inner_frame.assign(f.begin() + static_cast<std::ptrdiff_t>(udpo + kUdp + 8), f.end());
+  // Stop at the IPv4 total length: short frames carry Ethernet padding that is not inner data.
+  const size_t ip_end = std::min(f.size(), ipo + get16(&f[ipo + 2]));
+  const size_t inner_at = udpo + kUdp + kVxlan;
+  if (ip_end > inner_at)
+    p.inner_frame.assign(f.begin() + static_cast<std::ptrdiff_t>(inner_at),
+                         f.begin() + static_cast<std::ptrdiff_t>(ip_end));
   if (auto qp = parse_rocev2_qp_psn(p.inner_frame)) {
     p.inner_is_roce = true;
     p.dest_qp = qp->first;

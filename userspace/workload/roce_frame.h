@@ -1,5 +1,9 @@
 // RoCEv2 frames as a NIC puts them on the wire (Ethernet / IPv4 / UDP 4791 / BTH / payload /
 // ICRC), and parsing of such frames, plain or inside VXLAN, for tests and experiments.
+//
+// The kernel here has no RDMA/Soft-RoCE (see KERNEL-NOTES.md), so RoCEv2 traffic is generated as
+// raw frames: they must look exactly like a NIC's so that BPF programs and fabrics treat them as
+// real RoCEv2, and carry a correct ICRC so a real receiver would accept them.
 #pragma once
 
 #include <array>
@@ -12,6 +16,11 @@
 
 namespace qpspread::workload {
 
+inline constexpr uint16_t kRoceV2Port = 4791;  // IANA port of RoCEv2
+inline constexpr uint16_t kVxlanPort = 4789;   // IANA port of VXLAN
+inline constexpr size_t kBthLen = 12;
+inline constexpr size_t kIcrcLen = 4;
+
 struct RoceFrameSpec {
   std::array<uint8_t, 6> src_mac{}, dst_mac{};
   uint32_t src_ip = 0, dst_ip = 0;  // IPv4, host byte order
@@ -23,12 +32,25 @@ struct RoceFrameSpec {
   size_t payload_len = 256;
 };
 
+// Ethernet / IPv4 (DF, TTL 64, valid header checksum) / UDP to 4791 (valid checksum) / BTH
+// (P_Key 0xffff, SE=0, M=0, TVer=0) / payload / ICRC. The payload starts with the QP and the PSN
+// (big endian, 4 bytes each) followed by a pattern derived from both, so every frame of a run is
+// distinct and a received frame names its origin. A payload that is not a multiple of 4 bytes is
+// followed by zero pad bytes counted in the BTH PadCnt, as the InfiniBand spec requires (the
+// default 256 bytes needs none). Throws qpspread::Error when the frame would exceed 65535 bytes.
 std::vector<uint8_t> build_rocev2_frame(const RoceFrameSpec& spec);
 
-// CRC32 (IEEE, reflected) of the RoCEv2 invariant fields: 8 bytes of 0xff standing for the LRH,
-// then the IP header with TOS, TTL and checksum set to 0xff, the UDP header with its checksum set
-// to 0xffff, and the BTH with its reserved byte 4 set to 0xff, then the payload. `l3` starts at
-// the IPv4 header and ends before the ICRC.
+// The RoCEv2 ICRC of an IPv4 packet, as the 32-bit value whose least significant byte goes on the
+// wire first. `l3` starts at the IPv4 header and ends before the ICRC.
+//
+// It is the Ethernet CRC32 (reflected polynomial 0xEDB88320, initial value ~0, final complement)
+// over 8 bytes of 0xff standing for the InfiniBand LRH, then the packet with its variant fields
+// masked to ones: IPv4 TOS, TTL and header checksum, the UDP checksum, and BTH byte 4 (FECN, BECN,
+// resv6). Sources: IBTA RoCEv2 annex (A17); Linux drivers/infiniband/sw/rxe/rxe_icrc.c (seed
+// 0xdebb20e3 = state after the 8 LRH bytes, same masks, crc32_le, complemented, stored in CPU
+// order on little-endian machines); Scapy scapy/contrib/roce.py. Checked in the unit tests
+// against a CNP captured from a ConnectX-4 Lx and Scapy's UC SEND_ONLY example.
+// Throws qpspread::Error when l3 is too short to hold IPv4, UDP and the BTH.
 uint32_t rocev2_icrc(std::span<const uint8_t> l3);
 
 struct ParsedVxlanRoce {
@@ -36,14 +58,15 @@ struct ParsedVxlanRoce {
   uint32_t outer_src = 0, outer_dst = 0;  // host order
   uint32_t vni = 0;
   bool inner_is_roce = false;
-  uint32_t dest_qp = 0, psn = 0;
-  std::vector<uint8_t> inner_frame;
+  uint32_t dest_qp = 0, psn = 0;  // valid when inner_is_roce
+  std::vector<uint8_t> inner_frame;  // the inner Ethernet frame, from its destination MAC on
 };
 
-// Outer Ethernet (optional 802.1Q) / IPv4 / UDP / VXLAN / inner frame; nullopt if not VXLAN.
+// Outer Ethernet (optional 802.1Q) / IPv4 / UDP to vxlan_port / VXLAN (I flag set) / inner frame,
+// as captured on an underlay interface; nullopt for anything else (BGP, BFD, ARP, fragments).
 std::optional<ParsedVxlanRoce> parse_vxlan_frame(std::span<const uint8_t> frame,
-                                                 uint16_t vxlan_port = 4789);
-// (destination QP, PSN) of a plain Ethernet / IPv4 / UDP 4791 / BTH frame.
+                                                 uint16_t vxlan_port = kVxlanPort);
+// (destination QP, PSN) of a plain Ethernet (optional 802.1Q) / IPv4 / UDP 4791 / BTH frame.
 std::optional<std::pair<uint32_t, uint32_t>> parse_rocev2_qp_psn(std::span<const uint8_t> frame);
 
 }  // namespace qpspread::workload

@@ -1,4 +1,5 @@
-// Traffic of many queue pairs between two hosts, as frames ready to send.
+// Traffic of many queue pairs between two hosts, as frames ready to send with RawSender and to
+// compare, byte for byte, with what a FrameCapture receives.
 #pragma once
 
 #include <cstdint>
@@ -13,10 +14,15 @@ struct QpTraffic {
   uint32_t first_qp = 0x100;
   int frames_per_qp = 100;
   int payload = 256;
-  uint16_t src_port = 49152;  // one fixed inner source port for every QP
+  // One fixed inner source port for every QP, the habit of some NICs and the hardest case for
+  // ECMP: the QP then differs only in the BTH, which no router hashes on.
+  uint16_t src_port = 49152;
 };
 
-// Round-robin over the QPs, PSNs increasing per QP from 0; other fields from `base`.
+// Frames round-robin over the QPs (QP first_qp .. first_qp+qps-1): frame i belongs to QP
+// first_qp + i % qps, and each QP's PSNs count up from base.psn (24-bit wrap). Source port and
+// payload length come from `traffic`, everything else from `base`. Throws qpspread::Error when
+// the counts are negative, the payload does not fit, or a QP number exceeds 24 bits.
 std::vector<std::vector<uint8_t>> build_qp_frames(const RoceFrameSpec& base, const QpTraffic& traffic);
 
 }  // namespace qpspread::workload
