@@ -39,6 +39,33 @@ std::string ecmp_pending(const FrrRouter& r, const std::string& prefix, size_t p
   return "";
 }
 
+json ip_json(const std::string& ns, std::vector<std::string> args) {
+  args.insert(args.begin(), {"ip", "-j", "-n", ns});
+  CommandOutput r = run_command(args);
+  if (r.exit_code != 0 || r.out.empty()) return json();
+  return json::parse(r.out, nullptr, /*allow_exceptions=*/false);
+}
+
+std::vector<std::string> group_devs(const std::string& ns, int64_t nhid) {
+  std::vector<std::string> devs;
+  json nh = ip_json(ns, {"nexthop", "show", "id", std::to_string(nhid)});
+  if (!nh.is_array() || nh.empty()) return devs;
+  if (nh[0].contains("group")) {
+    for (const auto& member : nh[0]["group"])
+      for (const auto& d : group_devs(ns, member.value("id", int64_t{0}))) devs.push_back(d);
+  } else if (nh[0].contains("dev")) {
+    devs.push_back(nh[0].value("dev", ""));
+  }
+  return devs;
+}
+
+std::string kernel_ecmp_pending(const std::string& ns, const std::string& prefix, size_t paths) {
+  const size_t n = kernel_nexthop_devs(ns, prefix).size();
+  if (n < paths)
+    return ns + ": kernel route to " + prefix + " has " + std::to_string(n) + " of " + std::to_string(paths) + " next hops";
+  return "";
+}
+
 std::string evpn_pending(const FrrRouter& r, uint32_t vni, const std::string& remote) {
   json s = r.show("show evpn vni " + std::to_string(vni) + " json");
   // FRR 8.4 lists the remote VTEPs as strings under "numRemoteVteps"; later ones as objects
@@ -54,6 +81,21 @@ std::string evpn_pending(const FrrRouter& r, uint32_t vni, const std::string& re
 
 }  // namespace
 
+std::vector<std::string> kernel_nexthop_devs(const std::string& ns, const std::string& prefix) {
+  std::vector<std::string> devs;
+  json routes = ip_json(ns, {"route", "show", "exact", prefix});
+  if (!routes.is_array() || routes.empty()) return devs;
+  const json& r = routes[0];
+  if (r.contains("nexthops")) {
+    for (const auto& nh : r["nexthops"]) devs.push_back(nh.value("dev", ""));
+  } else if (r.contains("nhid")) {
+    devs = group_devs(ns, r.value("nhid", int64_t{0}));
+  } else if (r.contains("dev")) {
+    devs.push_back(r.value("dev", ""));
+  }
+  return devs;
+}
+
 std::string FabricChecks::pending() const {
   const auto& routers = fabric.routers();
   const size_t spines = routers.size() - 2;
@@ -65,6 +107,7 @@ std::string FabricChecks::pending() const {
   for (int i = 0; i < 2; i++) {
     const std::string other = fabric.leaf_vtep_ip(1 - i);
     if (auto p = ecmp_pending(*routers[static_cast<size_t>(i)], other + "/32", spines); !p.empty()) return p;
+    if (auto p = kernel_ecmp_pending(fabric.leaf_netns(i), other + "/32", spines); !p.empty()) return p;
     if (auto p = evpn_pending(*routers[static_cast<size_t>(i)], fabric.vni(), other); !p.empty()) return p;
   }
   const HostInfo a = fabric.host(0), b = fabric.host(1);

@@ -1,9 +1,11 @@
 #include "userspace/lab/test_fabric.h"
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
+#include <sstream>
 #include <thread>
 
 #include "loader/error.h"
@@ -22,6 +24,25 @@ void ip_n(const std::string& ns, std::vector<std::string> args) {
 void sysctl(const std::string& ns, const std::string& kv, bool optional = false) {
   CommandOutput r = run_command({"ip", "netns", "exec", ns, "sysctl", "-qw", kv});
   if (r.exit_code != 0 && !optional) throw Error("sysctl " + kv + " in netns " + ns + ": " + r.err);
+}
+
+// Only namespaces this fabric created get here, so every process in them was started by it.
+void kill_netns_processes(const std::string& ns) {
+  auto pids = [&] {
+    std::vector<pid_t> out;
+    std::istringstream in(run_command({"ip", "netns", "pids", ns}).out);
+    for (pid_t p; in >> p;) out.push_back(p);
+    return out;
+  };
+  int sig = SIGTERM;
+  for (int round = 0; round < 40; round++) {
+    const std::vector<pid_t> left = pids();
+    if (left.empty()) return;
+    if (round == 20) sig = SIGKILL;  // 1 s of SIGTERM first
+    if (round == 0 || round == 20)
+      for (pid_t p : left) ::kill(p, sig);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
 }
 
 std::array<uint8_t, 6> host_mac(int i) { return {0x02, 0x00, 0x00, 0x00, static_cast<uint8_t>(i + 1), 0x01}; }
@@ -79,6 +100,10 @@ void TestFabric::build() {
   auto router_sysctls = [&](const std::string& n) {
     sysctl(n, "net.ipv4.ip_forward=1");
     sysctl(n, "net.ipv6.conf.all.forwarding=1");
+    // BGP unnumbered peers over IPv6 link-local: a host that disables IPv6 by default (and
+    // devconf_inherit_init_net) would leave the veths created below without it.
+    sysctl(n, "net.ipv6.conf.all.disable_ipv6=0");
+    sysctl(n, "net.ipv6.conf.default.disable_ipv6=0");
     sysctl(n, "net.ipv4.fib_multipath_hash_policy=1");  // L4: the outer source port counts
     // A fixed, distinct seed per router: runs are repeatable and routers do not hash alike.
     sysctl(n, "net.ipv4.fib_multipath_hash_seed=" + std::to_string(1000 + seed++), true);
@@ -157,6 +182,8 @@ void TestFabric::teardown() noexcept {
   routers_.clear();  // each waits for its daemons, by PID
   for (auto it = namespaces_.rbegin(); it != namespaces_.rend(); ++it) {
     try {
+      // A daemon whose pid file never appeared (start failed midway) would outlive its namespace.
+      kill_netns_processes(*it);
       run_command({"ip", "netns", "del", *it});
     } catch (...) {
     }
