@@ -21,7 +21,7 @@
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, QPS_R__MAX);
-	__type(key, __u32);
+	__type(key, enum qps_reason);
 	__type(value, struct qps_reason_stats);
 } reasons SEC(".maps");
 

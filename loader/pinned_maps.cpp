@@ -106,7 +106,7 @@ void PinnedMaps::delete_attachment(uint32_t ifindex) const {
 
 void PinnedMaps::init_mode(uint32_t vni, uint32_t mode) const {
   qps_vni_cfg c{};
-  c.mode = mode;
+  c.mode = static_cast<qps_mode>(mode);
   if (bpf_map_update_elem(vni_mode_.get(), &vni, &c, BPF_NOEXIST) != 0 && errno != EEXIST)
     throw Error(errno_text("cannot set the mode of VNI " + std::to_string(vni), errno));
 }
@@ -126,7 +126,7 @@ std::map<uint32_t, uint32_t> PinnedMaps::vni_modes() const {
 
 void PinnedMaps::set_mode(uint32_t vni, uint32_t mode) const {
   qps_vni_cfg c{};
-  c.mode = mode;
+  c.mode = static_cast<qps_mode>(mode);
   if (bpf_map_update_elem(vni_mode_.get(), &vni, &c, BPF_ANY) != 0)
     throw Error(errno_text("cannot set the mode of VNI " + std::to_string(vni), errno));
 }

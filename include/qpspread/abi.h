@@ -68,7 +68,7 @@ struct qps_dev_cfg {
 
 /* vni_mode: key is the VNI. A missing entry means off. */
 struct qps_vni_cfg {
-	__u32 mode; /* enum qps_mode */
+	enum qps_mode mode; /* typed so that the enum reaches the objects' BTF */
 	__u32 _pad;
 };
 

@@ -13,6 +13,41 @@ void put16(std::vector<uint8_t>& f, size_t at, uint16_t v) {
 
 void append(std::vector<uint8_t>& f, const uint8_t* p, size_t n) { f.insert(f.end(), p, p + n); }
 
+uint16_t get16(const std::vector<uint8_t>& f, size_t at) { return static_cast<uint16_t>(f[at] << 8 | f[at + 1]); }
+
+// The Internet checksum's running sum (RFC 1071), 16-bit big-endian words, an odd byte padded.
+uint32_t sum16(const uint8_t* p, size_t n, uint32_t sum = 0) {
+  for (size_t i = 0; i + 1 < n; i += 2) sum += static_cast<uint32_t>(p[i] << 8 | p[i + 1]);
+  if (n % 2) sum += static_cast<uint32_t>(p[n - 1] << 8);
+  return sum;
+}
+
+uint16_t fold(uint32_t sum) {
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  return static_cast<uint16_t>(~sum);
+}
+
+// IPv4 header checksum, and the UDP checksum when the whole datagram the UDP length declares is
+// in the frame (with the pseudo-header of RFC 768 / RFC 8200 section 8.1).
+void set_checksums(std::vector<uint8_t>& f, const FrameDesc& d, size_t ip_at, size_t ip_hlen, size_t udp_at) {
+  if (!d.ipv6) {
+    put16(f, ip_at + 10, 0);
+    put16(f, ip_at + 10, fold(sum16(&f[ip_at], ip_hlen)));
+  }
+  const size_t udp_len = get16(f, udp_at + 4);
+  if (d.l4_proto != 17 || udp_len < 8 || udp_at + udp_len > f.size()) return;
+  uint32_t pseudo = d.ipv6 ? sum16(&f[ip_at + 8], 32) : sum16(&f[ip_at + 12], 8);
+  pseudo += 17 + static_cast<uint32_t>(udp_len);
+  put16(f, udp_at + 6, 0);
+  const uint16_t c = fold(sum16(&f[udp_at], udp_len, pseudo));
+  put16(f, udp_at + 6, c ? c : 0xffff);  // 0 would mean "no checksum"
+}
+
+std::vector<uint8_t> cut(std::vector<uint8_t> f, const FrameDesc& d) {
+  if (d.cut_at) f.resize(*d.cut_at);
+  return f;
+}
+
 }  // namespace
 
 std::vector<uint8_t> make_frame(const FrameDesc& d) {
@@ -27,13 +62,15 @@ std::vector<uint8_t> make_frame(const FrameDesc& d) {
   put16(f, f.size() - 2, ethertype);
   if (ethertype != 0x0800 && ethertype != 0x86dd) {  // ARP and friends: just some bytes
     f.resize(f.size() + 46, 0xab);
-    return f;
+    return cut(f, d);
   }
 
   const size_t bth_have = d.bth_bytes.value_or(12);
-  const size_t bth_claim = d.claimed_bth.value_or(d.bth_bytes ? 12 : 12);
+  const size_t bth_claim = d.claimed_bth.value_or(12);
   const size_t ext = d.ipv6_ext ? 8 : 0;
-  const size_t l4_claim = ext + 8 + bth_claim + (d.claimed_bth ? 0 : d.payload);
+  const size_t after_bth = d.claimed_bth ? 0 : d.payload;
+  const size_t l4_claim = ext + 8 + (d.claimed_by != FrameDesc::Claim::udp ? bth_claim : 12) + after_bth;
+  const size_t udp_claim = 8 + (d.claimed_by != FrameDesc::Claim::ip ? bth_claim : 12) + after_bth;
   const size_t ip_at = f.size();
   if (d.ipv6) {
     uint8_t h[40] = {0x60};
@@ -52,7 +89,7 @@ std::vector<uint8_t> make_frame(const FrameDesc& d) {
     const size_t ihl_words = 5 + static_cast<size_t>(d.ipv4_option_words);
     std::vector<uint8_t> h(ihl_words * 4, 0);
     h[0] = static_cast<uint8_t>(0x40 | d.ihl.value_or(static_cast<uint8_t>(ihl_words)));
-    const size_t tot = h.size() + l4_claim;
+    const size_t tot = d.ipv4_tot_len.value_or(static_cast<uint16_t>(h.size() + l4_claim));
     h[2] = static_cast<uint8_t>(tot >> 8);
     h[3] = static_cast<uint8_t>(tot);
     h[6] = static_cast<uint8_t>(d.frag_off >> 8);
@@ -64,22 +101,22 @@ std::vector<uint8_t> make_frame(const FrameDesc& d) {
     for (size_t i = 20; i < h.size(); i++) h[i] = 1;  // NOP options
     append(f, h.data(), h.size());
   }
-  (void)ip_at;
+  const size_t ip_hlen = f.size() - ip_at;
   const size_t udp_at = f.size();
   f.resize(f.size() + 8);
   put16(f, udp_at, d.sport);
   put16(f, udp_at + 2, d.dport);
-  put16(f, udp_at + 4, static_cast<uint16_t>(8 + bth_claim + (d.claimed_bth ? 0 : d.payload)));
+  put16(f, udp_at + 4, static_cast<uint16_t>(udp_claim));
   uint8_t bth[12] = {0x04, 0, 0xff, 0xff, 0, static_cast<uint8_t>(d.qpn >> 16),
                      static_cast<uint8_t>(d.qpn >> 8), static_cast<uint8_t>(d.qpn), 0, 0, 0, 7};
   append(f, bth, std::min<size_t>(bth_have, 12));
-  if (d.bth_bytes) return f;  // cut short: nothing follows
   if (d.claimed_bth) {
     f.resize(std::max<size_t>(f.size() + 8, 64), 0);  // Ethernet padding after the short datagram
-    return f;
+  } else if (!d.bth_bytes) {  // a frame cut inside the BTH ends there
+    for (size_t i = 0; i < d.payload; i++) f.push_back(static_cast<uint8_t>(i * 7));
   }
-  for (size_t i = 0; i < d.payload; i++) f.push_back(static_cast<uint8_t>(i * 7));
-  return f;
+  set_checksums(f, d, ip_at, ip_hlen, udp_at);
+  return cut(f, d);
 }
 
 std::array<uint8_t, 16> outer_dst(bool ipv6) {

@@ -24,8 +24,14 @@ struct FrameDesc {
   size_t payload = 256;              // bytes after the BTH (ICRC included)
   std::optional<size_t> bth_bytes;   // only this many BTH bytes: the frame ends there
   std::optional<size_t> claimed_bth; // IP and UDP lengths claim only this many BTH bytes (padding follows)
+  enum class Claim { both, ip, udp };
+  Claim claimed_by = Claim::both;    // which length fields claim claimed_bth; the other claims 12
+  std::optional<uint16_t> ipv4_tot_len;  // a forced IPv4 total length (the checksum still matches)
+  std::optional<size_t> cut_at;      // the frame ends after this many bytes, wherever that is
 };
 
+// Frames carry a valid IPv4 header checksum and, when the whole datagram is in the frame, a valid
+// UDP checksum (the program checks neither, but the fixtures should be frames a host could send).
 std::vector<uint8_t> make_frame(const FrameDesc& d);
 
 // An underlay frame carrying `inner` in VXLAN.

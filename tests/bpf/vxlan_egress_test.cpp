@@ -1,6 +1,12 @@
 // Packet fixtures for the tc program, run through BPF_PROG_TEST_RUN (Katran style): each has an
-// input frame and the expected reason; every run must return TC_ACT_UNSPEC, leave every byte as it
-// was, count exactly one reason, and, for steered frames, set the mark and pick the predicted port.
+// input frame and the expected reason. Every run must return TC_ACT_UNSPEC, leave every byte as it
+// was, count exactly one reason, and, for steered frames, set the mark and record the predicted
+// outer port in qp_stats.
+//
+// The skb hash itself is not visible here: BPF_PROG_TEST_RUN does not copy it back, and this
+// kernel refuses fentry/fexit programs (EPERM even for root), so a probe behind the program cannot
+// read it. flow_hash_test checks the hash-to-port mapping against the kernel's formula, and the e2e
+// spread test checks the outer ports a real VXLAN device sends.
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/pkt_cls.h>
@@ -8,9 +14,14 @@
 
 #include <gtest/gtest.h>
 
+#include <cerrno>
 #include <cstring>
+#include <functional>
 #include <memory>
+#include <optional>
+#include <set>
 #include <string>
+#include <vector>
 
 #include "loader/pinned_maps.h"
 #include "qpspread/abi.h"
@@ -24,87 +35,15 @@ namespace {
 
 constexpr uint32_t kVni = 100, kMark = 0x5150;
 constexpr uint16_t kPortMin = 32768, kPortCount = 28231;  // srcport 0 0: 32768..60998
+// BPF_PROG_TEST_RUN takes tc frames of at most one page minus skb head- and tailroom: 3712 bytes
+// with 4 KiB pages (Linux 6.18), so a 9000-byte jumbo frame cannot be a fixture.
+constexpr size_t kLargestTestRunFrame = 3712;
 
 struct Fixture {
   std::string name;
   FrameDesc frame;
   qps_reason reason;
-};
-
-class VxlanEgress : public ::testing::Test {
- protected:
-  void SetUp() override {
-    if (::geteuid() != 0) GTEST_SKIP() << "needs root to load BPF programs";
-    skel_.reset(vxlan_egress__open());
-    ASSERT_TRUE(skel_);
-    skel_->rodata->qps_dev.vni = kVni;
-    skel_->rodata->qps_dev.mark = kMark;
-    skel_->rodata->qps_dev.port_min = kPortMin;
-    skel_->rodata->qps_dev.port_count = kPortCount;
-    ASSERT_EQ(vxlan_egress__load(skel_.get()), 0);
-    set_mode(QPS_MODE_QP_HASH);
-  }
-
-  void set_mode(uint32_t mode) {
-    qps_vni_cfg c{mode, 0};
-    ASSERT_EQ(bpf_map__update_elem(skel_->maps.vni_mode, &kVni, sizeof(kVni), &c, sizeof(c), BPF_ANY), 0);
-  }
-
-  uint64_t reason_count(uint32_t reason) {
-    std::vector<qps_reason_stats> v(static_cast<size_t>(libbpf_num_possible_cpus()));
-    EXPECT_EQ(bpf_map_lookup_elem(bpf_map__fd(skel_->maps.reasons), &reason, v.data()), 0);
-    uint64_t n = 0;
-    for (const auto& s : v) n += s.packets;
-    return n;
-  }
-
-  // Packets and the last outer port of a QP; packets 0 when the QP has no entry.
-  qps_qp_stats qp(uint32_t qpn) {
-    qps_qp_key key{kVni, qpn};
-    std::vector<qps_qp_stats> v(static_cast<size_t>(libbpf_num_possible_cpus()));
-    qps_qp_stats sum{};
-    if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.qp_stats), &key, v.data()) != 0) return sum;
-    for (const auto& s : v) {
-      sum.packets += s.packets;
-      if (s.sport) sum.sport = s.sport;
-    }
-    return sum;
-  }
-
-  // Runs one fixture and checks everything that must hold for it.
-  void check(const Fixture& fx, uint32_t mark_in = 0) {
-    SCOPED_TRACE(fx.name);
-    const std::vector<uint8_t> in = make_frame(fx.frame);
-    const uint64_t before = reason_count(fx.reason);
-    const uint64_t qp_before = qp(fx.frame.qpn).packets;
-    RunResult r = run_tc_prog(bpf_program__fd(skel_->progs.qps_vxlan_egress), in, mark_in);
-    ASSERT_EQ(r.err, 0);
-    EXPECT_EQ(r.retval, static_cast<uint32_t>(TC_ACT_UNSPEC));
-    EXPECT_EQ(r.out, in) << "packet changed\n in:\n" << hex(in) << "\nout:\n" << hex(r.out);
-    EXPECT_EQ(reason_count(fx.reason), before + 1) << "reason " << reason_name(fx.reason);
-    const bool steered = fx.reason == QPS_R_STEERED;
-    const bool roce = steered || fx.reason == QPS_R_MODE_OFF;
-    EXPECT_EQ(r.mark, steered && !mark_in ? kMark : mark_in);
-    EXPECT_EQ(qp(fx.frame.qpn).packets, qp_before + (roce ? 1 : 0));
-    if (steered) {
-      EXPECT_EQ(qp(fx.frame.qpn).sport, predicted_port(fx.frame));
-    }
-  }
-
-  static uint16_t predicted_port(const FrameDesc& d) {
-    __u32 words[8];
-    int n = d.ipv6 ? 8 : 2;
-    if (d.ipv6) {
-      std::memcpy(words, kSrc6, 16);
-      std::memcpy(words + 4, kDst6, 16);
-    } else {
-      std::memcpy(words, kSrc4, 4);
-      std::memcpy(words + 1, kDst4, 4);
-    }
-    return qps_port_for_hash(qps_qp_hash(words, n, d.qpn), kPortMin, kPortCount);
-  }
-
-  std::unique_ptr<vxlan_egress, decltype(&vxlan_egress__destroy)> skel_{nullptr, vxlan_egress__destroy};
+  uint32_t mark_in = 0;  // skb->mark before the program (an operator's fwmark)
 };
 
 FrameDesc roce() { return FrameDesc{}; }
@@ -113,43 +52,203 @@ FrameDesc with(FrameDesc d, const std::function<void(FrameDesc&)>& f) {
   return d;
 }
 
-TEST_F(VxlanEgress, ParsesAndClassifiesEveryFixture) {
-  const std::vector<Fixture> fixtures = {
+uint16_t predicted_port(const FrameDesc& d) {
+  __u32 words[8];
+  if (d.ipv6) {
+    std::memcpy(words, kSrc6, 16);
+    std::memcpy(words + 4, kDst6, 16);
+  } else {
+    std::memcpy(words, kSrc4, 4);
+    std::memcpy(words + 1, kDst4, 4);
+  }
+  return qps_port_for_hash(qps_qp_hash(words, d.ipv6 ? 8 : 2, d.qpn), kPortMin, kPortCount);
+}
+
+class VxlanEgress : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root to load BPF programs";
+    load(kPortCount);
+  }
+
+  // A program instance as attach loads it for a device with this many source ports, VNI in
+  // mode qp-hash.
+  void load(uint16_t port_count) {
+    skel_.reset(vxlan_egress__open());
+    ASSERT_TRUE(skel_);
+    skel_->rodata->qps_dev = {kVni, kMark, kPortMin, port_count, 0};
+    ASSERT_EQ(vxlan_egress__load(skel_.get()), 0);
+    set_mode(QPS_MODE_QP_HASH);
+  }
+
+  int prog_fd() const { return bpf_program__fd(skel_->progs.qps_vxlan_egress); }
+
+  void set_mode(qps_mode mode) {
+    qps_vni_cfg c{mode, 0};
+    ASSERT_EQ(bpf_map__update_elem(skel_->maps.vni_mode, &kVni, sizeof(kVni), &c, sizeof(c), BPF_ANY), 0);
+  }
+
+  // Every reason's counters, summed over CPUs.
+  std::vector<qps_reason_stats> reasons() {
+    std::vector<qps_reason_stats> sums(QPS_R__MAX);
+    std::vector<qps_reason_stats> v(static_cast<size_t>(libbpf_num_possible_cpus()));
+    for (uint32_t r = 0; r < QPS_R__MAX; r++) {
+      EXPECT_EQ(bpf_map_lookup_elem(bpf_map__fd(skel_->maps.reasons), &r, v.data()), 0);
+      for (const auto& s : v) {
+        sums[r].packets += s.packets;
+        sums[r].bytes += s.bytes;
+      }
+    }
+    return sums;
+  }
+
+  // A QP's counters summed over CPUs; sport as written on the CPUs that counted packets.
+  std::optional<qps_qp_stats> qp(uint32_t qpn) {
+    qps_qp_key key{kVni, qpn};
+    std::vector<qps_qp_stats> v(static_cast<size_t>(libbpf_num_possible_cpus()));
+    if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.qp_stats), &key, v.data()) != 0) return std::nullopt;
+    qps_qp_stats sum{};
+    for (const auto& s : v) {
+      sum.packets += s.packets;
+      sum.bytes += s.bytes;
+      if (s.packets) sum.sport = s.sport;
+    }
+    return sum;
+  }
+
+  void forget_qp(uint32_t qpn) {
+    qps_qp_key key{kVni, qpn};
+    bpf_map_delete_elem(bpf_map__fd(skel_->maps.qp_stats), &key);
+  }
+
+  // Runs one fixture and checks everything that must hold for it.
+  void check(const Fixture& fx) {
+    SCOPED_TRACE(fx.name);
+    const std::vector<uint8_t> in = make_frame(fx.frame);
+    const auto before = reasons();
+    forget_qp(fx.frame.qpn);  // so the entry afterwards is this run's alone
+
+    RunResult r = run_tc_prog(prog_fd(), in, fx.mark_in);
+    ASSERT_EQ(r.err, 0) << "BPF_PROG_TEST_RUN refused a " << in.size() << "-byte frame";
+    EXPECT_EQ(r.retval, static_cast<uint32_t>(TC_ACT_UNSPEC));
+    EXPECT_EQ(r.out, in) << "packet changed\n in:\n" << hex(in) << "\nout:\n" << hex(r.out);
+
+    const auto after = reasons();
+    for (uint32_t i = 0; i < QPS_R__MAX; i++) {
+      const bool ours = i == static_cast<uint32_t>(fx.reason);
+      EXPECT_EQ(after[i].packets - before[i].packets, ours ? 1u : 0u) << "packets of reason " << reason_name(i);
+      EXPECT_EQ(after[i].bytes - before[i].bytes, ours ? in.size() : 0u) << "bytes of reason " << reason_name(i);
+    }
+
+    const bool steered = fx.reason == QPS_R_STEERED;
+    const bool roce = steered || fx.reason == QPS_R_MODE_OFF;
+    const uint16_t port = steered ? predicted_port(fx.frame) : 0;
+    EXPECT_EQ(r.mark, steered && !fx.mark_in ? kMark : fx.mark_in) << "skb mark";
+    const auto q = qp(fx.frame.qpn);
+    if (roce) {
+      ASSERT_TRUE(q) << "no qp_stats entry for QP " << fx.frame.qpn;
+      EXPECT_EQ(q->packets, 1u);
+      EXPECT_EQ(q->bytes, in.size());
+      EXPECT_EQ(q->sport, port) << "outer port recorded for QP " << fx.frame.qpn;
+    } else {
+      EXPECT_FALSE(q) << "a frame that is not RoCEv2 created a qp_stats entry";
+    }
+  }
+
+  void check_all(const std::vector<Fixture>& fixtures) {
+    for (const auto& fx : fixtures) check(fx);
+  }
+
+  std::unique_ptr<vxlan_egress, decltype(&vxlan_egress__destroy)> skel_{nullptr, vxlan_egress__destroy};
+};
+
+TEST_F(VxlanEgress, SteersRoceV2InEveryEncapsulation) {
+  check_all({
       {"IPv4 RoCEv2", roce(), QPS_R_STEERED},
       {"IPv6 RoCEv2", with(roce(), [](auto& d) { d.ipv6 = true; }), QPS_R_STEERED},
       {"802.1Q VLAN", with(roce(), [](auto& d) { d.vlan_tpids = {0x8100}; }), QPS_R_STEERED},
+      {"IPv6 in 802.1Q", with(roce(), [](auto& d) { d.vlan_tpids = {0x8100}; d.ipv6 = true; }), QPS_R_STEERED},
       {"QinQ 802.1ad + 802.1Q", with(roce(), [](auto& d) { d.vlan_tpids = {0x88a8, 0x8100}; }), QPS_R_STEERED},
       {"IPv6 in QinQ", with(roce(), [](auto& d) { d.vlan_tpids = {0x88a8, 0x8100}; d.ipv6 = true; }), QPS_R_STEERED},
+      {"two 802.1Q tags", with(roce(), [](auto& d) { d.vlan_tpids = {0x8100, 0x8100}; }), QPS_R_STEERED},
+      {"IPv4 options in QinQ", with(roce(), [](auto& d) { d.vlan_tpids = {0x88a8, 0x8100}; d.ipv4_option_words = 10; }),
+       QPS_R_STEERED},
+      {"QP 0", with(roce(), [](auto& d) { d.qpn = 0; }), QPS_R_STEERED},
+      {"QP 0xffffff", with(roce(), [](auto& d) { d.qpn = 0xffffff; }), QPS_R_STEERED},
+      {"no payload, BTH only", with(roce(), [](auto& d) { d.payload = 0; }), QPS_R_STEERED},
+      {"largest frame the test run takes", with(roce(), [](auto& d) { d.payload = kLargestTestRunFrame - 14 - 20 - 8 - 12; }),
+       QPS_R_STEERED},
+      {"largest IPv6 frame", with(roce(), [](auto& d) { d.ipv6 = true; d.payload = kLargestTestRunFrame - 14 - 40 - 8 - 12; }),
+       QPS_R_STEERED},
+  });
+}
+
+TEST_F(VxlanEgress, SteersIpv4WithEveryOptionLength) {
+  for (int words = 1; words <= 10; words++)  // IHL 6 .. 15
+    check({"IPv4 IHL " + std::to_string(5 + words), with(roce(), [words](auto& d) { d.ipv4_option_words = words; }),
+           QPS_R_STEERED});
+}
+
+TEST_F(VxlanEgress, CountsWhatItDoesNotSteerUnderItsReason) {
+  check_all({
       {"three VLAN tags", with(roce(), [](auto& d) { d.vlan_tpids = {0x88a8, 0x8100, 0x8100}; }), QPS_R_VLAN_DEPTH},
       {"IPv4 IHL 4", with(roce(), [](auto& d) { d.ihl = 4; }), QPS_R_BAD_IP_HEADER},
-      {"IPv4 MF set", with(roce(), [](auto& d) { d.frag_off = 0x2000; }), QPS_R_FRAGMENT},
-      {"IPv4 later fragment", with(roce(), [](auto& d) { d.frag_off = 0x00b9; }), QPS_R_FRAGMENT},
+      {"IPv4 IHL 0", with(roce(), [](auto& d) { d.ihl = 0; }), QPS_R_BAD_IP_HEADER},
+      {"IPv4 total length below IHL", with(roce(), [](auto& d) { d.ipv4_tot_len = 19; }), QPS_R_BAD_IP_HEADER},
+      {"IPv4 first fragment (MF)", with(roce(), [](auto& d) { d.frag_off = 0x2000; }), QPS_R_FRAGMENT},
+      {"IPv4 middle fragment", with(roce(), [](auto& d) { d.frag_off = 0x2000 | 0x00b9; }), QPS_R_FRAGMENT},
+      {"IPv4 last fragment", with(roce(), [](auto& d) { d.frag_off = 0x00b9; }), QPS_R_FRAGMENT},
       {"IPv6 fragment header", with(roce(), [](auto& d) { d.ipv6 = true; d.ipv6_ext = 44; }), QPS_R_FRAGMENT},
       {"IPv6 hop-by-hop", with(roce(), [](auto& d) { d.ipv6 = true; d.ipv6_ext = 0; }), QPS_R_IPV6_EXT},
       {"IPv6 routing header", with(roce(), [](auto& d) { d.ipv6 = true; d.ipv6_ext = 43; }), QPS_R_IPV6_EXT},
+      {"IPv6 destination options", with(roce(), [](auto& d) { d.ipv6 = true; d.ipv6_ext = 60; }), QPS_R_IPV6_EXT},
       {"UDP to another port", with(roce(), [](auto& d) { d.dport = 53; }), QPS_R_NOT_ROCE},
       {"RoCEv2 port as source only", with(roce(), [](auto& d) { d.sport = 4791; d.dport = 9999; }), QPS_R_NOT_ROCE},
+      {"IPv6 UDP to another port", with(roce(), [](auto& d) { d.ipv6 = true; d.dport = 4789; }), QPS_R_NOT_ROCE},
       {"TCP", with(roce(), [](auto& d) { d.l4_proto = 6; }), QPS_R_NOT_UDP},
       {"IPv6 ICMPv6", with(roce(), [](auto& d) { d.ipv6 = true; d.l4_proto = 58; }), QPS_R_NOT_UDP},
       {"ARP", with(roce(), [](auto& d) { d.ethertype = 0x0806; }), QPS_R_NOT_IP},
       {"LLDP", with(roce(), [](auto& d) { d.ethertype = 0x88cc; }), QPS_R_NOT_IP},
-      {"large frame (3000 bytes)", with(roce(), [](auto& d) { d.payload = 2940; }), QPS_R_STEERED},
-      {"QP 0xffffff", with(roce(), [](auto& d) { d.qpn = 0xffffff; }), QPS_R_STEERED},
-  };
-  for (const auto& fx : fixtures) check(fx);
-  for (int opt = 1; opt <= 10; opt++)
-    check({"IPv4 with " + std::to_string(opt) + " option words",
-           with(roce(), [opt](auto& d) { d.ipv4_option_words = opt; }), QPS_R_STEERED});
+      {"ARP in 802.1Q", with(roce(), [](auto& d) { d.vlan_tpids = {0x8100}; d.ethertype = 0x0806; }), QPS_R_NOT_IP},
+  });
 }
 
+// The kernel checks the IP header of an untagged test frame itself (IPv4 under 34 bytes and IPv6
+// under 54 are refused), so headers cut short are reached behind a VLAN tag.
+TEST_F(VxlanEgress, HeadersCutShortAreTruncated) {
+  const FrameDesc tagged = with(roce(), [](auto& d) { d.vlan_tpids = {0x8100}; });
+  check_all({
+      {"Ethernet header only, VLAN TPID", with(tagged, [](auto& d) { d.cut_at = 14; }), QPS_R_TRUNCATED},
+      {"VLAN tag cut", with(tagged, [](auto& d) { d.cut_at = 16; }), QPS_R_TRUNCATED},
+      {"second VLAN tag cut", with(roce(), [](auto& d) { d.vlan_tpids = {0x88a8, 0x8100}; d.cut_at = 20; }),
+       QPS_R_TRUNCATED},
+      {"Ethernet + VLAN, no IPv4 header", with(tagged, [](auto& d) { d.cut_at = 18; }), QPS_R_TRUNCATED},
+      {"IPv4 header cut after 19 bytes", with(tagged, [](auto& d) { d.cut_at = 18 + 19; }), QPS_R_TRUNCATED},
+      {"IPv6 header cut after 39 bytes", with(tagged, [](auto& d) { d.ipv6 = true; d.cut_at = 18 + 39; }),
+       QPS_R_TRUNCATED},
+      {"IPv4 options cut", with(tagged, [](auto& d) { d.ipv4_option_words = 4; d.cut_at = 18 + 30; }), QPS_R_TRUNCATED},
+      {"UDP header cut after 7 bytes", with(roce(), [](auto& d) { d.cut_at = 14 + 20 + 7; }), QPS_R_TRUNCATED},
+      {"IPv6 UDP header cut", with(roce(), [](auto& d) { d.ipv6 = true; d.cut_at = 14 + 40 + 4; }), QPS_R_TRUNCATED},
+      {"IPv4 length leaves no room for UDP", with(roce(), [](auto& d) { d.ipv4_tot_len = 20 + 7; }), QPS_R_TRUNCATED},
+  });
+}
+
+// Twelve cut points, each reached three ways: the frame ends there, or the IP and/or UDP length
+// fields say the datagram ends there while Ethernet padding follows (a short frame padded to 60
+// bytes must not pass its padding off as the rest of a BTH).
 TEST_F(VxlanEgress, BthCutShortAtEveryByteIsTruncated) {
+  using Claim = FrameDesc::Claim;
+  const std::pair<Claim, const char*> claims[] = {{Claim::both, "IP and UDP lengths"},
+                                                  {Claim::ip, "IP length"},
+                                                  {Claim::udp, "UDP length"}};
   for (size_t k = 0; k < QPS_BTH_LEN; k++) {
     for (bool v6 : {false, true}) {
-      const std::string fam = v6 ? "IPv6" : "IPv4";
-      check({fam + " frame ends after " + std::to_string(k) + " BTH bytes",
+      const std::string fam = v6 ? "IPv6 " : "IPv4 ";
+      check({fam + "frame ends after " + std::to_string(k) + " BTH bytes",
              with(roce(), [&](auto& d) { d.ipv6 = v6; d.bth_bytes = k; }), QPS_R_TRUNCATED});
-      check({fam + " lengths claim " + std::to_string(k) + " BTH bytes, padding follows",
-             with(roce(), [&](auto& d) { d.ipv6 = v6; d.claimed_bth = k; }), QPS_R_TRUNCATED});
+      for (const auto& [by, what] : claims)
+        check({fam + what + " claim " + std::to_string(k) + " BTH bytes, padding follows",
+               with(roce(), [&](auto& d) { d.ipv6 = v6; d.claimed_bth = k; d.claimed_by = by; }), QPS_R_TRUNCATED});
     }
   }
 }
@@ -157,7 +256,7 @@ TEST_F(VxlanEgress, BthCutShortAtEveryByteIsTruncated) {
 TEST_F(VxlanEgress, ModeOffCountsTheQpButLeavesHashAndMark) {
   set_mode(QPS_MODE_OFF);
   check({"IPv4 RoCEv2, mode off", roce(), QPS_R_MODE_OFF});
-  EXPECT_EQ(qp(roce().qpn).sport, 0);
+  check({"IPv6 RoCEv2, mode off", with(roce(), [](auto& d) { d.ipv6 = true; }), QPS_R_MODE_OFF});
 }
 
 TEST_F(VxlanEgress, VniWithoutModeEntryIsOff) {
@@ -165,8 +264,25 @@ TEST_F(VxlanEgress, VniWithoutModeEntryIsOff) {
   check({"IPv4 RoCEv2, no mode entry", roce(), QPS_R_MODE_OFF});
 }
 
+TEST_F(VxlanEgress, ModeOfAnotherVniDoesNotApply) {
+  set_mode(QPS_MODE_OFF);
+  const uint32_t other = kVni + 1;
+  qps_vni_cfg on{QPS_MODE_QP_HASH, 0};
+  ASSERT_EQ(bpf_map__update_elem(skel_->maps.vni_mode, &other, sizeof(other), &on, sizeof(on), BPF_ANY), 0);
+  check({"IPv4 RoCEv2, qp-hash only on VNI 101", roce(), QPS_R_MODE_OFF});
+}
+
+// An instance loaded without a port range (no device config) must not steer into port_min + 0.
+TEST_F(VxlanEgress, InstanceWithoutPortRangeDoesNotSteer) {
+  load(0);
+  check({"IPv4 RoCEv2, port_count 0", roce(), QPS_R_MODE_OFF});
+}
+
 TEST_F(VxlanEgress, AnOperatorsMarkIsKept) {
-  check({"IPv4 RoCEv2 with mark 7", roce(), QPS_R_STEERED}, 7);
+  check({"IPv4 RoCEv2 with mark 7", roce(), QPS_R_STEERED, 7});
+  check({"UDP:53 with mark 7", with(roce(), [](auto& d) { d.dport = 53; }), QPS_R_NOT_ROCE, 7});
+  set_mode(QPS_MODE_OFF);
+  check({"IPv4 RoCEv2 with mark 7, mode off", roce(), QPS_R_MODE_OFF, 7});
 }
 
 TEST_F(VxlanEgress, ModeChangeTakesEffectOnTheNextPacket) {
@@ -175,6 +291,71 @@ TEST_F(VxlanEgress, ModeChangeTakesEffectOnTheNextPacket) {
   check({"then off", roce(), QPS_R_MODE_OFF});
   set_mode(QPS_MODE_QP_HASH);
   check({"then qp-hash again", roce(), QPS_R_STEERED});
+}
+
+// The program hashes the same words as the C++ side for every QP (address word order, the 24 QP
+// bits), so sequential QPs get the predicted, and mostly different, ports.
+TEST_F(VxlanEgress, EverySequentialQpGetsItsPredictedPort) {
+  std::set<uint16_t> ports;
+  for (uint32_t qpn = 0x100; qpn < 0x100 + 256; qpn++) {
+    for (bool v6 : {false, true}) {
+      const FrameDesc d = with(roce(), [&](auto& f) { f.qpn = qpn; f.ipv6 = v6; });
+      check({(v6 ? "IPv6 QP " : "IPv4 QP ") + std::to_string(qpn), d, QPS_R_STEERED});
+      ports.insert(predicted_port(d));
+      if (HasFailure()) return;
+    }
+  }
+  EXPECT_GT(ports.size(), 500u) << "512 flows should land on (nearly) 512 different ports";
+}
+
+// Frames the test run cannot deliver are not fixtures; should a kernel deliver them, they must
+// still be classified right.
+TEST_F(VxlanEgress, FramesOutsideTheTestRunLimitsAreRefusedOrClassified) {
+  struct Case {
+    std::string name;
+    std::vector<uint8_t> frame;
+    qps_reason reason;
+  };
+  const std::vector<Case> cases = {
+      {"13 bytes, shorter than Ethernet", std::vector<uint8_t>(13, 0), QPS_R_TRUNCATED},
+      {"IPv4 header cut after 10 bytes", make_frame(with(roce(), [](auto& d) { d.cut_at = 24; })), QPS_R_TRUNCATED},
+      {"9000-byte jumbo RoCEv2", make_frame(with(roce(), [](auto& d) { d.payload = 9000 - 14 - 20 - 8 - 12; })),
+       QPS_R_STEERED},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    const auto before = reasons();
+    RunResult r = run_tc_prog(prog_fd(), c.frame);
+    if (r.err == -EINVAL) {
+      EXPECT_EQ(reasons()[c.reason].packets, before[c.reason].packets);
+      continue;
+    }
+    ASSERT_EQ(r.err, 0);
+    EXPECT_EQ(r.out, c.frame);
+    EXPECT_EQ(reasons()[c.reason].packets, before[c.reason].packets + 1);
+  }
+}
+
+// The frames themselves: valid IPv4 header and UDP checksums, as a host would send them.
+TEST(TestFrames, CarryValidChecksums) {
+  auto sum = [](const std::vector<uint8_t>& f, size_t at, size_t n, uint32_t s) {
+    for (size_t i = 0; i < n; i += 2) s += static_cast<uint32_t>(f[at + i] << 8 | (i + 1 < n ? f[at + i + 1] : 0));
+    while (s >> 16) s = (s & 0xffff) + (s >> 16);
+    return s;
+  };
+  for (bool v6 : {false, true}) {
+    for (int opt : {0, 3}) {
+      const auto f = make_frame(with(roce(), [&](auto& d) { d.ipv6 = v6; d.ipv4_option_words = v6 ? 0 : opt; }));
+      const size_t ip = 14, hl = v6 ? 40 : 20 + 4 * static_cast<size_t>(opt), udp = ip + hl;
+      const size_t udp_len = static_cast<size_t>(f[udp + 4] << 8 | f[udp + 5]);
+      if (!v6) {
+        EXPECT_EQ(sum(f, ip, hl, 0), 0xffffu) << "IPv4 header checksum";
+      }
+      uint32_t pseudo = v6 ? sum(f, ip + 8, 32, 0) : sum(f, ip + 12, 8, 0);
+      pseudo += 17 + static_cast<uint32_t>(udp_len);
+      EXPECT_EQ(sum(f, udp, udp_len, pseudo), 0xffffu) << (v6 ? "IPv6" : "IPv4") << " UDP checksum";
+    }
+  }
 }
 
 }  // namespace

@@ -64,6 +64,31 @@ TEST(FlowHash, SequentialQpnsSpreadEvenlyOverPaths) {
   }
 }
 
+// What a 4-way ECMP router sees: 1024 QPs created one after another between the same two hosts,
+// their outer ports on the default range, reduced to 4 paths either by the port's low bits or by
+// a multiply-shift of the port. Each path must carry 256 QPs within 15%.
+TEST(FlowHash, ThousandSequentialQpsSpreadOverFourPathsWithinFifteenPercent) {
+  const __u32 v4[2] = {0x0a640001, 0x0a640002};
+  const __u32 v6[8] = {0xfd000000, 0, 0, 1, 0xfd000000, 0, 0, 2};
+  struct Family {
+    const char* name;
+    const __u32* words;
+    int nwords;
+  };
+  for (const Family& fam : {Family{"IPv4", v4, 2}, Family{"IPv6", v6, 8}}) {
+    std::array<int, 4> low_bits{}, mul_shift{};
+    for (uint32_t qpn = 0x11; qpn < 0x11 + 1024; qpn++) {
+      const uint16_t port = qps_port_for_hash(qps_qp_hash(fam.words, fam.nwords, qpn), 32768, 28231);
+      low_bits[port % 4]++;
+      mul_shift[(static_cast<uint32_t>(port - 32768) * 4) / 28231]++;
+    }
+    for (size_t path = 0; path < 4; path++) {
+      EXPECT_NEAR(low_bits[path], 256, 256 * 0.15) << fam.name << " port % 4 == " << path;
+      EXPECT_NEAR(mul_shift[path], 256, 256 * 0.15) << fam.name << " quarter " << path << " of the range";
+    }
+  }
+}
+
 TEST(FlowHash, HashDependsOnQpAndAddressesOnly) {
   const __u32 a[2] = {1, 2}, b[2] = {1, 3};
   EXPECT_EQ(qps_qp_hash(a, 2, 7), qps_qp_hash(a, 2, 7));
