@@ -14,16 +14,10 @@
 
 /* Outer headers (Ethernet, a tag, IPv4 with options, UDP, VXLAN) and the inner ones. */
 #define QPS_UPLINK_WINDOW (14 + 4 + 60 + 8 + QPS_VXLAN_HLEN + 14 + 8 + 60 + 8 + QPS_BTH_LEN)
-#define QPS_MAX_PATHS 4096
 
 const volatile struct qps_uplink_cfg qps_uplink = { .vxlan_port = 4789 };
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
-	__uint(max_entries, QPS_MAX_PATHS);
-	__type(key, struct qps_path_key);
-	__type(value, struct qps_path_stats);
-} path_stats SEC(".maps");
+QPS_PATHS_MAP(path_stats);
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -32,32 +26,7 @@ struct {
 	__type(value, struct qps_qp_path);
 } qp_paths SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, QPS_R__MAX);
-	__type(key, enum qps_reason);
-	__type(value, struct qps_reason_stats);
-} uplink_reasons SEC(".maps");
-
-static __always_inline void qps_count_path(const struct qps_path_key *key, __u32 len, int roce)
-{
-	struct qps_path_stats *s = bpf_map_lookup_elem(&path_stats, key);
-
-	if (!s) {
-		struct qps_path_stats init = {};
-
-		bpf_map_update_elem(&path_stats, key, &init, BPF_NOEXIST);
-		s = bpf_map_lookup_elem(&path_stats, key);
-		if (!s)
-			return;
-	}
-	s->packets++;
-	s->bytes += len;
-	if (roce) {
-		s->roce_packets++;
-		s->roce_bytes += len;
-	}
-}
+QPS_REASONS_MAP(uplink_reasons);
 
 static __always_inline void qps_track_qp(__u32 vni, __u32 qpn, __u32 ifindex, __u16 sport)
 {
@@ -105,7 +74,7 @@ int qps_uplink_egress(struct __sk_buff *skb)
 	key.vni = o.vni;
 	__builtin_memcpy(key.remote, o.dst, 16);
 	reason = qps_parse_rocev2(o.inner, data_end, &flow);
-	qps_count_path(&key, skb->len, reason == QPS_PARSE_OK);
+	qps_count_path(&path_stats, &key, skb->len, reason == QPS_PARSE_OK);
 	if (reason == QPS_PARSE_OK)
 		qps_track_qp(o.vni, flow.dest_qp, skb->ifindex, bpf_ntohs(o.udp->source));
 	return TC_ACT_UNSPEC;

@@ -14,16 +14,12 @@
 #include "qpspread/flow_hash.h"
 #include "lib/counters.h"
 #include "lib/parse_inner.h"
+#include "lib/vni_mode.h"
 
 /* Headers we read: Ethernet, 2 VLAN tags, IPv6 (the longer of IPv4 w/o options), UDP, BTH. */
 #define QPS_PARSE_WINDOW (14 + 8 + 60 + 8 + QPS_BTH_LEN)
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, QPS_R__MAX);
-	__type(key, enum qps_reason);
-	__type(value, struct qps_reason_stats);
-} reasons SEC(".maps");
+QPS_REASONS_MAP(reasons);
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
@@ -34,13 +30,6 @@ struct {
 
 /* Set by the loader before load; one program instance per VXLAN device. */
 const volatile struct qps_dev_cfg qps_dev = {};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, QPS_MAX_VNIS);
-	__type(key, __u32); /* VNI */
-	__type(value, struct qps_vni_cfg);
-} vni_mode SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -101,7 +90,6 @@ SEC("tc")
 int qps_vxlan_egress(struct __sk_buff *skb)
 {
 	struct qps_roce_flow flow = {};
-	const struct qps_vni_cfg *vc;
 	enum qps_reason reason;
 	__u32 vni = qps_dev.vni;
 	__u16 sport = 0;
@@ -114,8 +102,7 @@ int qps_vxlan_egress(struct __sk_buff *skb)
 		return TC_ACT_UNSPEC;
 	}
 
-	vc = bpf_map_lookup_elem(&vni_mode, &vni);
-	if (vc && vc->mode == QPS_MODE_QP_HASH && qps_dev.port_count)
+	if (qps_vni_qp_hash(vni) && qps_dev.port_count)
 		sport = qps_steer(skb, &flow);
 	else
 		reason = QPS_R_MODE_OFF;

@@ -25,6 +25,8 @@ struct qps_roce_flow {
 	__u32 addr[8];  /* inner source then destination address words, network order */
 	__u32 nwords;   /* 2 (IPv4) or 8 (IPv6) */
 	__u32 dest_qp;  /* 24 bits */
+	__u32 psn;      /* 24 bits */
+	__u8 opcode;
 };
 
 struct qps_vlan_hdr {
@@ -150,7 +152,9 @@ static __always_inline enum qps_reason qps_parse_rocev2(void *data, void *data_e
 
 		if (!QPS_FITS(bth, QPS_BTH_LEN, data_end))
 			return QPS_R_TRUNCATED;
+		flow->opcode = bth[0];
 		flow->dest_qp = ((__u32)bth[5] << 16) | ((__u32)bth[6] << 8) | bth[7];
+		flow->psn = ((__u32)bth[9] << 16) | ((__u32)bth[10] << 8) | bth[11];
 	}
 	return QPS_PARSE_OK;
 }

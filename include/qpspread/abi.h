@@ -45,7 +45,9 @@ enum qps_mode {
 	X(IPV6_EXT, "ipv6_ext_header")    /* IPv6 extension header not walked */                   \
 	X(BAD_IP_HEADER, "bad_ip_header") /* IPv4 IHL < 5 */                                        \
 	X(VLAN_DEPTH, "vlan_depth")       /* more than two VLAN tags */                           \
-	X(NOT_VXLAN, "not_vxlan")         /* uplink: not UDP to the VXLAN port */
+	X(NOT_VXLAN, "not_vxlan")         /* uplink: not UDP to the VXLAN port */                  \
+	X(RECEIVED, "received")           /* XDP rx: RoCEv2 in VXLAN, counted per path and QP */   \
+	X(PORT_KEPT, "port_kept")         /* XDP transit, qp-hash: the port was already the QP's */
 
 enum qps_reason {
 #define QPS_REASON_ENUM(name, str) QPS_R_##name,
@@ -93,7 +95,23 @@ struct qps_reason_stats {
 
 enum qps_attach_kind {
 	QPS_ATTACH_VXLAN = 0,  /* vxlan_egress on a VXLAN device */
-	QPS_ATTACH_UPLINK = 1, /* uplink_egress on an underlay uplink */
+	QPS_ATTACH_UPLINK = 1, /* uplink_egress (tc) and underlay_xdp (rx) on an underlay uplink */
+	QPS_ATTACH_TRANSIT = 2, /* underlay_xdp (transit rewrite) on an interface VXLAN arrives by */
+};
+
+/* underlay_xdp roles, combined in qps_xdp_cfg.roles. */
+enum qps_xdp_role {
+	QPS_XDP_RX = 1,      /* count received VXLAN per path, track each QP's PSNs */
+	QPS_XDP_TRANSIT = 2, /* rewrite the outer UDP source port from the inner destination QP */
+};
+
+/* Read-only config of an underlay_xdp instance. */
+struct qps_xdp_cfg {
+	__u16 vxlan_port; /* outer UDP destination port, normally 4789 */
+	__u16 port_min;   /* transit: the source-port range the VTEPs use, as in qps_dev_cfg */
+	__u16 port_count;
+	__u8 roles;       /* enum qps_xdp_role bits */
+	__u8 _pad;
 };
 
 /*
@@ -111,6 +129,9 @@ struct qps_attachment {
 	__u8 _pad[2];
 	char ifname[16];
 	struct qps_dev_cfg cfg; /* what the attached program instance was loaded with */
+	__u32 xdp_prog_id;      /* underlay_xdp attached by qpspread (0: none) */
+	__u32 xdp_flags;        /* XDP_FLAGS_DRV_MODE or XDP_FLAGS_SKB_MODE, as attached */
+	struct qps_xdp_cfg xdp; /* what the XDP instance was loaded with */
 };
 
 /*
@@ -142,6 +163,21 @@ struct qps_qp_path {
 struct qps_uplink_cfg {
 	__u16 vxlan_port; /* outer UDP destination port, normally 4789 */
 	__u16 _pad[3];
+};
+
+/*
+ * qp_rx: what the receive program saw of a QP (LRU hash shared by all CPUs, key qps_qp_key; past
+ * QPS_MAX_QPS QPs the least recently seen is evicted and starts afresh when it comes back).
+ * PSNs are 24 bits: a PSN up to 2^23 - 1 ahead of next_psn is a gap (frames missing or still on
+ * their way), one behind it is reordered (a late frame or a retransmission).
+ */
+struct qps_qp_rx {
+	__u64 packets;
+	__u64 bytes;
+	__u64 reordered; /* frames whose PSN was lower than expected */
+	__u64 gaps;      /* times the PSN jumped ahead of the expected one */
+	__u32 next_psn;  /* the PSN expected next */
+	__u32 ifindex;   /* the interface it last arrived by */
 };
 
 #endif /* QPSPREAD_ABI_H */

@@ -23,6 +23,17 @@ RunResult run_tc_prog(int prog_fd, const std::vector<uint8_t>& in, uint32_t mark
   return r;
 }
 
+RunResult run_xdp_prog(int prog_fd, const std::vector<uint8_t>& in) {
+  RunResult r;
+  r.out.resize(in.size() + 256);
+  LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in.data(), .data_out = r.out.data(),
+              .data_size_in = static_cast<__u32>(in.size()), .data_size_out = static_cast<__u32>(r.out.size()));
+  r.err = bpf_prog_test_run_opts(prog_fd, &opts);
+  r.retval = opts.retval;
+  r.out.resize(opts.data_size_out);
+  return r;
+}
+
 std::string hex(const std::vector<uint8_t>& v) {
   std::string s;
   char b[4];

@@ -1,4 +1,4 @@
-// One BPF_PROG_TEST_RUN of a tc program on a frame, and a hex dump for mismatch messages.
+// One BPF_PROG_TEST_RUN of a tc or XDP program on a frame, and a hex dump for mismatch messages.
 #pragma once
 
 #include <cstdint>
@@ -15,6 +15,8 @@ struct RunResult {
 };
 
 RunResult run_tc_prog(int prog_fd, const std::vector<uint8_t>& frame, uint32_t mark_in = 0);
+// XDP: the frame arrives on lo (ingress_ifindex 1), as BPF_PROG_TEST_RUN does without a context.
+RunResult run_xdp_prog(int prog_fd, const std::vector<uint8_t>& frame);
 std::string hex(const std::vector<uint8_t>& bytes);
 
 }  // namespace qpspread::test

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "qpspread/flow_hash.h"
+
 namespace qpspread::test {
 namespace {
 
@@ -27,6 +29,14 @@ uint16_t fold(uint32_t sum) {
   return static_cast<uint16_t>(~sum);
 }
 
+// The pseudo-header sum (RFC 768 / RFC 8200 section 8.1) plus the UDP datagram at udp_at.
+uint32_t udp_sum(const std::vector<uint8_t>& f, bool ipv6, size_t ip_at, size_t udp_at) {
+  const size_t udp_len = get16(f, udp_at + 4);
+  uint32_t pseudo = ipv6 ? sum16(&f[ip_at + 8], 32) : sum16(&f[ip_at + 12], 8);
+  pseudo += 17 + static_cast<uint32_t>(udp_len);
+  return sum16(&f[udp_at], udp_len, pseudo);
+}
+
 // IPv4 header checksum, and the UDP checksum when the whole datagram the UDP length declares is
 // in the frame (with the pseudo-header of RFC 768 / RFC 8200 section 8.1).
 void set_checksums(std::vector<uint8_t>& f, const FrameDesc& d, size_t ip_at, size_t ip_hlen, size_t udp_at) {
@@ -36,10 +46,8 @@ void set_checksums(std::vector<uint8_t>& f, const FrameDesc& d, size_t ip_at, si
   }
   const size_t udp_len = get16(f, udp_at + 4);
   if (d.l4_proto != 17 || udp_len < 8 || udp_at + udp_len > f.size()) return;
-  uint32_t pseudo = d.ipv6 ? sum16(&f[ip_at + 8], 32) : sum16(&f[ip_at + 12], 8);
-  pseudo += 17 + static_cast<uint32_t>(udp_len);
   put16(f, udp_at + 6, 0);
-  const uint16_t c = fold(sum16(&f[udp_at], udp_len, pseudo));
+  const uint16_t c = fold(udp_sum(f, d.ipv6, ip_at, udp_at));
   put16(f, udp_at + 6, c ? c : 0xffff);  // 0 would mean "no checksum"
 }
 
@@ -107,8 +115,9 @@ std::vector<uint8_t> make_frame(const FrameDesc& d) {
   put16(f, udp_at, d.sport);
   put16(f, udp_at + 2, d.dport);
   put16(f, udp_at + 4, static_cast<uint16_t>(udp_claim));
-  uint8_t bth[12] = {0x04, 0, 0xff, 0xff, 0, static_cast<uint8_t>(d.qpn >> 16),
-                     static_cast<uint8_t>(d.qpn >> 8), static_cast<uint8_t>(d.qpn), 0, 0, 0, 7};
+  uint8_t bth[12] = {d.opcode, 0, 0xff, 0xff, 0, static_cast<uint8_t>(d.qpn >> 16),
+                     static_cast<uint8_t>(d.qpn >> 8), static_cast<uint8_t>(d.qpn), 0,
+                     static_cast<uint8_t>(d.psn >> 16), static_cast<uint8_t>(d.psn >> 8), static_cast<uint8_t>(d.psn)};
   append(f, bth, std::min<size_t>(bth_have, 12));
   if (d.claimed_bth) {
     f.resize(std::max<size_t>(f.size() + 8, 64), 0);  // Ethernet padding after the short datagram
@@ -162,12 +171,41 @@ std::vector<uint8_t> wrap_vxlan(const std::vector<uint8_t>& inner, const OuterDe
   put16(f, udp_at, o.sport);
   put16(f, udp_at + 2, o.dport);
   put16(f, udp_at + 4, static_cast<uint16_t>(udp_len));
-  f[udp_at + 8] = 0x08;  // VXLAN flags: VNI valid
+  f[udp_at + 8] = o.group_policy_id ? 0x88 : 0x08;  // VXLAN flags: VNI valid (and GBP)
+  put16(f, udp_at + 10, o.group_policy_id);
   f[udp_at + 12] = static_cast<uint8_t>(o.vni >> 16);
   f[udp_at + 13] = static_cast<uint8_t>(o.vni >> 8);
   f[udp_at + 14] = static_cast<uint8_t>(o.vni);
   f.insert(f.end(), inner.begin(), inner.end());
+  const size_t ip_at = udp_at - (o.ipv6 ? 40 : 20);
+  if (!o.ipv6) put16(f, ip_at + 10, fold(sum16(&f[ip_at], 20)));
+  if (o.udp_csum) {
+    const uint16_t c = fold(udp_sum(f, o.ipv6, ip_at, udp_at));
+    put16(f, udp_at + 6, c ? c : 0xffff);
+  }
   return f;
+}
+
+size_t outer_udp_offset(const OuterDesc& o) { return 14 + (o.vlan ? 4 : 0) + (o.ipv6 ? 40 : 20); }
+
+std::optional<bool> outer_udp_csum_ok(const std::vector<uint8_t>& f, const OuterDesc& o) {
+  const size_t udp_at = outer_udp_offset(o);
+  if (get16(f, udp_at + 6) == 0) return std::nullopt;
+  uint32_t sum = udp_sum(f, o.ipv6, udp_at - (o.ipv6 ? 40 : 20), udp_at);
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  return sum == 0xffff;
+}
+
+uint16_t qp_hash_port(const FrameDesc& d, uint16_t port_min, uint16_t port_count) {
+  __u32 words[8];
+  if (d.ipv6) {
+    std::memcpy(words, kSrc6, 16);
+    std::memcpy(words + 4, kDst6, 16);
+  } else {
+    std::memcpy(words, kSrc4, 4);
+    std::memcpy(words + 1, kDst4, 4);
+  }
+  return qps_port_for_hash(qps_qp_hash(words, d.ipv6 ? 8 : 2, d.qpn), port_min, port_count);
 }
 
 }  // namespace qpspread::test

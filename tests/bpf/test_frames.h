@@ -21,6 +21,8 @@ struct FrameDesc {
   uint16_t sport = 49152;
   uint16_t dport = 4791;
   uint32_t qpn = 0x000123;
+  uint32_t psn = 7;                  // 24 bits
+  uint8_t opcode = 0x04;             // RC SEND Only
   size_t payload = 256;              // bytes after the BTH (ICRC included)
   std::optional<size_t> bth_bytes;   // only this many BTH bytes: the frame ends there
   std::optional<size_t> claimed_bth; // IP and UDP lengths claim only this many BTH bytes (padding follows)
@@ -42,8 +44,15 @@ struct OuterDesc {
   uint16_t sport = 50000;
   uint16_t dport = 4789;
   uint32_t vni = 100;
+  uint16_t group_policy_id = 0;  // VXLAN-GBP (bytes 2-3 of the VXLAN header; G flag set when non-zero)
+  bool udp_csum = false; // compute the outer UDP checksum (else 0: none, as Linux VXLAN over IPv4 sends by default)
 };
 std::vector<uint8_t> wrap_vxlan(const std::vector<uint8_t>& inner, const OuterDesc& o);
+// Where wrap_vxlan put the outer UDP header.
+size_t outer_udp_offset(const OuterDesc& o);
+// Verifies the outer UDP checksum as a receiver does (the sum over pseudo-header, header and data
+// is 0xffff); nullopt when the checksum field is 0 (none sent).
+std::optional<bool> outer_udp_csum_ok(const std::vector<uint8_t>& frame, const OuterDesc& o);
 // Remote VTEP addresses of wrap_vxlan's frames, as the programs key paths (IPv4 mapped).
 std::array<uint8_t, 16> outer_dst(bool ipv6);
 
@@ -52,5 +61,8 @@ inline constexpr uint8_t kSrc4[4] = {10, 100, 0, 1};
 inline constexpr uint8_t kDst4[4] = {10, 100, 0, 2};
 inline constexpr uint8_t kSrc6[16] = {0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
 inline constexpr uint8_t kDst6[16] = {0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2};
+
+// The outer source port a VTEP (or transit node) in mode qp-hash gives make_frame(d)'s QP.
+uint16_t qp_hash_port(const FrameDesc& d, uint16_t port_min, uint16_t port_count);
 
 }  // namespace qpspread::test

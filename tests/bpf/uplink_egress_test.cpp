@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "qpspread/abi.h"
+#include "tests/bpf/percpu_read.h"
 #include "tests/bpf/prog_run.h"
 #include "tests/bpf/test_frames.h"
 #include "uplink_egress.skel.h"
@@ -41,16 +42,7 @@ class UplinkEgress : public ::testing::Test {
     key.vni = vni;
     const auto dst = outer_dst(ipv6);
     std::memcpy(key.remote, dst.data(), 16);
-    std::vector<qps_path_stats> v(static_cast<size_t>(libbpf_num_possible_cpus()));
-    qps_path_stats sum{};
-    if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.path_stats), &key, v.data()) != 0) return sum;
-    for (const auto& s : v) {
-      sum.packets += s.packets;
-      sum.bytes += s.bytes;
-      sum.roce_packets += s.roce_packets;
-      sum.roce_bytes += s.roce_bytes;
-    }
-    return sum;
+    return sum_path(bpf_map__fd(skel_->maps.path_stats), key);
   }
 
   std::optional<qps_qp_path> qp(uint32_t vni, uint32_t qpn) {
@@ -60,13 +52,7 @@ class UplinkEgress : public ::testing::Test {
     return p;
   }
 
-  uint64_t reason_count(uint32_t reason) {
-    std::vector<qps_reason_stats> v(static_cast<size_t>(libbpf_num_possible_cpus()));
-    EXPECT_EQ(bpf_map_lookup_elem(bpf_map__fd(skel_->maps.uplink_reasons), &reason, v.data()), 0);
-    uint64_t n = 0;
-    for (const auto& s : v) n += s.packets;
-    return n;
-  }
+  uint64_t reason_count(uint32_t reason) { return reason_packets(bpf_map__fd(skel_->maps.uplink_reasons), reason); }
 
   std::unique_ptr<uplink_egress, decltype(&uplink_egress__destroy)> skel_{nullptr, uplink_egress__destroy};
 };

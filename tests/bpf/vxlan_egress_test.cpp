@@ -52,17 +52,7 @@ FrameDesc with(FrameDesc d, const std::function<void(FrameDesc&)>& f) {
   return d;
 }
 
-uint16_t predicted_port(const FrameDesc& d) {
-  __u32 words[8];
-  if (d.ipv6) {
-    std::memcpy(words, kSrc6, 16);
-    std::memcpy(words + 4, kDst6, 16);
-  } else {
-    std::memcpy(words, kSrc4, 4);
-    std::memcpy(words + 1, kDst4, 4);
-  }
-  return qps_port_for_hash(qps_qp_hash(words, d.ipv6 ? 8 : 2, d.qpn), kPortMin, kPortCount);
-}
+uint16_t predicted_port(const FrameDesc& d) { return qp_hash_port(d, kPortMin, kPortCount); }
 
 class VxlanEgress : public ::testing::Test {
  protected:

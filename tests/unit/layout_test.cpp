@@ -40,12 +40,19 @@ const std::vector<StructLayout>& layouts() {
       {"qps_attachment", sizeof(qps_attachment),
        {M(qps_attachment, ifindex), M(qps_attachment, vni), M(qps_attachment, prog_id), M(qps_attachment, handle),
         M(qps_attachment, priority), M(qps_attachment, created_qdisc), M(qps_attachment, kind), M(qps_attachment, _pad),
-        M(qps_attachment, ifname), M(qps_attachment, cfg)}},
+        M(qps_attachment, ifname), M(qps_attachment, cfg), M(qps_attachment, xdp_prog_id),
+        M(qps_attachment, xdp_flags), M(qps_attachment, xdp)}},
       {"qps_path_key", sizeof(qps_path_key), {M(qps_path_key, ifindex), M(qps_path_key, vni), M(qps_path_key, remote)}},
       {"qps_path_stats", sizeof(qps_path_stats),
        {M(qps_path_stats, packets), M(qps_path_stats, bytes), M(qps_path_stats, roce_packets), M(qps_path_stats, roce_bytes)}},
       {"qps_qp_path", sizeof(qps_qp_path), {M(qps_qp_path, ifindex), M(qps_qp_path, sport), M(qps_qp_path, _pad), M(qps_qp_path, moves)}},
       {"qps_uplink_cfg", sizeof(qps_uplink_cfg), {M(qps_uplink_cfg, vxlan_port), M(qps_uplink_cfg, _pad)}},
+      {"qps_xdp_cfg", sizeof(qps_xdp_cfg),
+       {M(qps_xdp_cfg, vxlan_port), M(qps_xdp_cfg, port_min), M(qps_xdp_cfg, port_count), M(qps_xdp_cfg, roles),
+        M(qps_xdp_cfg, _pad)}},
+      {"qps_qp_rx", sizeof(qps_qp_rx),
+       {M(qps_qp_rx, packets), M(qps_qp_rx, bytes), M(qps_qp_rx, reordered), M(qps_qp_rx, gaps), M(qps_qp_rx, next_psn),
+        M(qps_qp_rx, ifindex)}},
   };
   return l;
 }
@@ -66,7 +73,7 @@ std::map<std::string, long long> mode_enumerators() {
   return {{"QPS_MODE_OFF", QPS_MODE_OFF}, {"QPS_MODE_QP_HASH", QPS_MODE_QP_HASH}, {"QPS_MODE__MAX", QPS_MODE__MAX}};
 }
 
-const char* const kObjects[] = {QPS_VXLAN_EGRESS_OBJ, QPS_UPLINK_EGRESS_OBJ};
+const char* const kObjects[] = {QPS_VXLAN_EGRESS_OBJ, QPS_UPLINK_EGRESS_OBJ, QPS_UNDERLAY_XDP_OBJ};
 
 class Layout : public ::testing::Test {
  protected:
@@ -174,10 +181,20 @@ TEST(LayoutMaps, UplinkEgressKeyAndValueSizesMatch) {
              sizeof(qps_uplink_cfg));
 }
 
+TEST(LayoutMaps, UnderlayXdpKeyAndValueSizesMatch) {
+  check_maps(QPS_UNDERLAY_XDP_OBJ,
+             {{"rx_paths", sizeof(qps_path_key), sizeof(qps_path_stats)},
+              {"qp_rx", sizeof(qps_qp_key), sizeof(qps_qp_rx)},
+              {"vni_mode", sizeof(__u32), sizeof(qps_vni_cfg)},
+              {"xdp_reasons", sizeof(__u32), sizeof(qps_reason_stats)}},
+             sizeof(qps_xdp_cfg));
+}
+
 // One counter per reason: the arrays are indexed by enum qps_reason.
 TEST(LayoutMaps, ReasonArraysHaveOneEntryPerReason) {
   const std::pair<const char*, const char*> arrays[] = {{QPS_VXLAN_EGRESS_OBJ, "reasons"},
-                                                        {QPS_UPLINK_EGRESS_OBJ, "uplink_reasons"}};
+                                                        {QPS_UPLINK_EGRESS_OBJ, "uplink_reasons"},
+                                                        {QPS_UNDERLAY_XDP_OBJ, "xdp_reasons"}};
   for (const auto& [path, name] : arrays) {
     std::unique_ptr<bpf_object, decltype(&bpf_object__close)> obj(bpf_object__open_file(path, nullptr),
                                                                  bpf_object__close);

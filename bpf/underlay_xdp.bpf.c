@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * XDP on underlay interfaces, before the node's own route lookup. Two roles, chosen per instance
+ * in .rodata (the verifier drops the code of a role that is off):
+ *  - rx (uplinks of a VTEP): counts every received VXLAN frame per path (ingress interface, VNI,
+ *    remote VTEP), RoCEv2 inside apart, and tracks each QP's PSNs: reordered and gaps;
+ *  - transit (a node forwarding VXLAN it did not encapsulate): rewrites the outer UDP source port
+ *    from the inner destination QP exactly as a VTEP in mode qp-hash would choose it, keeping the
+ *    outer UDP checksum valid. No other byte changes.
+ * Always XDP_PASS: this program observes and steers, it never drops.
+ */
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+#include "qpspread/abi.h"
+#include "qpspread/flow_hash.h"
+#include "lib/counters.h"
+#include "lib/csum.h"
+#include "lib/parse_outer.h"
+#include "lib/vni_mode.h"
+
+#define QPS_PSN_MASK 0xffffffu
+#define QPS_PSN_HALF 0x800000u
+
+/* BTH opcodes whose PSN is not a new position in the QP's send sequence. */
+#define QPS_OP_RC_ACK 0x11
+#define QPS_OP_RC_ATOMIC_ACK 0x12
+#define QPS_OP_CNP 0x81
+
+const volatile struct qps_xdp_cfg qps_xdp = { .vxlan_port = 4789 };
+
+QPS_PATHS_MAP(rx_paths);
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, QPS_MAX_QPS);
+	__type(key, struct qps_qp_key);
+	__type(value, struct qps_qp_rx);
+} qp_rx SEC(".maps");
+
+QPS_REASONS_MAP(xdp_reasons);
+
+/* Only acknowledgements and congestion notifications do not advance a QP's PSN sequence. */
+static __always_inline int qps_psn_in_sequence(__u8 opcode)
+{
+	return opcode != QPS_OP_RC_ACK && opcode != QPS_OP_RC_ATOMIC_ACK && opcode != QPS_OP_CNP;
+}
+
+/*
+ * A QP's frames normally arrive on one CPU (one flow, one rx queue), so the expected PSN is plain
+ * last-writer-wins; the counters are atomic because a path change can briefly split a QP over two.
+ */
+static __always_inline void qps_track_psn(__u32 vni, const struct qps_roce_flow *flow, __u32 ifindex,
+					  __u32 len)
+{
+	struct qps_qp_key key = { .vni = vni, .qpn = flow->dest_qp };
+	struct qps_qp_rx *q = bpf_map_lookup_elem(&qp_rx, &key);
+	__u32 ahead;
+
+	if (!q) {
+		struct qps_qp_rx init = {
+			.packets = 1,
+			.bytes = len,
+			.next_psn = (flow->psn + 1) & QPS_PSN_MASK,
+			.ifindex = ifindex,
+		};
+
+		bpf_map_update_elem(&qp_rx, &key, &init, BPF_NOEXIST);
+		return;
+	}
+	__sync_fetch_and_add(&q->packets, 1);
+	__sync_fetch_and_add(&q->bytes, len);
+	q->ifindex = ifindex;
+	if (!qps_psn_in_sequence(flow->opcode))
+		return;
+	/* Distance ahead of the expected PSN, modulo 2^24: the wrap from 0xffffff to 0 is in order. */
+	ahead = (flow->psn - q->next_psn) & QPS_PSN_MASK;
+	if (ahead >= QPS_PSN_HALF) {
+		__sync_fetch_and_add(&q->reordered, 1);
+		return;
+	}
+	if (ahead)
+		__sync_fetch_and_add(&q->gaps, 1);
+	q->next_psn = (flow->psn + 1) & QPS_PSN_MASK;
+}
+
+/* The port a VTEP in mode qp-hash gives this QP; rewritten in place with the checksum kept valid. */
+static __always_inline enum qps_reason qps_transit_rewrite(struct qps_outer *o, const struct qps_roce_flow *flow)
+{
+	__u32 h;
+	__be16 want;
+
+	if (!qps_vni_qp_hash(o->vni) || !qps_xdp.port_count)
+		return QPS_R_MODE_OFF;
+	h = qps_qp_hash(flow->addr, flow->nwords, flow->dest_qp);
+	want = bpf_htons(qps_port_for_hash(h, qps_xdp.port_min, qps_xdp.port_count));
+	if (o->udp->source == want)
+		return QPS_R_PORT_KEPT;
+	/* A zero checksum means none was sent (IPv4, or an IPv6 tunnel per RFC 6935): keep it so. */
+	if (o->udp->check)
+		o->udp->check = qps_udp_csum_replace16(o->udp->check, o->udp->source, want);
+	o->udp->source = want;
+	return QPS_R_STEERED;
+}
+
+SEC("xdp")
+int qps_underlay_xdp(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	__u32 len = data_end - data;
+	struct qps_roce_flow flow = {};
+	struct qps_outer o = {};
+	enum qps_reason reason, roce;
+
+	reason = qps_parse_vxlan(data, data_end, qps_xdp.vxlan_port, &o);
+	if (reason != QPS_PARSE_OK) {
+		qps_count_reason(&xdp_reasons, reason, len);
+		return XDP_PASS;
+	}
+	roce = qps_parse_rocev2(o.inner, data_end, &flow);
+	reason = roce == QPS_PARSE_OK ? QPS_R_RECEIVED : roce;
+	if ((qps_xdp.roles & QPS_XDP_TRANSIT) && roce == QPS_PARSE_OK)
+		reason = qps_transit_rewrite(&o, &flow);
+	if (qps_xdp.roles & QPS_XDP_RX) {
+		struct qps_path_key key = { .ifindex = ctx->ingress_ifindex, .vni = o.vni };
+
+		__builtin_memcpy(key.remote, o.src, 16);
+		qps_count_path(&rx_paths, &key, len, roce == QPS_PARSE_OK);
+		if (roce == QPS_PARSE_OK)
+			qps_track_psn(o.vni, &flow, ctx->ingress_ifindex, len);
+	}
+	qps_count_reason(&xdp_reasons, reason, len);
+	return XDP_PASS;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
