@@ -14,6 +14,7 @@
 
 #include "qpspread/abi.h"
 #include "qpspread/flow_hash.h"
+#include "lib/attachments.h"
 #include "lib/counters.h"
 #include "lib/csum.h"
 #include "lib/parse_outer.h"

@@ -9,6 +9,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "qpspread/abi.h"
+#include "lib/attachments.h"
 #include "lib/counters.h"
 #include "lib/parse_outer.h"
 

@@ -14,6 +14,7 @@
 #include "qpspread/flow_hash.h"
 #include "lib/counters.h"
 #include "lib/parse_inner.h"
+#include "lib/attachments.h"
 #include "lib/vni_mode.h"
 
 /* Headers we read: Ethernet, 2 VLAN tags, IPv6 (the longer of IPv4 w/o options), UDP, BTH. */
@@ -31,12 +32,7 @@ struct {
 /* Set by the loader before load; one program instance per VXLAN device. */
 const volatile struct qps_dev_cfg qps_dev = {};
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, QPS_MAX_DEVS);
-	__type(key, __u32); /* ifindex */
-	__type(value, struct qps_attachment);
-} attachments SEC(".maps");
+
 
 static __always_inline __u16 qps_steer(struct __sk_buff *skb, const struct qps_roce_flow *flow)
 {

@@ -2,6 +2,7 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <linux/if_link.h>
 #include <net/if.h>
 
 #include <algorithm>
@@ -13,6 +14,8 @@
 #include "loader/error.h"
 #include "loader/tc_hook.h"
 #include "loader/vxlan_discovery.h"
+#include "loader/xdp_hook.h"
+#include "underlay_xdp.skel.h"
 #include "uplink_egress.skel.h"
 #include "vxlan_egress.skel.h"
 
@@ -27,8 +30,9 @@ std::string names_of(const std::vector<VxlanDevice>& devs) {
   return s.empty() ? "none" : s;
 }
 
-std::vector<VxlanDevice> select_devices(const Netns& ns, const std::vector<std::string>& wanted) {
+std::vector<VxlanDevice> select_devices(const Netns& ns, const std::vector<std::string>& wanted, bool transit) {
   std::vector<VxlanDevice> all = discover_vxlan_devices();
+  if (all.empty() && wanted.empty() && transit) return all;  // a transit node need not be a VTEP
   if (all.empty())
     throw Error("no VXLAN device in netns " + ns.name() + "; is FRR's VXLAN configured?");
   std::vector<VxlanDevice> picked;
@@ -105,14 +109,22 @@ struct AttachTxn {
   std::string pin_dir;
   bool pins_new = false;
   std::optional<PinnedMaps> maps;
-  std::vector<DeviceState> added;
+  std::vector<DeviceState> added;                       // records this call created
+  std::vector<std::pair<int, uint32_t>> xdp_added;      // XDP programs it attached where none of ours was
+  std::vector<std::string> warnings;
   bool committed = false;
 
   ~AttachTxn() {
     if (committed) return;
+    for (const auto& [ifindex, prog_id] : xdp_added) {
+      try {
+        xdp_detach(ifindex, prog_id);
+      } catch (...) {
+      }
+    }
     for (const auto& d : added) {
       try {
-        tc_detach_egress(d.ifindex, d.created_qdisc);
+        if (d.prog_id) tc_detach_egress(d.ifindex, d.created_qdisc);
       } catch (...) {
       }
       if (maps) maps->delete_attachment(static_cast<uint32_t>(d.ifindex));
@@ -156,21 +168,104 @@ DeviceState install(AttachTxn& txn, DeviceState st, uint8_t kind, const qps_dev_
 
 DeviceState attach_vxlan(AttachTxn& txn, const VxlanDevice& dev, uint32_t mark) {
   const qps_dev_cfg cfg = dev_cfg(dev, mark);
-  DeviceState st{dev.ifname, dev.ifindex, dev.vni, 0, false, false, dev.port_min, dev.port_count, mark};
+  DeviceState st{.ifname = dev.ifname, .ifindex = dev.ifindex, .vni = dev.vni, .port_min = dev.port_min,
+                 .port_count = dev.port_count, .mark = mark};
   return install(txn, st, QPS_ATTACH_VXLAN, cfg, [&] {
     auto skel = std::make_shared<Skel>(open_and_load(txn.pin_dir, cfg));
     return std::make_pair(skel, (*skel)->progs.qps_vxlan_egress);
   });
 }
 
+using XdpSkel = std::unique_ptr<underlay_xdp, decltype(&underlay_xdp__destroy)>;
+
+XdpSkel load_xdp(const std::string& pin_dir, const qps_xdp_cfg& cfg) {
+  XdpSkel skel(underlay_xdp__open(), underlay_xdp__destroy);
+  if (!skel) throw Error(errno_text("cannot open the XDP BPF object", errno));
+  skel->rodata->qps_xdp = cfg;
+  set_pin_paths(skel->obj, pin_dir);
+  if (int err = underlay_xdp__load(skel.get()); err)
+    throw Error(errno_text("cannot load the XDP program", err) + load_hint(err, pin_dir));
+  return skel;
+}
+
+const char* xdp_mode_name(uint32_t flags) {
+  return flags & XDP_FLAGS_SKB_MODE ? "generic" : flags & XDP_FLAGS_DRV_MODE ? "native" : "";
+}
+
+// Puts underlay_xdp, loaded with cfg, on st's interface and records it with the interface's
+// attachment (created with `kind` when the interface has none yet).
+void install_xdp(AttachTxn& txn, DeviceState& st, uint8_t kind, const qps_xdp_cfg& cfg) {
+  const uint32_t key = static_cast<uint32_t>(st.ifindex);
+  const std::optional<qps_attachment> rec = txn.maps ? txn.maps->attachment(key) : std::nullopt;
+  if (rec && rec->xdp_prog_id && std::memcmp(&rec->xdp, &cfg, sizeof(cfg)) == 0 &&
+      xdp_query(st.ifindex) == rec->xdp_prog_id) {
+    st.xdp_prog_id = rec->xdp_prog_id;
+    st.xdp_mode = xdp_mode_name(rec->xdp_flags);
+    return;
+  }
+  XdpSkel skel = load_xdp(txn.pin_dir, cfg);
+  if (!txn.maps) txn.maps = PinnedMaps::open(txn.pin_dir);
+  const uint32_t ours = rec ? rec->xdp_prog_id : 0;
+  const XdpAttachResult r = xdp_attach(st.ifindex, st.ifname, bpf_program__fd(skel->progs.qps_underlay_xdp), ours);
+  st.already_attached = false;
+  st.xdp_prog_id = r.prog_id;
+  st.xdp_mode = xdp_mode_name(r.flags);
+  if (r.generic_fallback)
+    txn.warnings.push_back("native XDP refused on " + st.ifname + ": attached in generic mode (slower)");
+  if (!ours) txn.xdp_added.emplace_back(st.ifindex, r.prog_id);
+  qps_attachment out{};
+  if (rec) {
+    out = *rec;
+  } else {
+    out.ifindex = key;
+    out.kind = kind;
+    std::strncpy(out.ifname, st.ifname.c_str(), sizeof(out.ifname) - 1);
+    txn.added.push_back(st);
+  }
+  out.xdp_prog_id = r.prog_id;
+  out.xdp_flags = r.flags;
+  out.xdp = cfg;
+  txn.maps->put_attachment(out);
+}
+
+int interface_index(const Netns& ns, const std::string& ifname, const char* role) {
+  const int ifindex = static_cast<int>(if_nametoindex(ifname.c_str()));
+  if (!ifindex) throw Error("no interface '" + ifname + "' in netns " + ns.name() + " (" + role + ")");
+  return ifindex;
+}
+
+// The XDP config shared by a namespace's instances: the VXLAN port of its devices, the port range
+// a VTEP with the default range uses (the namespace's ip_local_port_range).
+qps_xdp_cfg xdp_cfg(const std::vector<VxlanDevice>& devs, uint8_t roles) {
+  qps_xdp_cfg cfg{};
+  cfg.vxlan_port = devs.empty() || !devs.front().dstport ? 4789 : devs.front().dstport;
+  cfg.roles = roles;
+  if (roles & QPS_XDP_TRANSIT) {
+    uint16_t low = 0, high = 0;
+    local_port_range(low, high);
+    cfg.port_min = low;
+    cfg.port_count = static_cast<uint16_t>(high - low);
+  }
+  return cfg;
+}
+
+DeviceState attach_transit(AttachTxn& txn, const Netns& ns, const std::string& ifname, const qps_xdp_cfg& cfg,
+                           const std::vector<uint32_t>& vnis) {
+  DeviceState st{.ifname = ifname,
+                 .ifindex = interface_index(ns, ifname, "--transit names the interfaces VXLAN arrives by"),
+                 .already_attached = true,  // until install_xdp finds something to do
+                 .port_min = cfg.port_min,
+                 .port_count = cfg.port_count};
+  st.vnis = vnis;
+  install_xdp(txn, st, QPS_ATTACH_TRANSIT, cfg);
+  return st;
+}
+
 using UplinkSkel = std::unique_ptr<uplink_egress, decltype(&uplink_egress__destroy)>;
 
-DeviceState attach_uplink(AttachTxn& txn, const Netns& ns, const std::string& ifname) {
-  const int ifindex = static_cast<int>(if_nametoindex(ifname.c_str()));
-  if (!ifindex)
-    throw Error("no interface '" + ifname + "' in netns " + ns.name() +
-                " (uplinks are the underlay interfaces toward the spines)");
-  DeviceState st{ifname, ifindex, 0, 0, false, false, 0, 0, 0};
+DeviceState attach_uplink_tc(AttachTxn& txn, const Netns& ns, const std::string& ifname) {
+  const int ifindex = interface_index(ns, ifname, "uplinks are the underlay interfaces toward the spines");
+  DeviceState st{.ifname = ifname, .ifindex = ifindex};
   return install(txn, st, QPS_ATTACH_UPLINK, qps_dev_cfg{}, [&] {
     auto skel = std::make_shared<UplinkSkel>(uplink_egress__open(), uplink_egress__destroy);
     if (!*skel) throw Error(errno_text("cannot open the uplink BPF object", errno));
@@ -179,6 +274,15 @@ DeviceState attach_uplink(AttachTxn& txn, const Netns& ns, const std::string& if
       throw Error(errno_text("cannot load the uplink program", err) + load_hint(err, txn.pin_dir));
     return std::make_pair(skel, (*skel)->progs.qps_uplink_egress);
   });
+}
+
+// An uplink: tc egress counts what leaves by it, XDP what arrives.
+DeviceState attach_uplink(AttachTxn& txn, const Netns& ns, const std::string& ifname, const qps_xdp_cfg& cfg) {
+  DeviceState st = attach_uplink_tc(txn, ns, ifname);
+  const bool tc_was_there = st.already_attached;
+  install_xdp(txn, st, QPS_ATTACH_UPLINK, cfg);
+  st.already_attached = tc_was_there && st.already_attached;
+  return st;
 }
 
 PinnedMaps open_pins_or_throw(const Netns& ns) {
@@ -196,16 +300,31 @@ AttachReport attach(const Netns& ns, const AttachOptions& opts) {
   AttachReport report;
   report.pin_dir = pin_dir_for(ns.inode());
   ensure_bpffs();
+  for (const auto& t : opts.transit)
+    if (std::find(opts.uplinks.begin(), opts.uplinks.end(), t) != opts.uplinks.end())
+      throw Error(t + " is named both as --uplink and --transit; an interface holds one XDP program: pick one role");
   ns.run([&] {
-    const std::vector<VxlanDevice> devs = select_devices(ns, opts.devices);
+    const std::vector<VxlanDevice> devs = select_devices(ns, opts.devices, !opts.transit.empty());
+    std::vector<uint32_t> transit_vnis = opts.transit_vnis;
+    if (transit_vnis.empty())
+      for (const auto& d : devs) transit_vnis.push_back(d.vni);
+    if (!opts.transit.empty() && transit_vnis.empty())
+      throw Error("netns " + ns.name() + " has no VXLAN device, so --transit needs the VNIs to steer: --vni N");
     AttachTxn txn;
     txn.pin_dir = report.pin_dir;
     txn.maps = PinnedMaps::open(report.pin_dir);
     txn.pins_new = !txn.maps.has_value();
     make_pin_dir(report.pin_dir);
     for (const auto& dev : devs) report.devices.push_back(attach_vxlan(txn, dev, opts.mark));
-    for (const auto& up : opts.uplinks) report.uplinks.push_back(attach_uplink(txn, ns, up));
+    for (const auto& up : opts.uplinks)
+      report.uplinks.push_back(attach_uplink(txn, ns, up, xdp_cfg(devs, QPS_XDP_RX)));
+    for (const auto& t : opts.transit)
+      report.transit.push_back(attach_transit(txn, ns, t, xdp_cfg(devs, QPS_XDP_TRANSIT), transit_vnis));
+    if (!txn.maps) return;  // nothing to attach (no device, no uplink): nothing was pinned
     for (const auto& dev : devs) txn.maps->init_mode(dev.vni, opts.initial_mode);
+    if (!opts.transit.empty())
+      for (uint32_t vni : transit_vnis) txn.maps->init_mode(vni, opts.initial_mode);
+    report.warnings = txn.warnings;
     txn.committed = true;
   });
   return report;
@@ -222,7 +341,8 @@ DetachReport detach(const Netns& ns) {
     }
     report.was_attached = true;
     for (const auto& a : maps->attachments()) {
-      if (tc_detach_egress(static_cast<int>(a.ifindex), a.created_qdisc))
+      if (a.xdp_prog_id) xdp_detach(static_cast<int>(a.ifindex), a.xdp_prog_id);
+      if (a.kind != QPS_ATTACH_TRANSIT && tc_detach_egress(static_cast<int>(a.ifindex), a.created_qdisc))
         report.qdiscs_removed.push_back(a.ifname);
       report.devices.push_back(a.ifname);
     }
@@ -245,11 +365,15 @@ NetnsStatus status(const Netns& ns) {
       d.ifindex = static_cast<int>(a.ifindex);
       d.vni = a.vni;
       d.created_qdisc = a.created_qdisc;
-      d.prog_id = tc_query_egress(d.ifindex);
+      d.prog_id = a.kind == QPS_ATTACH_TRANSIT ? 0 : tc_query_egress(d.ifindex);
       d.mark = a.cfg.mark;
-      d.port_min = a.cfg.port_min;
-      d.port_count = a.cfg.port_count;
-      (a.kind == QPS_ATTACH_UPLINK ? st.uplinks : st.devices).push_back(d);
+      d.port_min = a.kind == QPS_ATTACH_TRANSIT ? a.xdp.port_min : a.cfg.port_min;
+      d.port_count = a.kind == QPS_ATTACH_TRANSIT ? a.xdp.port_count : a.cfg.port_count;
+      if (a.xdp_prog_id) {
+        d.xdp_prog_id = xdp_query(d.ifindex);  // 0 when someone removed it
+        d.xdp_mode = xdp_mode_name(a.xdp_flags);
+      }
+      (a.kind == QPS_ATTACH_UPLINK ? st.uplinks : a.kind == QPS_ATTACH_TRANSIT ? st.transit : st.devices).push_back(d);
     }
     st.vni_modes = maps->vni_modes();
     st.reasons = maps->reasons();
@@ -260,16 +384,16 @@ NetnsStatus status(const Netns& ns) {
 
 void set_mode(const Netns& ns, uint32_t vni, uint32_t mode) {
   PinnedMaps maps = open_pins_or_throw(ns);
+  // attach gives every VNI it steers (a VXLAN device's, or a transit one) a mode entry.
   std::string vnis;
   bool found = false;
-  for (const auto& a : maps.attachments()) {
-    if (a.kind != QPS_ATTACH_VXLAN) continue;
-    found |= a.vni == vni;
-    vnis += (vnis.empty() ? "" : ", ") + std::to_string(a.vni);
+  for (const auto& [v, m] : maps.vni_modes()) {
+    found |= v == vni;
+    vnis += (vnis.empty() ? "" : ", ") + std::to_string(v);
   }
   if (!found)
-    throw Error("VNI " + std::to_string(vni) + " is not on any attached VXLAN device in netns " +
-                ns.name() + " (attached VNIs: " + (vnis.empty() ? "none" : vnis) + ")");
+    throw Error("VNI " + std::to_string(vni) + " is not attached in netns " + ns.name() +
+                " (attached VNIs: " + (vnis.empty() ? "none" : vnis) + ")");
   maps.set_mode(vni, mode);
 }
 
@@ -287,7 +411,9 @@ PathReport path_report(const Netns& ns) {
   PinnedMaps maps = open_pins_or_throw(ns);
   PathReport r;
   r.paths = maps.path_stats();
+  r.rx_paths = maps.rx_paths();
   r.qp_paths = maps.qp_paths();
+  r.qp_rx = maps.qp_rx();
   for (const auto& a : maps.attachments())
     if (a.kind == QPS_ATTACH_UPLINK) r.ifnames[a.ifindex] = a.ifname;
   return r;

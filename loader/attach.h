@@ -18,7 +18,13 @@ struct AttachOptions {
   std::vector<std::string> devices;  // empty: every VXLAN device in the namespace
   uint32_t mark = QPS_DEFAULT_MARK;  // skb mark for steered packets; must not be 0
   uint32_t initial_mode = QPS_MODE_QP_HASH;  // for VNIs that have no mode yet
-  std::vector<std::string> uplinks;  // underlay interfaces to count per path (uplink program)
+  std::vector<std::string> uplinks;  // underlay interfaces to count per path (tc tx, XDP rx)
+  // Interfaces VXLAN encapsulated elsewhere arrives by (a leaf in front of host VTEPs): XDP
+  // rewrites its outer source port before this node's ECMP decision.
+  std::vector<std::string> transit;
+  // VNIs the transit rewrite steers (their mode starts as initial_mode); default: the VNIs of
+  // the namespace's own VXLAN devices.
+  std::vector<uint32_t> transit_vnis;
 };
 
 struct DeviceState {
@@ -31,17 +37,22 @@ struct DeviceState {
   uint16_t port_min = 0;
   uint16_t port_count = 0;
   uint32_t mark = 0;
+  uint32_t xdp_prog_id = 0;   // underlay_xdp on this interface (uplinks: rx; transit: rewrite)
+  std::string xdp_mode;       // "native" or "generic"; "" without XDP
+  std::vector<uint32_t> vnis; // transit: the VNIs it steers
 };
 
 struct AttachReport {
   std::string pin_dir;
   std::vector<DeviceState> devices;
   std::vector<DeviceState> uplinks;
+  std::vector<DeviceState> transit;
+  std::vector<std::string> warnings;  // e.g. generic XDP where native was refused
 };
 
 struct DetachReport {
   bool was_attached = false;
-  std::vector<std::string> devices;  // filters removed
+  std::vector<std::string> devices;  // interfaces whose filters / XDP programs were removed
   std::vector<std::string> qdiscs_removed;
 };
 
@@ -51,6 +62,7 @@ struct NetnsStatus {
   bool attached = false;
   std::vector<DeviceState> devices;
   std::vector<DeviceState> uplinks;
+  std::vector<DeviceState> transit;
   std::map<uint32_t, uint32_t> vni_modes;
   std::vector<ReasonStats> reasons;
   size_t qp_entries = 0;
@@ -63,14 +75,18 @@ AttachReport attach(const Netns& ns, const AttachOptions& opts);
 // one else's filter is on them), and the pins. Safe to repeat.
 DetachReport detach(const Netns& ns);
 NetnsStatus status(const Netns& ns);
-// Checks the VNI is on an attached device, then sets its mode; takes effect on the next packet.
+// Checks the VNI is attached (a VXLAN device's, or steered by transit), then sets its mode; takes
+// effect on the next packet.
 void set_mode(const Netns& ns, uint32_t vni, uint32_t mode);
 std::vector<QpStats> qp_stats(const Netns& ns, std::optional<uint32_t> vni);
 
-// What the uplink program counted: per path, and per QP its last uplink, port and moves.
+// What the uplink programs counted: per path sent (tc) and received (XDP, remote = the sender),
+// per QP its last uplink, port and moves, and what it received: reordered frames and gaps.
 struct PathReport {
   std::vector<PathStats> paths;
+  std::vector<PathStats> rx_paths;
   std::map<qps_qp_key, qps_qp_path> qp_paths;
+  std::map<qps_qp_key, qps_qp_rx> qp_rx;
   std::map<uint32_t, std::string> ifnames;  // ifindex -> name, of attached uplinks
 };
 PathReport path_report(const Netns& ns);

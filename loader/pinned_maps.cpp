@@ -37,6 +37,50 @@ std::vector<T> percpu_lookup(int fd, const void* key) {
   return vals;
 }
 
+std::vector<ReasonStats> read_reasons(int fd) {
+  if (fd < 0) return {};
+  std::vector<ReasonStats> out;
+  for (uint32_t r = 0; r < QPS_R__MAX; r++) {
+    ReasonStats rs;
+    rs.name = reason_name(r);
+    for (const auto& v : percpu_lookup<qps_reason_stats>(fd, &r)) {
+      rs.packets += v.packets;
+      rs.bytes += v.bytes;
+    }
+    out.push_back(rs);
+  }
+  return out;
+}
+
+std::vector<PathStats> read_paths(int fd) {
+  std::vector<PathStats> out;
+  if (fd < 0) return out;
+  qps_path_key key{}, next{};
+  const void* prev = nullptr;
+  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+    PathStats p;
+    p.ifindex = next.ifindex;
+    p.vni = next.vni;
+    char buf[INET6_ADDRSTRLEN] = {};
+    static const uint8_t v4_prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (std::memcmp(next.remote, v4_prefix, 12) == 0)
+      inet_ntop(AF_INET, next.remote + 12, buf, sizeof(buf));
+    else
+      inet_ntop(AF_INET6, next.remote, buf, sizeof(buf));
+    p.remote = buf;
+    for (const auto& v : percpu_lookup<qps_path_stats>(fd, &next)) {
+      p.packets += v.packets;
+      p.bytes += v.bytes;
+      p.roce_packets += v.roce_packets;
+      p.roce_bytes += v.roce_bytes;
+    }
+    out.push_back(p);
+    key = next;
+    prev = &key;
+  }
+  return out;
+}
+
 }  // namespace
 
 const char* reason_name(uint32_t reason) {
@@ -70,8 +114,13 @@ std::optional<PinnedMaps> PinnedMaps::open(const std::string& dir) {
   m.qp_stats_ = open_pin(dir, "qp_stats");
   m.path_stats_ = open_pin(dir, "path_stats");
   m.qp_paths_ = open_pin(dir, "qp_paths");
-  if (!m.vni_mode_ && !m.attachments_ && !m.reasons_ && !m.qp_stats_) return std::nullopt;
-  if (!m.vni_mode_ || !m.attachments_ || !m.reasons_ || !m.qp_stats_)
+  m.rx_paths_ = open_pin(dir, "rx_paths");
+  m.qp_rx_ = open_pin(dir, "qp_rx");
+  m.xdp_reasons_ = open_pin(dir, "xdp_reasons");
+  // Every object defines attachments and vni_mode; the other maps come with their programs (a
+  // transit node may have no VXLAN device, so no VTEP program).
+  if (!m.vni_mode_ && !m.attachments_) return std::nullopt;
+  if (!m.vni_mode_ || !m.attachments_)
     throw Error("incomplete pins in " + dir + "; run 'qpspread detach' for this namespace, then attach again");
   return m;
 }
@@ -131,19 +180,9 @@ void PinnedMaps::set_mode(uint32_t vni, uint32_t mode) const {
     throw Error(errno_text("cannot set the mode of VNI " + std::to_string(vni), errno));
 }
 
-std::vector<ReasonStats> PinnedMaps::reasons() const {
-  std::vector<ReasonStats> out;
-  for (uint32_t r = 0; r < QPS_R__MAX; r++) {
-    ReasonStats rs;
-    rs.name = reason_name(r);
-    for (const auto& v : percpu_lookup<qps_reason_stats>(reasons_.get(), &r)) {
-      rs.packets += v.packets;
-      rs.bytes += v.bytes;
-    }
-    out.push_back(rs);
-  }
-  return out;
-}
+std::vector<ReasonStats> PinnedMaps::reasons() const { return read_reasons(reasons_.get()); }
+
+std::vector<ReasonStats> PinnedMaps::xdp_reasons() const { return read_reasons(xdp_reasons_.get()); }
 
 std::vector<QpStats> PinnedMaps::qp_stats() const {
   std::vector<QpStats> out;
@@ -165,29 +204,18 @@ std::vector<QpStats> PinnedMaps::qp_stats() const {
   return out;
 }
 
-std::vector<PathStats> PinnedMaps::path_stats() const {
-  std::vector<PathStats> out;
-  if (!path_stats_) return out;
-  qps_path_key key{}, next{};
+std::vector<PathStats> PinnedMaps::path_stats() const { return read_paths(path_stats_.get()); }
+
+std::vector<PathStats> PinnedMaps::rx_paths() const { return read_paths(rx_paths_.get()); }
+
+std::map<qps_qp_key, qps_qp_rx> PinnedMaps::qp_rx() const {
+  std::map<qps_qp_key, qps_qp_rx> out;
+  if (!qp_rx_) return out;
+  qps_qp_key key{}, next{};
   const void* prev = nullptr;
-  while (bpf_map_get_next_key(path_stats_.get(), prev, &next) == 0) {
-    PathStats p;
-    p.ifindex = next.ifindex;
-    p.vni = next.vni;
-    char buf[INET6_ADDRSTRLEN] = {};
-    static const uint8_t v4_prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    if (std::memcmp(next.remote, v4_prefix, 12) == 0)
-      inet_ntop(AF_INET, next.remote + 12, buf, sizeof(buf));
-    else
-      inet_ntop(AF_INET6, next.remote, buf, sizeof(buf));
-    p.remote = buf;
-    for (const auto& v : percpu_lookup<qps_path_stats>(path_stats_.get(), &next)) {
-      p.packets += v.packets;
-      p.bytes += v.bytes;
-      p.roce_packets += v.roce_packets;
-      p.roce_bytes += v.roce_bytes;
-    }
-    out.push_back(p);
+  while (bpf_map_get_next_key(qp_rx_.get(), prev, &next) == 0) {
+    qps_qp_rx q{};
+    if (bpf_map_lookup_elem(qp_rx_.get(), &next, &q) == 0) out[next] = q;
     key = next;
     prev = &key;
   }

@@ -19,7 +19,8 @@ namespace qpspread {
 
 // The names of the maps in the BPF object; each is pinned under its own name.
 inline constexpr const char* kPinnedMapNames[] = {"vni_mode", "attachments", "reasons", "qp_stats",
-                                                  "path_stats", "qp_paths", "uplink_reasons"};
+                                                  "path_stats", "qp_paths", "uplink_reasons",
+                                                  "rx_paths", "qp_rx", "xdp_reasons"};
 
 struct QpStats {
   uint32_t vni = 0;
@@ -60,16 +61,21 @@ class PinnedMaps {
   void init_mode(uint32_t vni, uint32_t mode) const;
   std::map<uint32_t, uint32_t> vni_modes() const;  // VNI -> mode, for every VNI with an entry
   void set_mode(uint32_t vni, uint32_t mode) const;
-  std::vector<ReasonStats> reasons() const;        // summed over CPUs, in enum order
+  std::vector<ReasonStats> reasons() const;        // summed over CPUs, in enum order (VTEP program)
   std::vector<QpStats> qp_stats() const;           // summed over CPUs
   // Uplink program state; empty when no uplink was attached.
   std::vector<PathStats> path_stats() const;       // summed over CPUs
   std::map<qps_qp_key, qps_qp_path> qp_paths() const;
+  // Receive/transit (XDP) program state; empty when no XDP program was attached.
+  std::vector<PathStats> rx_paths() const;         // summed over CPUs; remote = the sending VTEP
+  std::map<qps_qp_key, qps_qp_rx> qp_rx() const;
+  std::vector<ReasonStats> xdp_reasons() const;
 
  private:
   PinnedMaps() = default;
   UniqueFd vni_mode_, attachments_, reasons_, qp_stats_;
   UniqueFd path_stats_, qp_paths_;  // present once an uplink was attached
+  UniqueFd rx_paths_, qp_rx_, xdp_reasons_;  // present once an XDP program was attached
 };
 
 // Removes the pinned maps and the directory; missing pins are fine.

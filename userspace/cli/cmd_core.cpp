@@ -23,6 +23,21 @@ json device_json(const DeviceState& d) {
           {"sport_max", d.port_min + d.port_count - 1}};
 }
 
+// An underlay interface: the tc program (uplinks), the XDP program (uplinks: rx; transit: rewrite).
+json underlay_json(const DeviceState& d, bool transit) {
+  json j = {{"ifname", d.ifname}, {"ifindex", d.ifindex}, {"xdp_prog_id", d.xdp_prog_id}, {"xdp_mode", d.xdp_mode}};
+  if (transit) {
+    j["vnis"] = d.vnis;
+    j["sport_min"] = d.port_min;
+    j["sport_max"] = d.port_min + d.port_count - 1;
+    j["attached"] = d.xdp_prog_id != 0;
+  } else {
+    j["prog_id"] = d.prog_id;
+    j["attached"] = d.prog_id != 0 && d.xdp_prog_id != 0;
+  }
+  return j;
+}
+
 json status_json(const NetnsStatus& st) {
   json j = {{"netns", st.netns}, {"pin_dir", st.pin_dir}, {"attached", st.attached},
             {"devices", json::array()}, {"vnis", json::array()}, {"reasons", json::object()},
@@ -35,8 +50,9 @@ json status_json(const NetnsStatus& st) {
   }
   for (const auto& [vni, mode] : st.vni_modes) j["vnis"].push_back({{"vni", vni}, {"mode", mode_name(mode)}});
   j["uplinks"] = json::array();
-  for (const auto& u : st.uplinks)
-    j["uplinks"].push_back({{"ifname", u.ifname}, {"ifindex", u.ifindex}, {"prog_id", u.prog_id}, {"attached", u.prog_id != 0}});
+  for (const auto& u : st.uplinks) j["uplinks"].push_back(underlay_json(u, false));
+  j["transit"] = json::array();
+  for (const auto& t : st.transit) j["transit"].push_back(underlay_json(t, true));
   for (const auto& r : st.reasons) j["reasons"][r.name] = {{"packets", r.packets}, {"bytes", r.bytes}};
   return j;
 }
@@ -63,7 +79,11 @@ void print_status(const json& all) {
     for (const auto& u : j["uplinks"])
       std::printf("  %-16s %-8d %-9s %-8s %-9u %s\n", u["ifname"].get<std::string>().c_str(), u["ifindex"].get<int>(),
                   "uplink", "-", u["prog_id"].get<unsigned>(),
-                  u["attached"].get<bool>() ? "counting" : "FILTER MISSING (run attach again)");
+                  u["attached"].get<bool>() ? "counting tx/rx" : "PROGRAM MISSING (run attach again)");
+    for (const auto& t : j["transit"])
+      std::printf("  %-16s %-8d %-9s %-8s %-9u %s\n", t["ifname"].get<std::string>().c_str(), t["ifindex"].get<int>(),
+                  "transit", t["xdp_mode"].get<std::string>().c_str(), t["xdp_prog_id"].get<unsigned>(),
+                  t["attached"].get<bool>() ? "rewriting" : "XDP PROGRAM MISSING (run attach again)");
     std::cout << "  packets by reason:";
     for (const auto& [name, r] : j["reasons"].items())
       if (r["packets"].get<uint64_t>()) std::cout << " " << name << "=" << r["packets"].get<uint64_t>();
@@ -97,7 +117,12 @@ void add_attach(CLI::App& app, Context& ctx) {
   auto mode = std::make_shared<std::string>("qp-hash");
   target->add_to(cmd, true);
   cmd->add_option("--dev", opts->devices, "VXLAN device(s); default: all in the namespace");
-  cmd->add_option("--uplink", opts->uplinks, "underlay interface(s) whose VXLAN traffic is counted per path");
+  cmd->add_option("--uplink", opts->uplinks, "underlay interface(s) whose VXLAN traffic is counted per path, sent and received");
+  cmd->add_option("--transit", opts->transit,
+                  "interface(s) VXLAN encapsulated elsewhere arrives by (host VTEPs): XDP sets its outer "
+                  "source port from the inner QP before this node's ECMP");
+  cmd->add_option("--vni", opts->transit_vnis, "with --transit: the VNIs to steer (default: this namespace's own)")
+      ->check(CLI::Range(1u, 16777215u));
   cmd->add_option("--mark", opts->mark,
                   "skb mark set on steered packets so the tunnel route cache is bypassed; pick one "
                   "your fwmark policy routing does not use")
@@ -115,9 +140,20 @@ void add_attach(CLI::App& app, Context& ctx) {
         j["devices"].push_back(dj);
       }
       j["uplinks"] = json::array();
-      for (const auto& u : r.uplinks)
-        j["uplinks"].push_back({{"ifname", u.ifname}, {"ifindex", u.ifindex}, {"prog_id", u.prog_id},
-                                {"already_attached", u.already_attached}});
+      for (const auto& u : r.uplinks) {
+        json uj = underlay_json(u, false);
+        uj["already_attached"] = u.already_attached;
+        j["uplinks"].push_back(uj);
+      }
+      j["transit"] = json::array();
+      for (const auto& t : r.transit) {
+        json tj = underlay_json(t, true);
+        tj["already_attached"] = t.already_attached;
+        j["transit"].push_back(tj);
+      }
+      j["warnings"] = r.warnings;
+      if (!ctx.out.json && !ctx.out.pretty)
+        for (const auto& w : r.warnings) std::cerr << "warning: " << w << "\n";
       emit(ctx.out, j, [](const json& j) {
         for (const auto& d : j["devices"])
           std::printf("%s %s (VNI %u, outer source ports %u-%u, mark 0x%x) in netns %s\n",
@@ -126,8 +162,14 @@ void add_attach(CLI::App& app, Context& ctx) {
                       d["sport_min"].get<unsigned>(), d["sport_max"].get<unsigned>(),
                       d["mark"].get<unsigned>(), j["netns"].get<std::string>().c_str());
         for (const auto& u : j["uplinks"])
-          std::printf("%s uplink %s in netns %s\n", u["already_attached"].get<bool>() ? "already counting:" : "counting:",
-                      u["ifname"].get<std::string>().c_str(), j["netns"].get<std::string>().c_str());
+          std::printf("%s uplink %s (XDP %s) in netns %s\n", u["already_attached"].get<bool>() ? "already counting:" : "counting:",
+                      u["ifname"].get<std::string>().c_str(), u["xdp_mode"].get<std::string>().c_str(),
+                      j["netns"].get<std::string>().c_str());
+        for (const auto& t : j["transit"])
+          std::printf("%s transit %s (XDP %s, outer source ports %u-%u) in netns %s\n",
+                      t["already_attached"].get<bool>() ? "already rewriting:" : "rewriting:",
+                      t["ifname"].get<std::string>().c_str(), t["xdp_mode"].get<std::string>().c_str(),
+                      t["sport_min"].get<unsigned>(), t["sport_max"].get<unsigned>(), j["netns"].get<std::string>().c_str());
       });
     };
   });

@@ -1,6 +1,7 @@
 // The stats report: what the datapath counted in one namespace, per VNI and path, as JSON.
 #include "userspace/cli/stats_report.h"
 
+#include <map>
 #include <set>
 
 #include "loader/attach.h"
@@ -11,28 +12,76 @@ namespace {
 
 using nlohmann::json;
 
+PathStats find_path(const std::vector<PathStats>& all, uint32_t vni, const std::string& remote, uint32_t ifindex) {
+  for (const auto& p : all)
+    if (p.vni == vni && p.remote == remote && p.ifindex == ifindex) return p;
+  return {};
+}
+
 // Every attached uplink is a path to every remote VTEP of the VNI: one that carried nothing is a
-// path with zero traffic, which is exactly what an imbalance must see.
+// path with zero traffic, which is exactly what an imbalance must see. A path's tx counters are
+// what left by the uplink toward the VTEP, its rx counters what arrived by it from the VTEP.
 json vni_paths(uint32_t vni, const PathReport& pr) {
   std::set<std::string> remotes;
-  for (const auto& p : pr.paths)
-    if (p.vni == vni) remotes.insert(p.remote);
+  for (const auto* list : {&pr.paths, &pr.rx_paths})
+    for (const auto& p : *list)
+      if (p.vni == vni) remotes.insert(p.remote);
   json paths = json::array();
   std::vector<uint64_t> load;
   for (const auto& remote : remotes) {
     for (const auto& [ifindex, ifname] : pr.ifnames) {
-      PathStats ps;
-      for (const auto& p : pr.paths)
-        if (p.vni == vni && p.remote == remote && p.ifindex == ifindex) ps = p;
-      paths.push_back({{"ifname", ifname}, {"remote_vtep", remote}, {"tx_packets", ps.packets},
-                       {"tx_bytes", ps.bytes}, {"tx_roce_packets", ps.roce_packets},
-                       {"tx_roce_bytes", ps.roce_bytes}});
-      load.push_back(ps.roce_bytes);
+      const PathStats tx = find_path(pr.paths, vni, remote, ifindex);
+      const PathStats rx = find_path(pr.rx_paths, vni, remote, ifindex);
+      paths.push_back({{"ifname", ifname}, {"remote_vtep", remote}, {"tx_packets", tx.packets},
+                       {"tx_bytes", tx.bytes}, {"tx_roce_packets", tx.roce_packets},
+                       {"tx_roce_bytes", tx.roce_bytes}, {"rx_packets", rx.packets}, {"rx_bytes", rx.bytes},
+                       {"rx_roce_packets", rx.roce_packets}, {"rx_roce_bytes", rx.roce_bytes}});
+      load.push_back(tx.roce_bytes);
     }
   }
   const std::vector<double> share = metrics::shares(load);
   for (size_t i = 0; i < paths.size(); i++) paths[i]["share"] = share[i];
   return {{"paths", paths}, {"imbalance", metrics::imbalance(load)}, {"jain", metrics::jain_index(load)}};
+}
+
+json ifname_or_index(const PathReport& pr, uint32_t ifindex) {
+  auto name = pr.ifnames.find(ifindex);
+  return name == pr.ifnames.end() ? json(std::to_string(ifindex)) : json(name->second);
+}
+
+// The VNI's QPs, sent (VTEP program, uplink program) or received (XDP), by QPN.
+json vni_qps(uint32_t vni, const std::vector<QpStats>& sent, const PathReport& pr) {
+  std::map<uint32_t, json> by_qpn;
+  auto entry = [&](uint32_t qpn) -> json& {
+    json& q = by_qpn[qpn];
+    if (q.is_null())
+      q = {{"qpn", qpn}, {"packets", 0}, {"bytes", 0}, {"sport", 0},  {"path", nullptr},   {"moves", 0},
+           {"rx_packets", 0}, {"rx_bytes", 0}, {"rx_path", nullptr}, {"reordered", 0}, {"gaps", 0}};
+    return q;
+  };
+  for (const auto& q : sent) {
+    if (q.vni != vni) continue;
+    json& qj = entry(q.qpn);
+    qj["packets"] = q.packets;
+    qj["bytes"] = q.bytes;
+    qj["sport"] = q.sport;
+    if (auto it = pr.qp_paths.find(qps_qp_key{q.vni, q.qpn}); it != pr.qp_paths.end()) {
+      qj["path"] = ifname_or_index(pr, it->second.ifindex);
+      qj["moves"] = it->second.moves;
+    }
+  }
+  for (const auto& [key, rx] : pr.qp_rx) {
+    if (key.vni != vni) continue;
+    json& qj = entry(key.qpn);
+    qj["rx_packets"] = rx.packets;
+    qj["rx_bytes"] = rx.bytes;
+    qj["rx_path"] = ifname_or_index(pr, rx.ifindex);
+    qj["reordered"] = rx.reordered;
+    qj["gaps"] = rx.gaps;
+  }
+  json out = json::array();
+  for (auto& [qpn, q] : by_qpn) out.push_back(std::move(q));
+  return out;
 }
 
 }  // namespace
@@ -41,8 +90,9 @@ json build_stats(const Netns& ns, std::optional<uint32_t> only) {
   const NetnsStatus st = status(ns);
   const PathReport pr = path_report(ns);
   const std::vector<QpStats> qps = qp_stats(ns, only);
-  std::set<uint32_t> vnis;
+  std::set<uint32_t> vnis;  // the VXLAN devices' VNIs and the transit ones (every VNI has a mode)
   for (const auto& d : st.devices) vnis.insert(d.vni);
+  for (const auto& [vni, mode] : st.vni_modes) vnis.insert(vni);
   json j = {{"netns", ns.name()}, {"vnis", json::array()}, {"reasons", json::object()}};
   for (const auto& r : st.reasons) j["reasons"][r.name] = {{"packets", r.packets}, {"bytes", r.bytes}};
   for (uint32_t vni : vnis) {
@@ -51,17 +101,7 @@ json build_stats(const Netns& ns, std::optional<uint32_t> only) {
     json v = vni_paths(vni, pr);
     v["vni"] = vni;
     v["mode"] = mode_name(m == st.vni_modes.end() ? static_cast<uint32_t>(QPS_MODE_OFF) : m->second);
-    v["qps"] = json::array();
-    for (const auto& q : qps) {
-      if (q.vni != vni) continue;
-      json qj = {{"qpn", q.qpn}, {"packets", q.packets}, {"bytes", q.bytes}, {"sport", q.sport}};
-      if (auto it = pr.qp_paths.find(qps_qp_key{q.vni, q.qpn}); it != pr.qp_paths.end()) {
-        auto name = pr.ifnames.find(it->second.ifindex);
-        qj["path"] = name == pr.ifnames.end() ? std::to_string(it->second.ifindex) : name->second;
-        qj["moves"] = it->second.moves;
-      }
-      v["qps"].push_back(qj);
-    }
+    v["qps"] = vni_qps(vni, qps, pr);
     j["vnis"].push_back(v);
   }
   return j;

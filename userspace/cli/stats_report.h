@@ -12,6 +12,9 @@
 namespace qpspread::cli {
 
 // {"netns", "vnis": [{"vni", "mode", "paths": [...], "imbalance", "jain", "qps": [...]}], "reasons"}
+// paths[]: ifname, remote_vtep, tx_/rx_ packets, bytes, roce_packets, roce_bytes, share (of tx RoCEv2
+// bytes). qps[]: qpn, packets, bytes, sport, path, moves (sent), rx_packets, rx_bytes, rx_path,
+// reordered, gaps (received); path and rx_path are null when unknown.
 nlohmann::json build_stats(const Netns& ns, std::optional<uint32_t> only_vni);
 
 }  // namespace qpspread::cli
