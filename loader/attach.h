@@ -10,6 +10,7 @@
 
 #include "loader/netns.h"
 #include "loader/pinned_maps.h"
+#include "loader/uplink_discovery.h"
 #include "qpspread/abi.h"
 
 namespace qpspread {
@@ -19,6 +20,8 @@ struct AttachOptions {
   uint32_t mark = QPS_DEFAULT_MARK;  // skb mark for steered packets; must not be 0
   uint32_t initial_mode = QPS_MODE_QP_HASH;  // for VNIs that have no mode yet
   std::vector<std::string> uplinks;  // underlay interfaces to count per path (uplink program)
+  // With no `uplinks`: find them from the routes to the remote VTEPs (uplink_discovery.h).
+  bool discover_uplinks = true;
 };
 
 struct DeviceState {
@@ -37,6 +40,8 @@ struct AttachReport {
   std::string pin_dir;
   std::vector<DeviceState> devices;
   std::vector<DeviceState> uplinks;
+  bool uplinks_discovered = false;        // uplinks came from discovery, not from the caller
+  std::vector<RemoteVtep> remote_vteps;  // what discovery found (empty when it did not run)
 };
 
 struct DetachReport {
