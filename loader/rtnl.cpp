@@ -61,14 +61,16 @@ int RtnlSocket::request(const RtnlRequest& req, const std::function<void(const n
   if (::sendto(fd_.get(), msg.data(), msg.size(), 0, reinterpret_cast<sockaddr*>(&kernel), sizeof(kernel)) < 0)
     throw Error(errno_text("netlink send", errno));
 
-  // 32 KiB holds the largest message a route dump sends (the kernel sizes them to a page or so).
-  std::vector<uint8_t> buf(32768);
+  // The kernel fills dump replies up to 32 KiB at most; MSG_TRUNC reports a longer one rather
+  // than cutting a message in half silently.
+  std::vector<uint8_t> buf(65536);
   for (;;) {
-    const ssize_t n = ::recv(fd_.get(), buf.data(), buf.size(), 0);
+    const ssize_t n = ::recv(fd_.get(), buf.data(), buf.size(), MSG_TRUNC);
     if (n < 0) {
       if (errno == EINTR) continue;
       throw Error(errno_text("netlink receive", errno));
     }
+    if (static_cast<size_t>(n) > buf.size()) throw Error("netlink reply longer than " + std::to_string(buf.size()) + " bytes");
     int left = static_cast<int>(n);
     for (auto* m = reinterpret_cast<nlmsghdr*>(buf.data()); NLMSG_OK(m, left); m = NLMSG_NEXT(m, left)) {
       if (m->nlmsg_seq != seq_) continue;  // a stale reply to an earlier request
