@@ -70,7 +70,8 @@ int RtnlSocket::request(const RtnlRequest& req, const std::function<void(const n
       if (errno == EINTR) continue;
       throw Error(errno_text("netlink receive", errno));
     }
-    if (static_cast<size_t>(n) > buf.size()) throw Error("netlink reply longer than " + std::to_string(buf.size()) + " bytes");
+    if (static_cast<size_t>(n) > buf.size())
+      throw Error("netlink reply longer than " + std::to_string(buf.size()) + " bytes");
     int left = static_cast<int>(n);
     for (auto* m = reinterpret_cast<nlmsghdr*>(buf.data()); NLMSG_OK(m, left); m = NLMSG_NEXT(m, left)) {
       if (m->nlmsg_seq != seq_) continue;  // a stale reply to an earlier request
