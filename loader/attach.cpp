@@ -60,6 +60,19 @@ std::vector<VxlanDevice> select_devices(const Netns& ns, const std::vector<std::
   return picked;
 }
 
+// The caller's uplinks, or, when it names none, those carrying routes to the remote VTEPs of the
+// devices being attached.
+std::vector<std::string> resolve_uplinks(const AttachOptions& opts, const std::vector<VxlanDevice>& devs,
+                                         AttachReport& report) {
+  if (!opts.uplinks.empty() || !opts.discover_uplinks) return opts.uplinks;
+  std::vector<int> ifindexes;
+  for (const auto& d : devs) ifindexes.push_back(d.ifindex);
+  UplinkDiscovery found = discover_uplinks(ifindexes);
+  report.uplinks_discovered = true;
+  report.remote_vteps = std::move(found.remote_vteps);
+  return found.uplinks;
+}
+
 // Pinned maps are reused at load when they exist: every instance and every later command share
 // one set of counters and modes per namespace.
 void set_pin_paths(bpf_object* obj, const std::string& pin_dir) {
@@ -316,7 +329,7 @@ AttachReport attach(const Netns& ns, const AttachOptions& opts) {
     txn.pins_new = !txn.maps.has_value();
     make_pin_dir(report.pin_dir);
     for (const auto& dev : devs) report.devices.push_back(attach_vxlan(txn, dev, opts.mark));
-    for (const auto& up : opts.uplinks)
+    for (const auto& up : resolve_uplinks(opts, devs, report))
       report.uplinks.push_back(attach_uplink(txn, ns, up, xdp_cfg(devs, QPS_XDP_RX)));
     for (const auto& t : opts.transit)
       report.transit.push_back(attach_transit(txn, ns, t, xdp_cfg(devs, QPS_XDP_TRANSIT), transit_vnis));

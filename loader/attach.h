@@ -10,6 +10,7 @@
 
 #include "loader/netns.h"
 #include "loader/pinned_maps.h"
+#include "loader/uplink_discovery.h"
 #include "qpspread/abi.h"
 
 namespace qpspread {
@@ -25,6 +26,8 @@ struct AttachOptions {
   // VNIs the transit rewrite steers (their mode starts as initial_mode); default: the VNIs of
   // the namespace's own VXLAN devices.
   std::vector<uint32_t> transit_vnis;
+  // With no `uplinks`: find them from the routes to the remote VTEPs (uplink_discovery.h).
+  bool discover_uplinks = true;
 };
 
 struct DeviceState {
@@ -48,6 +51,8 @@ struct AttachReport {
   std::vector<DeviceState> uplinks;
   std::vector<DeviceState> transit;
   std::vector<std::string> warnings;  // e.g. generic XDP where native was refused
+  bool uplinks_discovered = false;        // uplinks came from discovery, not from the caller
+  std::vector<RemoteVtep> remote_vteps;  // what discovery found (empty when it did not run)
 };
 
 struct DetachReport {

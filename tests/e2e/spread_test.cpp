@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <map>
 #include <memory>
 
@@ -124,6 +125,28 @@ TEST_F(SpreadTest, StatsCountEveryQpFrame) {
     ASSERT_TRUE(r.qps.count(q.qpn));
     EXPECT_EQ(q.sport, *r.qps[q.qpn].sports.begin());
   }
+}
+
+// FRR installs the route to the remote VTEP as a nexthop group over both spines; attach without
+// --uplink must find both spine-facing uplinks from it, and the remote VTEP from the FDB.
+TEST_F(SpreadTest, AttachWithoutUplinkDiscoversBothSpineFacingUplinks) {
+  const std::string leaf = fabric_->leaf_netns(0);
+  Attached a(leaf, QPS_MODE_QP_HASH);
+  std::vector<std::string> expected = fabric_->leaf_uplinks(0), found;
+  std::sort(expected.begin(), expected.end());
+  for (const auto& u : a.report.uplinks) found.push_back(u.ifname);
+  EXPECT_TRUE(a.report.uplinks_discovered);
+  EXPECT_EQ(found, expected);
+  bool listed = false;
+  for (const auto& v : a.report.remote_vteps) {
+    if (v.address != fabric_->leaf_vtep_ip(1)) continue;
+    listed = true;
+    EXPECT_EQ(v.uplinks, expected);
+    EXPECT_EQ(v.route, fabric_->leaf_vtep_ip(1) + "/32");
+  }
+  EXPECT_TRUE(listed) << "remote VTEP " << fabric_->leaf_vtep_ip(1) << " not found";
+  for (const auto& u : expected)
+    EXPECT_NE(run({"tc", "-n", leaf, "filter", "show", "dev", u, "egress"}).out, "") << u;
 }
 
 TEST_F(SpreadTest, UplinkCountersAgreeWithTheFramesOnTheWire) {

@@ -110,6 +110,67 @@ std::vector<std::string> attached_namespaces() {
   return out;
 }
 
+json attach_json(const Netns& ns, const AttachReport& r) {
+  json j = {{"netns", ns.name()}, {"pin_dir", r.pin_dir}, {"devices", json::array()},
+            {"uplinks", json::array()}, {"remote_vteps", json::array()}};
+  for (const auto& d : r.devices) {
+    json dj = device_json(d);
+    dj["already_attached"] = d.already_attached;
+    j["devices"].push_back(dj);
+  }
+  for (const auto& u : r.uplinks) {
+    json uj = underlay_json(u, false);
+    uj["already_attached"] = u.already_attached;
+    uj["discovered"] = r.uplinks_discovered;
+    j["uplinks"].push_back(uj);
+  }
+  j["transit"] = json::array();
+  for (const auto& t : r.transit) {
+    json tj = underlay_json(t, true);
+    tj["already_attached"] = t.already_attached;
+    j["transit"].push_back(tj);
+  }
+  j["warnings"] = r.warnings;
+  for (const auto& v : r.remote_vteps)
+    j["remote_vteps"].push_back({{"address", v.address}, {"vxlan_devices", v.vxlan_devices},
+                                 {"route", v.route.empty() ? json() : json(v.route)}, {"uplinks", v.uplinks}});
+  j["uplinks_discovered"] = r.uplinks_discovered;
+  return j;
+}
+
+void print_discovery(const json& j) {
+  for (const auto& v : j["remote_vteps"]) {
+    std::string ups;
+    for (const auto& u : v["uplinks"]) ups += (ups.empty() ? "" : ", ") + u.get<std::string>();
+    std::printf("remote VTEP %s: %s\n", v["address"].get<std::string>().c_str(),
+                v["route"].is_null() ? "no route yet"
+                                     : ("route " + v["route"].get<std::string>() + " via " +
+                                        (ups.empty() ? "no uplink" : ups)).c_str());
+  }
+  if (j["uplinks"].empty())
+    std::printf("note: no uplink carries a route to a remote VTEP yet (%zu remote VTEPs known), so nothing "
+                "is counted per path; name the uplinks with --uplink IF, or attach again once the "
+                "underlay routes are in\n", j["remote_vteps"].size());
+}
+
+void print_attach(const json& j) {
+  for (const auto& d : j["devices"])
+    std::printf("%s %s (VNI %u, outer source ports %u-%u, mark 0x%x) in netns %s\n",
+                d["already_attached"].get<bool>() ? "already attached:" : "attached:",
+                d["ifname"].get<std::string>().c_str(), d["vni"].get<unsigned>(), d["sport_min"].get<unsigned>(),
+                d["sport_max"].get<unsigned>(), d["mark"].get<unsigned>(), j["netns"].get<std::string>().c_str());
+  for (const auto& u : j["uplinks"])
+    std::printf("%s uplink %s%s (XDP %s) in netns %s\n", u["already_attached"].get<bool>() ? "already counting:" : "counting:",
+                u["ifname"].get<std::string>().c_str(), u["discovered"].get<bool>() ? " (discovered)" : "",
+                u["xdp_mode"].get<std::string>().c_str(), j["netns"].get<std::string>().c_str());
+  for (const auto& t : j["transit"])
+    std::printf("%s transit %s (XDP %s, outer source ports %u-%u) in netns %s\n",
+                t["already_attached"].get<bool>() ? "already rewriting:" : "rewriting:", t["ifname"].get<std::string>().c_str(),
+                t["xdp_mode"].get<std::string>().c_str(), t["sport_min"].get<unsigned>(), t["sport_max"].get<unsigned>(),
+                j["netns"].get<std::string>().c_str());
+  if (j["uplinks_discovered"].get<bool>()) print_discovery(j);
+}
+
 void add_attach(CLI::App& app, Context& ctx) {
   auto* cmd = app.add_subcommand("attach", "attach the QP-aware tc program to a namespace's VXLAN devices");
   auto target = std::make_shared<NetnsTarget>();
@@ -117,7 +178,12 @@ void add_attach(CLI::App& app, Context& ctx) {
   auto mode = std::make_shared<std::string>("qp-hash");
   target->add_to(cmd, true);
   cmd->add_option("--dev", opts->devices, "VXLAN device(s); default: all in the namespace");
-  cmd->add_option("--uplink", opts->uplinks, "underlay interface(s) whose VXLAN traffic is counted per path, sent and received");
+  auto* uplink = cmd->add_option("--uplink", opts->uplinks,
+                                 "underlay interface(s) whose VXLAN traffic is counted per path; default: "
+                                 "those carrying the routes to the remote VTEPs");
+  cmd->add_flag("--no-uplinks", [opts](int64_t) { opts->discover_uplinks = false; },
+                "count per path on no uplink (skips uplink discovery)")
+      ->excludes(uplink);
   cmd->add_option("--transit", opts->transit,
                   "interface(s) VXLAN encapsulated elsewhere arrives by (host VTEPs): XDP sets its outer "
                   "source port from the inner QP before this node's ECMP");
@@ -132,45 +198,10 @@ void add_attach(CLI::App& app, Context& ctx) {
     ctx.action = [&ctx, target, opts, mode] {
       opts->initial_mode = *parse_mode(*mode);
       Netns ns = Netns::open(target->resolve());
-      AttachReport r = attach(ns, *opts);
-      json j = {{"netns", ns.name()}, {"pin_dir", r.pin_dir}, {"devices", json::array()}};
-      for (const auto& d : r.devices) {
-        json dj = device_json(d);
-        dj["already_attached"] = d.already_attached;
-        j["devices"].push_back(dj);
-      }
-      j["uplinks"] = json::array();
-      for (const auto& u : r.uplinks) {
-        json uj = underlay_json(u, false);
-        uj["already_attached"] = u.already_attached;
-        j["uplinks"].push_back(uj);
-      }
-      j["transit"] = json::array();
-      for (const auto& t : r.transit) {
-        json tj = underlay_json(t, true);
-        tj["already_attached"] = t.already_attached;
-        j["transit"].push_back(tj);
-      }
-      j["warnings"] = r.warnings;
+      const AttachReport r = attach(ns, *opts);
       if (!ctx.out.json && !ctx.out.pretty)
         for (const auto& w : r.warnings) std::cerr << "warning: " << w << "\n";
-      emit(ctx.out, j, [](const json& j) {
-        for (const auto& d : j["devices"])
-          std::printf("%s %s (VNI %u, outer source ports %u-%u, mark 0x%x) in netns %s\n",
-                      d["already_attached"].get<bool>() ? "already attached:" : "attached:",
-                      d["ifname"].get<std::string>().c_str(), d["vni"].get<unsigned>(),
-                      d["sport_min"].get<unsigned>(), d["sport_max"].get<unsigned>(),
-                      d["mark"].get<unsigned>(), j["netns"].get<std::string>().c_str());
-        for (const auto& u : j["uplinks"])
-          std::printf("%s uplink %s (XDP %s) in netns %s\n", u["already_attached"].get<bool>() ? "already counting:" : "counting:",
-                      u["ifname"].get<std::string>().c_str(), u["xdp_mode"].get<std::string>().c_str(),
-                      j["netns"].get<std::string>().c_str());
-        for (const auto& t : j["transit"])
-          std::printf("%s transit %s (XDP %s, outer source ports %u-%u) in netns %s\n",
-                      t["already_attached"].get<bool>() ? "already rewriting:" : "rewriting:",
-                      t["ifname"].get<std::string>().c_str(), t["xdp_mode"].get<std::string>().c_str(),
-                      t["sport_min"].get<unsigned>(), t["sport_max"].get<unsigned>(), j["netns"].get<std::string>().c_str());
-      });
+      emit(ctx.out, attach_json(ns, r), print_attach);
     };
   });
 }
