@@ -12,10 +12,18 @@ namespace {
 
 using nlohmann::json;
 
+// j[key] when it is an array, else an empty one: a report may lack a part (no QPs yet), and
+// json::value() would return a copy that pointers into it must not outlive.
+const json& items(const json& j, const char* key) {
+  static const json empty = json::array();
+  if (!j.is_object()) return empty;
+  auto it = j.find(key);
+  return it != j.end() && it->is_array() ? *it : empty;
+}
+
 // The element of `arr` whose `key` fields equal those of `like`, or null: paths are matched by
 // (ifname, remote_vtep), QPs by qpn, VNIs by vni, since the order of a report is not stable.
 const json* find_like(const json& arr, const json& like, std::initializer_list<const char*> keys) {
-  if (!arr.is_array()) return nullptr;
   for (const auto& e : arr) {
     bool same = true;
     for (const char* k : keys) same = same && e.contains(k) && like.contains(k) && e[k] == like[k];
@@ -40,9 +48,8 @@ struct Rate {
 json vni_paths(const json* before, const json& after, Rate r) {
   json paths = json::array();
   std::vector<uint64_t> roce;
-  const json empty = json::array();
-  for (const auto& p : after.value("paths", empty)) {
-    const json* b = before ? find_like((*before)["paths"], p, {"ifname", "remote_vtep"}) : nullptr;
+  for (const auto& p : items(after, "paths")) {
+    const json* b = before ? find_like(items(*before, "paths"), p, {"ifname", "remote_vtep"}) : nullptr;
     paths.push_back({{"ifname", p.value("ifname", "")}, {"remote_vtep", p.value("remote_vtep", "")},
                      {"tx_pps", r.per_s(grew(b, p, "tx_packets"))}, {"tx_bps", r.bits_per_s(grew(b, p, "tx_bytes"))},
                      {"rx_pps", r.per_s(grew(b, p, "rx_packets"))}, {"rx_bps", r.bits_per_s(grew(b, p, "rx_bytes"))}});
@@ -59,9 +66,8 @@ json vni_qps(const json* before, const json& after, Rate r, size_t top_qps) {
     json j;
   };
   std::vector<Row> rows;
-  const json empty = json::array();
-  for (const auto& q : after.value("qps", empty)) {
-    const json* b = before ? find_like((*before)["qps"], q, {"qpn"}) : nullptr;
+  for (const auto& q : items(after, "qps")) {
+    const json* b = before ? find_like(items(*before, "qps"), q, {"qpn"}) : nullptr;
     Row row{grew(b, q, "bytes"), grew(b, q, "packets"), json::object()};
     row.j = {{"qpn", q.value("qpn", 0u)}, {"pps", r.per_s(row.packets)}, {"bps", r.bits_per_s(row.bytes)},
              {"moves", grew(b, q, "moves")}, {"reordered", grew(b, q, "reordered")}, {"gaps", grew(b, q, "gaps")}};
@@ -121,13 +127,12 @@ uint64_t counter_delta(uint64_t before, uint64_t after) { return after >= before
 json top_frame(const json& before, const json& after, double elapsed_s, size_t top_qps) {
   const Rate r{elapsed_s};
   json frame = {{"netns", after.value("netns", "")}, {"elapsed", elapsed_s}, {"vnis", json::array()}};
-  const json empty = json::array();
-  for (const auto& v : after.value("vnis", empty)) {
-    const json* b = find_like(before.value("vnis", empty), v, {"vni"});
+  for (const auto& v : items(after, "vnis")) {
+    const json* b = find_like(items(before, "vnis"), v, {"vni"});
     json fv = vni_paths(b, v, r);
     fv["vni"] = v.value("vni", 0u);
     fv["mode"] = v.value("mode", "");
-    fv["qp_count"] = v.value("qps", empty).size();
+    fv["qp_count"] = items(v, "qps").size();
     fv["qps"] = vni_qps(b, v, r, top_qps);
     frame["vnis"].push_back(std::move(fv));
   }
