@@ -31,10 +31,10 @@ using namespace std::chrono_literals;
 // PID) if it still runs, reaps it and closes the master.
 class PtyChild {
  public:
-  explicit PtyChild(const std::vector<std::string>& argv) {
+  explicit PtyChild(const std::vector<std::string>& argv, unsigned short rows = 50, unsigned short cols = 132) {
     struct winsize ws{};
-    ws.ws_row = 50;
-    ws.ws_col = 132;
+    ws.ws_row = rows;
+    ws.ws_col = cols;
     pid_ = ::forkpty(&master_, nullptr, nullptr, &ws);
     if (pid_ == 0) {
       std::vector<char*> args;
@@ -182,6 +182,34 @@ TEST_F(TopTest, CtrlCOnTheTerminalQuitsWithStatusZero) {
 
 TEST_F(TopTest, SigtermQuitsWithStatusZero) {
   expect_clean_exit([](PtyChild& c) { ::kill(c.pid(), SIGTERM); });
+}
+
+TEST_F(TopTest, DetachUnderneathEndsWithTheErrorAndARestoredTerminal) {
+  PtyChild c({QPSPREAD_BIN, "top", "--netns", ns_->name(), "--interval", "0.2"});
+  ASSERT_TRUE(c.started());
+  ASSERT_TRUE(c.read_until("VNI 100 (mode qp-hash)", 5s)) << c.output();
+  run_ok({QPSPREAD_BIN, "detach", "--netns", ns_->name()});
+  const std::optional<int> st = c.wait_exit(5s);
+  ASSERT_TRUE(st && WIFEXITED(*st)) << c.output();
+  EXPECT_EQ(WEXITSTATUS(*st), 1);
+  // The terminal is restored before main prints the error, so the message is readable.
+  const size_t shown = c.output().rfind("\033[?25h"), error = c.output().find("not attached");
+  ASSERT_NE(error, std::string::npos) << c.output();
+  EXPECT_LT(shown, error) << c.output();
+  EXPECT_EQ(c.lflag() & (ICANON | ECHO), static_cast<tcflag_t>(ICANON | ECHO));
+}
+
+TEST_F(TopTest, FrameIsCutToTheScreensSize) {
+  PtyChild c({QPSPREAD_BIN, "top", "--netns", ns_->name(), "--interval", "0.2"}, 3, 20);
+  ASSERT_TRUE(c.started());
+  ASSERT_TRUE(c.read_until("qpspread top:", 5s)) << c.output();
+  ASSERT_TRUE(c.read_until("\033[J", 5s)) << c.output();
+  c.send("q");
+  ASSERT_TRUE(c.wait_exit(5s));
+  // 3 rows of 20 columns: the header cut, the blank line, "VNI 100 (mode qp-has"; no table.
+  EXPECT_NE(c.output().find("VNI 100 (mode qp-has\033[J"), std::string::npos) << c.output();
+  EXPECT_EQ(c.output().find("netns " + ns_->name()), std::string::npos) << c.output();
+  EXPECT_EQ(c.output().find("QPN"), std::string::npos) << c.output();
 }
 
 TEST(TopOptions, IntervalOutOfRangeIsRefusedWithTheReason) {

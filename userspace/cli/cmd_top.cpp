@@ -2,6 +2,7 @@
 // (top_frame.h); this file owns the loop, the keyboard, the signals and the terminal's state.
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -12,6 +13,7 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <cstdint>
 #include <thread>
 
 #include "loader/error.h"
@@ -147,17 +149,33 @@ json frame_between(const Snapshot& a, const Snapshot& b, const TopOptions& o) {
 }
 
 // On a screen the frame overwrites the last one from the top left, each line cleared to its end
-// and the rest of the screen after it, which does not flicker as a full clear would.
-void draw(const OutputOptions& out, const json& frame, bool screen) {
-  if (out.json || out.pretty) {
-    emit(out, frame, nullptr);
-  } else if (!screen) {
-    std::printf("%s\n", render_top_frame(frame).c_str());
-  } else {
-    std::string text = render_top_frame(frame), s = "\033[H";
-    for (char c : text) s += c == '\n' ? std::string("\033[K\n") : std::string(1, c);
-    std::fputs((s + "\033[J").c_str(), stdout);
+// and the rest of the screen after it, which does not flicker as a full clear would. The frame is
+// cut to the screen's size: a line that wraps or one row too many scrolls, and home would no
+// longer be the frame's top.
+std::string for_screen(const std::string& text) {
+  winsize ws{};
+  const bool known = ::ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_row && ws.ws_col;
+  size_t rows = known ? ws.ws_row : SIZE_MAX, cols = known ? ws.ws_col : SIZE_MAX, col = 0;
+  std::string s = "\033[H";
+  for (char c : text) {
+    if (c != '\n') {
+      if (col++ < cols) s += c;
+      continue;
+    }
+    if (--rows == 0) break;
+    s += "\033[K\n";
+    col = 0;
   }
+  return s + "\033[J";
+}
+
+void draw(const OutputOptions& out, const json& frame, bool screen) {
+  if (out.json || out.pretty)
+    emit(out, frame, nullptr);
+  else if (!screen)
+    std::printf("%s\n", render_top_frame(frame).c_str());
+  else
+    std::fputs(for_screen(render_top_frame(frame)).c_str(), stdout);
   std::fflush(stdout);
 }
 
