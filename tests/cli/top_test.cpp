@@ -1,6 +1,7 @@
 // `qpspread top` as a user runs it: --once as JSON and as text in a namespace these tests create,
 // and the live view on a pseudo-terminal, which must leave on 'q', Ctrl-C or SIGTERM with status
 // 0, the cursor shown again and the terminal's modes restored.
+#include <fcntl.h>
 #include <poll.h>
 #include <pty.h>
 #include <signal.h>
@@ -27,32 +28,50 @@ using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
-// A child on a pseudo-terminal. Whatever the test did, the destructor kills the child (by its
-// PID) if it still runs, reaps it and closes the master.
-class PtyChild {
+[[noreturn]] void exec_child(const std::vector<std::string>& argv) {
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  ::execv(args[0], args.data());
+  ::_exit(127);
+}
+
+// A child on a pseudo-terminal, or with `Pipe` on stdin from /dev/null and stdout and stderr into
+// a pipe. Whatever the test did, the destructor kills the child (by its PID) if it still runs,
+// reaps it and closes the master.
+class Child {
  public:
-  explicit PtyChild(const std::vector<std::string>& argv, unsigned short rows = 50, unsigned short cols = 132) {
+  explicit Child(const std::vector<std::string>& argv, unsigned short rows = 50, unsigned short cols = 132) {
     struct winsize ws{};
     ws.ws_row = rows;
     ws.ws_col = cols;
     pid_ = ::forkpty(&master_, nullptr, nullptr, &ws);
-    if (pid_ == 0) {
-      std::vector<char*> args;
-      for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-      args.push_back(nullptr);
-      ::execv(args[0], args.data());
-      ::_exit(127);
-    }
+    if (pid_ == 0) exec_child(argv);
   }
-  ~PtyChild() {
+  struct Pipe {};
+  Child(const std::vector<std::string>& argv, Pipe) {
+    int fds[2];
+    if (::pipe(fds) != 0) return;
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      const int null = ::open("/dev/null", O_RDONLY);
+      ::dup2(null, STDIN_FILENO);
+      ::dup2(fds[1], STDOUT_FILENO);
+      ::dup2(fds[1], STDERR_FILENO);
+      exec_child(argv);
+    }
+    ::close(fds[1]);
+    master_ = fds[0];
+  }
+  ~Child() {
     if (pid_ > 0 && !status_) {
       ::kill(pid_, SIGKILL);
       ::waitpid(pid_, nullptr, 0);
     }
     if (master_ >= 0) ::close(master_);
   }
-  PtyChild(const PtyChild&) = delete;
-  PtyChild& operator=(const PtyChild&) = delete;
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
 
   bool started() const { return pid_ > 0; }
   pid_t pid() const { return pid_; }
@@ -121,8 +140,8 @@ class TopTest : public ::testing::Test {
   }
   // The live view, stopped by `stop` once its first frame is on the terminal; it must then exit 0
   // with the cursor shown last and the terminal back in canonical mode with echo.
-  void expect_clean_exit(const std::function<void(PtyChild&)>& stop) {
-    PtyChild c({QPSPREAD_BIN, "top", "--netns", ns_->name(), "--interval", "0.2"});
+  void expect_clean_exit(const std::function<void(Child&)>& stop) {
+    Child c({QPSPREAD_BIN, "top", "--netns", ns_->name(), "--interval", "0.2"});
     ASSERT_TRUE(c.started());
     ASSERT_TRUE(c.read_until("VNI 100 (mode qp-hash)", 5s)) << c.output();
     EXPECT_NE(c.output().find("\033[?25l"), std::string::npos) << "cursor hidden while running";
@@ -173,19 +192,19 @@ TEST_F(TopTest, VniFilterLeavesOtherVnisOut) {
 }
 
 TEST_F(TopTest, QKeyQuitsAtOnceWithStatusZero) {
-  expect_clean_exit([](PtyChild& c) { c.send("q"); });
+  expect_clean_exit([](Child& c) { c.send("q"); });
 }
 
 TEST_F(TopTest, CtrlCOnTheTerminalQuitsWithStatusZero) {
-  expect_clean_exit([](PtyChild& c) { c.send("\x03"); });
+  expect_clean_exit([](Child& c) { c.send("\x03"); });
 }
 
 TEST_F(TopTest, SigtermQuitsWithStatusZero) {
-  expect_clean_exit([](PtyChild& c) { ::kill(c.pid(), SIGTERM); });
+  expect_clean_exit([](Child& c) { ::kill(c.pid(), SIGTERM); });
 }
 
 TEST_F(TopTest, DetachUnderneathEndsWithTheErrorAndARestoredTerminal) {
-  PtyChild c({QPSPREAD_BIN, "top", "--netns", ns_->name(), "--interval", "0.2"});
+  Child c({QPSPREAD_BIN, "top", "--netns", ns_->name(), "--interval", "0.2"});
   ASSERT_TRUE(c.started());
   ASSERT_TRUE(c.read_until("VNI 100 (mode qp-hash)", 5s)) << c.output();
   run_ok({QPSPREAD_BIN, "detach", "--netns", ns_->name()});
@@ -200,7 +219,7 @@ TEST_F(TopTest, DetachUnderneathEndsWithTheErrorAndARestoredTerminal) {
 }
 
 TEST_F(TopTest, FrameIsCutToTheScreensSize) {
-  PtyChild c({QPSPREAD_BIN, "top", "--netns", ns_->name(), "--interval", "0.2"}, 3, 20);
+  Child c({QPSPREAD_BIN, "top", "--netns", ns_->name(), "--interval", "0.2"}, 3, 20);
   ASSERT_TRUE(c.started());
   ASSERT_TRUE(c.read_until("qpspread top:", 5s)) << c.output();
   ASSERT_TRUE(c.read_until("\033[J", 5s)) << c.output();
@@ -210,6 +229,18 @@ TEST_F(TopTest, FrameIsCutToTheScreensSize) {
   EXPECT_NE(c.output().find("VNI 100 (mode qp-has\033[J"), std::string::npos) << c.output();
   EXPECT_EQ(c.output().find("netns " + ns_->name()), std::string::npos) << c.output();
   EXPECT_EQ(c.output().find("QPN"), std::string::npos) << c.output();
+}
+
+TEST_F(TopTest, WithoutATerminalFramesFollowEachOtherPlainUntilASignal) {
+  Child c({QPSPREAD_BIN, "top", "--netns", ns_->name(), "--interval", "0.2"}, Child::Pipe{});
+  ASSERT_TRUE(c.started());
+  ASSERT_TRUE(c.read_until("qpspread top:", 5s)) << c.output();
+  ASSERT_TRUE(c.read_until("\n\nqpspread top:", 5s)) << "a second frame below the first: " << c.output();
+  ::kill(c.pid(), SIGTERM);
+  const std::optional<int> st = c.wait_exit(5s);
+  ASSERT_TRUE(st && WIFEXITED(*st)) << c.output();
+  EXPECT_EQ(WEXITSTATUS(*st), 0);
+  EXPECT_EQ(c.output().find('\033'), std::string::npos) << c.output();
 }
 
 TEST(TopOptions, IntervalOutOfRangeIsRefusedWithTheReason) {
