@@ -1,0 +1,167 @@
+// XDP through the CLI: uplinks get the receive program next to their tc filter, --transit
+// interfaces the rewrite; status shows both, `mode` reaches transit VNIs, detach removes exactly
+// qpspread's programs; another's XDP program is never replaced; a failed attach leaves nothing.
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/bpf.h>
+#include <linux/if_link.h>
+#include <net/if.h>
+#include <sys/stat.h>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "loader/netns.h"
+#include "loader/unique_fd.h"
+#include "loader/xdp_hook.h"
+#include "tests/common/test_util.h"
+
+namespace qpspread::test {
+namespace {
+
+using nlohmann::json;
+
+class XdpAttachTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!is_root()) GTEST_SKIP() << "needs root (namespaces, BPF)";
+    ns_ = std::make_unique<ScopedNetns>("qps-xdp");
+    for (const char* n : {"up1", "t1"}) {
+      ns_->ip({"link", "add", n, "type", "veth", "peer", "name", std::string(n) + "p"});
+      ns_->ip({"link", "set", n, "up"});
+      ns_->ip({"link", "set", std::string(n) + "p", "up"});
+    }
+  }
+  void TearDown() override {
+    if (ns_) run({QPSPREAD_BIN, "detach", "--netns", ns_->name()});
+    ns_.reset();
+  }
+
+  void add_vxlan() {
+    ns_->ip({"link", "add", "vx100", "type", "vxlan", "id", "100", "dstport", "4789", "local", "10.0.0.1", "nolearning"});
+  }
+  CommandResult qps(std::vector<std::string> args) {
+    args.insert(args.begin(), QPSPREAD_BIN);
+    return run(args);
+  }
+  json qps_json(std::vector<std::string> args) {
+    args.insert(args.begin(), {QPSPREAD_BIN, "-j"});
+    return json::parse(run_ok(args));
+  }
+  uint32_t xdp_id(const std::string& dev) {
+    uint32_t id = 0;
+    Netns::open(ns_->name()).run([&] { id = xdp_query(static_cast<int>(if_nametoindex(dev.c_str()))); });
+    return id;
+  }
+  bool pinned() {
+    struct stat st{};
+    EXPECT_EQ(::stat(("/run/netns/" + ns_->name()).c_str(), &st), 0);
+    return ::stat(("/sys/fs/bpf/qpspread/" + std::to_string(st.st_ino)).c_str(), &st) == 0;
+  }
+
+  std::unique_ptr<ScopedNetns> ns_;
+};
+
+// Someone else's XDP program: return XDP_PASS.
+UniqueFd load_foreign_xdp() {
+  const bpf_insn insns[] = {
+      {.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .src_reg = 0, .off = 0, .imm = XDP_PASS},
+      {.code = BPF_JMP | BPF_EXIT, .dst_reg = 0, .src_reg = 0, .off = 0, .imm = 0},
+  };
+  return UniqueFd(bpf_prog_load(BPF_PROG_TYPE_XDP, "foreign", "GPL", insns, 2, nullptr));
+}
+
+TEST_F(XdpAttachTest, UplinkGetsTheReceiveProgramAndDetachRemovesIt) {
+  add_vxlan();
+  json a = qps_json({"attach", "--netns", ns_->name(), "--uplink", "up1"});
+  ASSERT_EQ(a["uplinks"].size(), 1u);
+  EXPECT_EQ(a["uplinks"][0]["xdp_mode"], "native");  // veth has native XDP
+  const uint32_t id = xdp_id("up1");
+  EXPECT_NE(id, 0u);
+  EXPECT_EQ(a["uplinks"][0]["xdp_prog_id"], id);
+  json s = qps_json({"status", "--netns", ns_->name()});
+  EXPECT_EQ(s["namespaces"][0]["uplinks"][0]["xdp_prog_id"], id);
+  EXPECT_TRUE(s["namespaces"][0]["uplinks"][0]["attached"].get<bool>());
+  // Attaching again changes nothing.
+  json again = qps_json({"attach", "--netns", ns_->name(), "--uplink", "up1"});
+  EXPECT_TRUE(again["uplinks"][0]["already_attached"].get<bool>());
+  EXPECT_EQ(xdp_id("up1"), id);
+  run_ok({QPSPREAD_BIN, "detach", "--netns", ns_->name()});
+  EXPECT_EQ(xdp_id("up1"), 0u);
+  EXPECT_FALSE(pinned());
+}
+
+TEST_F(XdpAttachTest, TransitOnANodeWithoutVxlanNeedsTheVnis) {
+  CommandResult r = qps({"attach", "--netns", ns_->name(), "--transit", "t1"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("--vni"), std::string::npos) << r.err;
+  EXPECT_EQ(xdp_id("t1"), 0u);
+  EXPECT_FALSE(pinned());
+}
+
+TEST_F(XdpAttachTest, TransitAttachesSetsModesAndDetaches) {
+  json a = qps_json({"attach", "--netns", ns_->name(), "--transit", "t1", "--vni", "100", "--vni", "200"});
+  ASSERT_EQ(a["transit"].size(), 1u);
+  EXPECT_EQ(a["devices"].size(), 0u);
+  EXPECT_EQ(a["transit"][0]["vnis"], json({100, 200}));
+  EXPECT_NE(xdp_id("t1"), 0u);
+  json s = qps_json({"status", "--netns", ns_->name()});
+  ASSERT_EQ(s["namespaces"][0]["transit"].size(), 1u);
+  EXPECT_EQ(s["namespaces"][0]["transit"][0]["ifname"], "t1");
+  EXPECT_EQ(s["namespaces"][0]["vnis"].size(), 2u);
+  EXPECT_EQ(s["namespaces"][0]["vnis"][0]["mode"], "qp-hash");
+  run_ok({QPSPREAD_BIN, "mode", "--netns", ns_->name(), "--vni", "200", "off"});
+  s = qps_json({"status", "--netns", ns_->name()});
+  EXPECT_EQ(s["namespaces"][0]["vnis"][1]["mode"], "off");
+  CommandResult bad = qps({"mode", "--netns", ns_->name(), "--vni", "300", "off"});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("100, 200"), std::string::npos) << bad.err;
+  json st = qps_json({"stats", "--netns", ns_->name()});
+  EXPECT_EQ(st["vnis"].size(), 2u);
+  run_ok({QPSPREAD_BIN, "detach", "--netns", ns_->name()});
+  EXPECT_EQ(xdp_id("t1"), 0u);
+  EXPECT_FALSE(pinned());
+}
+
+TEST_F(XdpAttachTest, AnotherXdpProgramIsNeitherReplacedNorRemoved) {
+  UniqueFd prog = load_foreign_xdp();
+  ASSERT_GE(prog.get(), 0) << "cannot load a test XDP program";
+  Netns::open(ns_->name()).run([&] {
+    ASSERT_EQ(bpf_xdp_attach(static_cast<int>(if_nametoindex("t1")), prog.get(), XDP_FLAGS_DRV_MODE, nullptr), 0);
+  });
+  const uint32_t foreign = xdp_id("t1");
+  ASSERT_NE(foreign, 0u);
+  CommandResult r = qps({"attach", "--netns", ns_->name(), "--transit", "t1", "--vni", "100"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("already has an XDP program"), std::string::npos) << r.err;
+  EXPECT_EQ(xdp_id("t1"), foreign);
+  EXPECT_FALSE(pinned());
+  run({QPSPREAD_BIN, "detach", "--netns", ns_->name()});
+  EXPECT_EQ(xdp_id("t1"), foreign);
+}
+
+TEST_F(XdpAttachTest, AFailedTransitUndoesTheUplinkOfTheSameCall) {
+  add_vxlan();
+  CommandResult r = qps({"attach", "--netns", ns_->name(), "--uplink", "up1", "--transit", "nosuch0"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("'nosuch0'"), std::string::npos) << r.err;
+  EXPECT_EQ(xdp_id("up1"), 0u);
+  EXPECT_EQ(run({"tc", "-n", ns_->name(), "filter", "show", "dev", "up1", "egress"}).out, "");
+  EXPECT_FALSE(pinned());
+}
+
+TEST_F(XdpAttachTest, OneInterfaceCannotBeBothUplinkAndTransit) {
+  add_vxlan();
+  CommandResult r = qps({"attach", "--netns", ns_->name(), "--uplink", "up1", "--transit", "up1"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("both"), std::string::npos) << r.err;
+  EXPECT_EQ(xdp_id("up1"), 0u);
+  EXPECT_FALSE(pinned());
+}
+
+}  // namespace
+}  // namespace qpspread::test
