@@ -10,6 +10,7 @@
 #include <cstring>
 #include <memory>
 
+#include "loader/pinned_maps.h"
 #include "qpspread/abi.h"
 #include "tests/bpf/prog_run.h"
 #include "tests/bpf/test_frames.h"
@@ -42,15 +43,8 @@ class UplinkEgress : public ::testing::Test {
     const auto dst = outer_dst(ipv6);
     std::memcpy(key.remote, dst.data(), 16);
     std::vector<qps_path_stats> v(static_cast<size_t>(libbpf_num_possible_cpus()));
-    qps_path_stats sum{};
-    if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.path_stats), &key, v.data()) != 0) return sum;
-    for (const auto& s : v) {
-      sum.packets += s.packets;
-      sum.bytes += s.bytes;
-      sum.roce_packets += s.roce_packets;
-      sum.roce_bytes += s.roce_bytes;
-    }
-    return sum;
+    if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.path_stats), &key, v.data()) != 0) return {};
+    return sum_cpus<qps_path_stats>(v);
   }
 
   std::optional<qps_qp_path> qp(uint32_t vni, uint32_t qpn) {
