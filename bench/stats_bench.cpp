@@ -39,40 +39,47 @@ using qpspread::lab::run_command;
 constexpr double kGoalSeconds = 1.0;
 constexpr uint32_t kVni = 100;
 
+// What BenchNetns undoes: a member, so that it runs also when the constructor throws half-way.
+struct Undo {
+  std::string bin, name;
+  bool added = false, attached = false;
+  Undo() = default;
+  Undo(const Undo&) = delete;
+  Undo& operator=(const Undo&) = delete;
+  ~Undo() {
+    if (attached) run_command({bin, "detach", "--netns", name});
+    if (added) run_command({"ip", "netns", "del", name});
+  }
+};
+
 // The namespace, with qpspread attached in it; both undone on destruction, whatever failed.
 class BenchNetns {
  public:
-  explicit BenchNetns(std::string bin) : bin_(std::move(bin)) {
-    name_ = "qps-bench-stats-" + std::to_string(::getpid());
-    run_checked({"ip", "netns", "add", name_});
-    added_ = true;
+  explicit BenchNetns(const std::string& bin) {
+    undo_.bin = bin;
+    undo_.name = "qps-bench-stats-" + std::to_string(::getpid());
+    run_checked({"ip", "netns", "add", name()});
+    undo_.added = true;
     ip({"link", "add", "vx100", "type", "vxlan", "id", std::to_string(kVni), "dstport", "4789", "local",
         "10.0.0.1", "nolearning"});
     ip({"link", "add", "up1", "type", "veth", "peer", "name", "dn1"});
-    attached_ = true;  // set first: a half-done attach is undone by detach too
-    run_checked({bin_, "attach", "--netns", name_, "--uplink", "up1"});
+    undo_.attached = true;  // set first: a half-done attach is undone by detach too
+    run_checked({bin, "attach", "--netns", name(), "--uplink", "up1"});
   }
-  ~BenchNetns() {
-    if (attached_) run_command({bin_, "detach", "--netns", name_});
-    if (added_) run_command({"ip", "netns", "del", name_});
-  }
-  BenchNetns(const BenchNetns&) = delete;
-  BenchNetns& operator=(const BenchNetns&) = delete;
-  const std::string& name() const { return name_; }
-  std::string pin_dir() const { return qpspread::pin_dir_for(qpspread::Netns::open(name_).inode()); }
+  const std::string& name() const { return undo_.name; }
+  std::string pin_dir() const { return qpspread::pin_dir_for(qpspread::Netns::open(name()).inode()); }
   uint32_t uplink_ifindex() const {
     uint32_t ifindex = 0;
-    qpspread::Netns::open(name_).run([&] { ifindex = ::if_nametoindex("up1"); });
+    qpspread::Netns::open(name()).run([&] { ifindex = ::if_nametoindex("up1"); });
     return ifindex;
   }
 
  private:
   void ip(std::vector<std::string> args) const {
-    args.insert(args.begin(), {"ip", "-n", name_});
+    args.insert(args.begin(), {"ip", "-n", name()});
     run_checked(args);
   }
-  std::string bin_, name_;
-  bool added_ = false, attached_ = false;
+  Undo undo_;
 };
 
 qpspread::UniqueFd open_pin(const std::string& dir, const char* name) {
