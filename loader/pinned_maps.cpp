@@ -10,6 +10,7 @@
 
 #include "loader/bpffs.h"
 #include "loader/error.h"
+#include "loader/map_batch.h"
 
 namespace qpspread {
 namespace {
@@ -26,62 +27,43 @@ UniqueFd open_pin(const std::string& dir, const char* name) {
   return UniqueFd(fd);
 }
 
-// Per-CPU map values come back as one 8-byte-aligned slot per possible CPU.
-template <typename T>
-std::vector<T> percpu_lookup(int fd, const void* key) {
-  const int ncpu = libbpf_num_possible_cpus();
-  if (ncpu <= 0) throw Error("cannot count possible CPUs");
-  static_assert(sizeof(T) % 8 == 0, "per-CPU values must be 8-byte multiples");
-  std::vector<T> vals(static_cast<size_t>(ncpu));
-  if (bpf_map_lookup_elem(fd, key, vals.data()) != 0) return {};
-  return vals;
-}
-
-std::vector<ReasonStats> read_reasons(int fd) {
-  if (fd < 0) return {};
-  std::vector<ReasonStats> out;
-  for (uint32_t r = 0; r < QPS_R__MAX; r++) {
-    ReasonStats rs;
-    rs.name = reason_name(r);
-    for (const auto& v : percpu_lookup<qps_reason_stats>(fd, &r)) {
-      rs.packets += v.packets;
-      rs.bytes += v.bytes;
-    }
-    out.push_back(rs);
-  }
-  return out;
+std::string vtep_text(const uint8_t (&remote)[16]) {
+  char buf[INET6_ADDRSTRLEN] = {};
+  static const uint8_t v4_prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  if (std::memcmp(remote, v4_prefix, 12) == 0)
+    inet_ntop(AF_INET, remote + 12, buf, sizeof(buf));
+  else
+    inet_ntop(AF_INET6, remote, buf, sizeof(buf));
+  return buf;
 }
 
 std::vector<PathStats> read_paths(int fd) {
   std::vector<PathStats> out;
   if (fd < 0) return out;
-  qps_path_key key{}, next{};
-  const void* prev = nullptr;
-  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-    PathStats p;
-    p.ifindex = next.ifindex;
-    p.vni = next.vni;
-    char buf[INET6_ADDRSTRLEN] = {};
-    static const uint8_t v4_prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    if (std::memcmp(next.remote, v4_prefix, 12) == 0)
-      inet_ntop(AF_INET, next.remote + 12, buf, sizeof(buf));
-    else
-      inet_ntop(AF_INET6, next.remote, buf, sizeof(buf));
-    p.remote = buf;
-    for (const auto& v : percpu_lookup<qps_path_stats>(fd, &next)) {
-      p.packets += v.packets;
-      p.bytes += v.bytes;
-      p.roce_packets += v.roce_packets;
-      p.roce_bytes += v.roce_bytes;
-    }
-    out.push_back(p);
-    key = next;
-    prev = &key;
-  }
+  for (const auto& [k, s] : read_percpu_map<qps_path_key, qps_path_stats>(fd, sum_cpus<qps_path_stats>))
+    out.push_back({k.ifindex, k.vni, vtep_text(k.remote), s.packets, s.bytes, s.roce_packets, s.roce_bytes});
   return out;
 }
 
 }  // namespace
+
+void add_counters(qps_qp_stats& sum, const qps_qp_stats& cpu) {
+  sum.packets += cpu.packets;
+  sum.bytes += cpu.bytes;
+  if (cpu.sport) sum.sport = cpu.sport;
+}
+
+void add_counters(qps_path_stats& sum, const qps_path_stats& cpu) {
+  sum.packets += cpu.packets;
+  sum.bytes += cpu.bytes;
+  sum.roce_packets += cpu.roce_packets;
+  sum.roce_bytes += cpu.roce_bytes;
+}
+
+void add_counters(qps_reason_stats& sum, const qps_reason_stats& cpu) {
+  sum.packets += cpu.packets;
+  sum.bytes += cpu.bytes;
+}
 
 const char* reason_name(uint32_t reason) {
   static const char* const names[] = {
@@ -106,6 +88,24 @@ std::optional<uint32_t> parse_mode(const std::string& text) {
   return std::nullopt;
 }
 
+namespace {
+
+// Per reason, in enum order; empty when the map is not there.
+std::vector<ReasonStats> read_reasons(int fd) {
+  if (fd < 0) return {};
+  std::vector<ReasonStats> out(QPS_R__MAX);
+  for (uint32_t r = 0; r < QPS_R__MAX; r++) out[r].name = reason_name(r);
+  const auto entries = read_percpu_map<uint32_t, qps_reason_stats>(fd, sum_cpus<qps_reason_stats>);
+  for (const auto& [r, s] : entries) {
+    if (r >= QPS_R__MAX) continue;  // a map sized by a newer BPF object
+    out[r].packets = s.packets;
+    out[r].bytes = s.bytes;
+  }
+  return out;
+}
+
+}  // namespace
+
 std::optional<PinnedMaps> PinnedMaps::open(const std::string& dir) {
   PinnedMaps m;
   m.vni_mode_ = open_pin(dir, "vni_mode");
@@ -127,14 +127,7 @@ std::optional<PinnedMaps> PinnedMaps::open(const std::string& dir) {
 
 std::vector<qps_attachment> PinnedMaps::attachments() const {
   std::vector<qps_attachment> out;
-  uint32_t key = 0, next = 0;
-  const void* prev = nullptr;
-  while (bpf_map_get_next_key(attachments_.get(), prev, &next) == 0) {
-    qps_attachment a{};
-    if (bpf_map_lookup_elem(attachments_.get(), &next, &a) == 0) out.push_back(a);
-    key = next;
-    prev = &key;
-  }
+  for (const auto& [ifindex, a] : read_map<uint32_t, qps_attachment>(attachments_.get())) out.push_back(a);
   return out;
 }
 
@@ -162,14 +155,7 @@ void PinnedMaps::init_mode(uint32_t vni, uint32_t mode) const {
 
 std::map<uint32_t, uint32_t> PinnedMaps::vni_modes() const {
   std::map<uint32_t, uint32_t> out;
-  uint32_t key = 0, next = 0;
-  const void* prev = nullptr;
-  while (bpf_map_get_next_key(vni_mode_.get(), prev, &next) == 0) {
-    qps_vni_cfg c{};
-    if (bpf_map_lookup_elem(vni_mode_.get(), &next, &c) == 0) out[next] = c.mode;
-    key = next;
-    prev = &key;
-  }
+  for (const auto& [vni, c] : read_map<uint32_t, qps_vni_cfg>(vni_mode_.get())) out[vni] = c.mode;
   return out;
 }
 
@@ -185,22 +171,11 @@ std::vector<ReasonStats> PinnedMaps::reasons() const { return read_reasons(reaso
 std::vector<ReasonStats> PinnedMaps::xdp_reasons() const { return read_reasons(xdp_reasons_.get()); }
 
 std::vector<QpStats> PinnedMaps::qp_stats() const {
+  if (!qp_stats_) return {};  // a transit-only namespace has no VTEP program
+  const auto entries = read_percpu_map<qps_qp_key, qps_qp_stats>(qp_stats_.get(), sum_cpus<qps_qp_stats>);
   std::vector<QpStats> out;
-  qps_qp_key key{}, next{};
-  const void* prev = nullptr;
-  while (bpf_map_get_next_key(qp_stats_.get(), prev, &next) == 0) {
-    QpStats q;
-    q.vni = next.vni;
-    q.qpn = next.qpn;
-    for (const auto& v : percpu_lookup<qps_qp_stats>(qp_stats_.get(), &next)) {
-      q.packets += v.packets;
-      q.bytes += v.bytes;
-      if (v.sport) q.sport = v.sport;
-    }
-    out.push_back(q);
-    key = next;
-    prev = &key;
-  }
+  out.reserve(entries.size());
+  for (const auto& [k, s] : entries) out.push_back({k.vni, k.qpn, s.packets, s.bytes, s.sport});
   return out;
 }
 
@@ -211,28 +186,14 @@ std::vector<PathStats> PinnedMaps::rx_paths() const { return read_paths(rx_paths
 std::map<qps_qp_key, qps_qp_rx> PinnedMaps::qp_rx() const {
   std::map<qps_qp_key, qps_qp_rx> out;
   if (!qp_rx_) return out;
-  qps_qp_key key{}, next{};
-  const void* prev = nullptr;
-  while (bpf_map_get_next_key(qp_rx_.get(), prev, &next) == 0) {
-    qps_qp_rx q{};
-    if (bpf_map_lookup_elem(qp_rx_.get(), &next, &q) == 0) out[next] = q;
-    key = next;
-    prev = &key;
-  }
+  for (const auto& [key, q] : read_map<qps_qp_key, qps_qp_rx>(qp_rx_.get())) out.emplace(key, q);
   return out;
 }
 
 std::map<qps_qp_key, qps_qp_path> PinnedMaps::qp_paths() const {
   std::map<qps_qp_key, qps_qp_path> out;
   if (!qp_paths_) return out;
-  qps_qp_key key{}, next{};
-  const void* prev = nullptr;
-  while (bpf_map_get_next_key(qp_paths_.get(), prev, &next) == 0) {
-    qps_qp_path p{};
-    if (bpf_map_lookup_elem(qp_paths_.get(), &next, &p) == 0) out[next] = p;
-    key = next;
-    prev = &key;
-  }
+  for (const auto& [key, p] : read_map<qps_qp_key, qps_qp_path>(qp_paths_.get())) out.emplace(key, p);
   return out;
 }
 

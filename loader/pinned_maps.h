@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,18 @@ struct ReasonStats {
   uint64_t packets = 0;
   uint64_t bytes = 0;
 };
+
+// Per-CPU counters added up. A QP's sport is any a CPU wrote: the CPU that sent the QP's packets
+// keeps the port it chose, the others have 0.
+void add_counters(qps_qp_stats& sum, const qps_qp_stats& cpu);
+void add_counters(qps_path_stats& sum, const qps_path_stats& cpu);
+void add_counters(qps_reason_stats& sum, const qps_reason_stats& cpu);
+template <class T>
+T sum_cpus(std::span<const T> cpus) {
+  T sum{};
+  for (const T& v : cpus) add_counters(sum, v);
+  return sum;
+}
 
 const char* reason_name(uint32_t reason);
 const char* mode_name(uint32_t mode);

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "loader/pinned_maps.h"
 #include "qpspread/abi.h"
 
 namespace qpspread::test {
@@ -14,24 +15,15 @@ namespace qpspread::test {
 // A per-path entry (zeros when the path has none).
 inline qps_path_stats sum_path(int map_fd, const qps_path_key& key) {
   std::vector<qps_path_stats> v(static_cast<size_t>(libbpf_num_possible_cpus()));
-  qps_path_stats sum{};
-  if (bpf_map_lookup_elem(map_fd, &key, v.data()) != 0) return sum;
-  for (const auto& s : v) {
-    sum.packets += s.packets;
-    sum.bytes += s.bytes;
-    sum.roce_packets += s.roce_packets;
-    sum.roce_bytes += s.roce_bytes;
-  }
-  return sum;
+  if (bpf_map_lookup_elem(map_fd, &key, v.data()) != 0) return {};
+  return sum_cpus<qps_path_stats>(v);
 }
 
 // Packets counted under one reason.
 inline uint64_t reason_packets(int map_fd, uint32_t reason) {
   std::vector<qps_reason_stats> v(static_cast<size_t>(libbpf_num_possible_cpus()));
   if (bpf_map_lookup_elem(map_fd, &reason, v.data()) != 0) return ~0ull;
-  uint64_t n = 0;
-  for (const auto& s : v) n += s.packets;
-  return n;
+  return sum_cpus<qps_reason_stats>(v).packets;
 }
 
 }  // namespace qpspread::test

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "loader/pinned_maps.h"
+#include "loader/pinned_maps.h"
 #include "qpspread/abi.h"
 #include "qpspread/flow_hash.h"
 #include "tests/bpf/prog_run.h"
@@ -84,26 +85,17 @@ class VxlanEgress : public ::testing::Test {
     std::vector<qps_reason_stats> v(static_cast<size_t>(libbpf_num_possible_cpus()));
     for (uint32_t r = 0; r < QPS_R__MAX; r++) {
       EXPECT_EQ(bpf_map_lookup_elem(bpf_map__fd(skel_->maps.reasons), &r, v.data()), 0);
-      for (const auto& s : v) {
-        sums[r].packets += s.packets;
-        sums[r].bytes += s.bytes;
-      }
+      sums[r] = sum_cpus<qps_reason_stats>(v);
     }
     return sums;
   }
 
-  // A QP's counters summed over CPUs; sport as written on the CPUs that counted packets.
+  // A QP's counters summed over CPUs, as `qpspread stats` shows them.
   std::optional<qps_qp_stats> qp(uint32_t qpn) {
     qps_qp_key key{kVni, qpn};
     std::vector<qps_qp_stats> v(static_cast<size_t>(libbpf_num_possible_cpus()));
     if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.qp_stats), &key, v.data()) != 0) return std::nullopt;
-    qps_qp_stats sum{};
-    for (const auto& s : v) {
-      sum.packets += s.packets;
-      sum.bytes += s.bytes;
-      if (s.packets) sum.sport = s.sport;
-    }
-    return sum;
+    return sum_cpus<qps_qp_stats>(v);
   }
 
   void forget_qp(uint32_t qpn) {
