@@ -116,6 +116,12 @@ int qps_underlay_xdp(struct xdp_md *ctx)
 
 	reason = qps_parse_vxlan(data, data_end, qps_xdp.vxlan_port, &o);
 	if (reason != QPS_PARSE_OK) {
+		if (qps_xdp.roles & QPS_XDP_RX) {
+			/* Counted per interface too, so every frame it receives is in rx_paths once. */
+			struct qps_path_key other = { .ifindex = ctx->ingress_ifindex, .vni = QPS_VNI_OTHER };
+
+			qps_count_path(&rx_paths, &other, len, 0);
+		}
 		qps_count_reason(&xdp_reasons, reason, len);
 		return XDP_PASS;
 	}

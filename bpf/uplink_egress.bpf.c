@@ -66,12 +66,15 @@ int qps_uplink_egress(struct __sk_buff *skb)
 		data_end = (void *)(long)skb->data_end;
 	}
 
+	key.ifindex = skb->ifindex;
 	reason = qps_parse_vxlan(data, data_end, qps_uplink.vxlan_port, &o);
 	if (reason != QPS_PARSE_OK) {
+		/* Counted per interface too, so every frame it sends is in path_stats once. */
+		key.vni = QPS_VNI_OTHER;
+		qps_count_path(&path_stats, &key, skb->len, 0);
 		qps_count_reason(&uplink_reasons, reason, skb->len);
 		return TC_ACT_UNSPEC;
 	}
-	key.ifindex = skb->ifindex;
 	key.vni = o.vni;
 	__builtin_memcpy(key.remote, o.dst, 16);
 	reason = qps_parse_rocev2(o.inner, data_end, &flow);

@@ -138,9 +138,11 @@ struct qps_attachment {
  * Underlay (uplink) programs. A path is (interface, VNI, remote VTEP); addresses are 16 bytes,
  * IPv4 as an IPv4-mapped IPv6 address (::ffff:a.b.c.d).
  */
+#define QPS_VNI_OTHER 0xffffffffu /* path key of an interface's frames that are not VXLAN (ARP, BGP, BFD) */
+
 struct qps_path_key {
 	__u32 ifindex;
-	__u32 vni;
+	__u32 vni;        /* or QPS_VNI_OTHER, remote all zeros */
 	__u8 remote[16];
 };
 

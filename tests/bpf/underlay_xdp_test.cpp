@@ -126,7 +126,8 @@ TEST_F(UnderlayXdp, RxCountsEachVxlanFrameOnThePathFromItsVtep) {
   EXPECT_EQ(reason_count(QPS_R_NOT_IP), 2u);  // the inner ARP frames
 }
 
-TEST_F(UnderlayXdp, RxLeavesFramesThatAreNotVxlanUncountedOnPaths) {
+// Frames that are not VXLAN count under their reason and on the interface's "other" path only.
+TEST_F(UnderlayXdp, RxCountsFramesThatAreNotVxlanAsOther) {
   use(QPS_XDP_RX);
   pass_unchanged(make_frame({}));                                   // RoCEv2 not in VXLAN
   pass_unchanged(wrap_vxlan(make_frame({}), {.dport = 4790}));      // UDP, not the VXLAN port
@@ -137,6 +138,17 @@ TEST_F(UnderlayXdp, RxLeavesFramesThatAreNotVxlanUncountedOnPaths) {
   EXPECT_EQ(reason_count(QPS_R_NOT_VXLAN), 3u);
   EXPECT_EQ(reason_count(QPS_R_NOT_IP), 1u);
   EXPECT_FALSE(qp(0x123) == std::nullopt);
+  const qps_path_stats other = sum_path(bpf_map__fd(skel_->maps.rx_paths), qps_path_key{kLo, QPS_VNI_OTHER, {}});
+  EXPECT_EQ(other.packets, 4u);
+  EXPECT_EQ(other.roce_packets, 0u);
+}
+
+TEST_F(UnderlayXdp, TransitAloneCountsNoPaths) {
+  use(QPS_XDP_TRANSIT);
+  pass_unchanged(make_frame({.ethertype = 0x0806}));
+  pass_unchanged(wrap_vxlan(make_frame({}), {}));
+  qps_path_key k{};
+  EXPECT_NE(bpf_map_get_next_key(bpf_map__fd(skel_->maps.rx_paths), nullptr, &k), 0) << "rx_paths is not empty";
 }
 
 TEST_F(UnderlayXdp, PsnsInOrderCountNeitherReorderNorGaps) {

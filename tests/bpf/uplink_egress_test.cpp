@@ -87,14 +87,20 @@ TEST_F(UplinkEgress, OtherFramesInVxlanCountOnThePathButNotAsRoce) {
   EXPECT_EQ(p.roce_packets, 0u);
 }
 
-TEST_F(UplinkEgress, NonVxlanFramesAreCountedUnderTheirReason) {
+// ... and per interface under QPS_VNI_OTHER, so every frame the uplink sends is in path_stats once.
+TEST_F(UplinkEgress, NonVxlanFramesAreCountedUnderTheirReasonAndAsOther) {
   const uint64_t not_vxlan = reason_count(QPS_R_NOT_VXLAN), not_ip = reason_count(QPS_R_NOT_IP);
-  run_ok(wrap_vxlan(make_frame({}), OuterDesc{.dport = 53}));    // UDP, not VXLAN
-  run_ok(wrap_vxlan(make_frame({}), OuterDesc{.proto = 6}));     // TCP
-  run_ok(make_frame({.ethertype = 0x0806}));                     // ARP on the uplink
+  const auto udp = wrap_vxlan(make_frame({}), OuterDesc{.dport = 53});  // UDP, not VXLAN
+  const auto tcp = wrap_vxlan(make_frame({}), OuterDesc{.proto = 6});   // TCP
+  const auto arp = make_frame({.ethertype = 0x0806});                   // ARP on the uplink
+  for (const auto* f : {&udp, &tcp, &arp}) run_ok(*f);
   EXPECT_EQ(reason_count(QPS_R_NOT_VXLAN), not_vxlan + 2);
   EXPECT_EQ(reason_count(QPS_R_NOT_IP), not_ip + 1);
   EXPECT_EQ(path(100, false).packets, 0u);
+  const qps_path_stats other = sum_path(bpf_map__fd(skel_->maps.path_stats), qps_path_key{kLo, QPS_VNI_OTHER, {}});
+  EXPECT_EQ(other.packets, 3u);
+  EXPECT_EQ(other.bytes, udp.size() + tcp.size() + arp.size());
+  EXPECT_EQ(other.roce_packets, 0u);
 }
 
 TEST_F(UplinkEgress, AQpThatChangesUplinkCountsAMove) {

@@ -84,6 +84,34 @@ json vni_qps(uint32_t vni, const std::vector<QpStats>& sent, const PathReport& p
   return out;
 }
 
+// Per attached uplink, every frame it sent and received (VXLAN of any VNI, and the rest: ARP,
+// BGP, BFD) as the programs counted them: what the kernel's interface counters show too.
+json uplink_totals(const PathReport& pr) {
+  json out = json::array();
+  for (const auto& [ifindex, ifname] : pr.ifnames) {
+    json u = {{"ifname", ifname}};
+    for (const auto& [dir, list] : {std::pair{"tx", &pr.paths}, std::pair{"rx", &pr.rx_paths}}) {
+      uint64_t packets = 0, bytes = 0, other_packets = 0, other_bytes = 0;
+      for (const auto& p : *list) {
+        if (p.ifindex != ifindex) continue;
+        packets += p.packets;
+        bytes += p.bytes;
+        if (p.vni == QPS_VNI_OTHER) {
+          other_packets += p.packets;
+          other_bytes += p.bytes;
+        }
+      }
+      const std::string d = dir;
+      u[d + "_packets"] = packets;
+      u[d + "_bytes"] = bytes;
+      u[d + "_other_packets"] = other_packets;
+      u[d + "_other_bytes"] = other_bytes;
+    }
+    out.push_back(u);
+  }
+  return out;
+}
+
 }  // namespace
 
 json build_stats(const Netns& ns, std::optional<uint32_t> only) {
@@ -93,7 +121,7 @@ json build_stats(const Netns& ns, std::optional<uint32_t> only) {
   std::set<uint32_t> vnis;  // the VXLAN devices' VNIs and the transit ones (every VNI has a mode)
   for (const auto& d : st.devices) vnis.insert(d.vni);
   for (const auto& [vni, mode] : st.vni_modes) vnis.insert(vni);
-  json j = {{"netns", ns.name()}, {"vnis", json::array()}, {"reasons", json::object()}};
+  json j = {{"netns", ns.name()}, {"vnis", json::array()}, {"uplinks", uplink_totals(pr)}, {"reasons", json::object()}};
   for (const auto& r : st.reasons) j["reasons"][r.name] = {{"packets", r.packets}, {"bytes", r.bytes}};
   for (uint32_t vni : vnis) {
     if (only && vni != *only) continue;

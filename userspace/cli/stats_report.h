@@ -11,7 +11,9 @@
 
 namespace qpspread::cli {
 
-// {"netns", "vnis": [{"vni", "mode", "paths": [...], "imbalance", "jain", "qps": [...]}], "reasons"}
+// {"netns", "vnis": [{"vni", "mode", "paths": [...], "imbalance", "jain", "qps": [...]}],
+//  "uplinks": [{"ifname", "tx_packets", "tx_bytes", "tx_other_packets", ..., "rx_...": every frame}],
+//  "reasons"}
 // paths[]: ifname, remote_vtep, tx_/rx_ packets, bytes, roce_packets, roce_bytes, share (of tx RoCEv2
 // bytes). qps[]: qpn, packets, bytes, sport, path, moves (sent), rx_packets, rx_bytes, rx_path,
 // reordered, gaps (received); path and rx_path are null when unknown.
