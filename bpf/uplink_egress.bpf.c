@@ -12,6 +12,7 @@
 #include "lib/attachments.h"
 #include "lib/counters.h"
 #include "lib/parse_outer.h"
+#include "lib/vni_mode.h" /* not read here: every object defines attachments and vni_mode */
 
 /* Outer headers (Ethernet, a tag, IPv4 with options, UDP, VXLAN) and the inner ones. */
 #define QPS_UPLINK_WINDOW (14 + 4 + 60 + 8 + QPS_VXLAN_HLEN + 14 + 8 + 60 + 8 + QPS_BTH_LEN)

@@ -15,6 +15,7 @@
 #include "loader/tc_hook.h"
 #include "loader/vxlan_discovery.h"
 #include "loader/xdp_hook.h"
+#include "transit_ingress.skel.h"
 #include "underlay_xdp.skel.h"
 #include "uplink_egress.skel.h"
 #include "vxlan_egress.skel.h"
@@ -137,7 +138,8 @@ struct AttachTxn {
     }
     for (const auto& d : added) {
       try {
-        if (d.prog_id) tc_detach_egress(d.ifindex, d.created_qdisc);
+        if (d.prog_id && d.kind == QPS_ATTACH_TRANSIT) tc_detach_ingress(d.ifindex, d.created_qdisc);
+        else if (d.prog_id) tc_detach_egress(d.ifindex, d.created_qdisc);
       } catch (...) {
       }
       if (maps) maps->delete_attachment(static_cast<uint32_t>(d.ifindex));
@@ -262,15 +264,53 @@ qps_xdp_cfg xdp_cfg(const std::vector<VxlanDevice>& devs, uint8_t roles) {
   return cfg;
 }
 
+using TransitSkel = std::unique_ptr<transit_ingress, decltype(&transit_ingress__destroy)>;
+
+// The tc ingress half of a transit interface (see transit_ingress.bpf.c), recorded with the XDP
+// half that install_xdp put on the same interface.
+void install_transit_rehash(AttachTxn& txn, DeviceState& st, uint16_t vxlan_port) {
+  qps_attachment rec = *txn.maps->attachment(static_cast<uint32_t>(st.ifindex));
+  if (rec.prog_id && tc_query_ingress(st.ifindex) == rec.prog_id) {
+    st.prog_id = rec.prog_id;
+    st.created_qdisc = rec.created_qdisc;
+    return;
+  }
+  TransitSkel skel(transit_ingress__open(), transit_ingress__destroy);
+  if (!skel) throw Error(errno_text("cannot open the transit BPF object", errno));
+  skel->rodata->qps_transit.vxlan_port = vxlan_port;
+  set_pin_paths(skel->obj, txn.pin_dir);
+  if (int err = transit_ingress__load(skel.get()); err)
+    throw Error(errno_text("cannot load the transit tc program", err) + load_hint(err, txn.pin_dir));
+  const TcAttachResult r = tc_attach_ingress(st.ifindex, bpf_program__fd(skel->progs.qps_transit_ingress));
+  st.already_attached = false;
+  st.prog_id = r.prog_id;
+  st.created_qdisc = r.created_qdisc || rec.created_qdisc;
+  rec.prog_id = r.prog_id;
+  rec.created_qdisc = st.created_qdisc;
+  rec.handle = QPS_TC_HANDLE;
+  rec.priority = QPS_TC_PRIORITY;
+  txn.maps->put_attachment(rec);
+  bool recorded = false;
+  for (auto& d : txn.added) {
+    if (d.ifindex != st.ifindex) continue;
+    d.prog_id = r.prog_id;
+    d.created_qdisc = st.created_qdisc;
+    recorded = true;
+  }
+  if (!recorded) txn.added.push_back(st);  // an older record without the filter: undo just as well
+}
+
 DeviceState attach_transit(AttachTxn& txn, const Netns& ns, const std::string& ifname, const qps_xdp_cfg& cfg,
                            const std::vector<uint32_t>& vnis) {
   DeviceState st{.ifname = ifname,
                  .ifindex = interface_index(ns, ifname, "--transit names the interfaces VXLAN arrives by"),
-                 .already_attached = true,  // until install_xdp finds something to do
+                 .already_attached = true,  // until an install finds something to do
                  .port_min = cfg.port_min,
-                 .port_count = cfg.port_count};
-  st.vnis = vnis;
+                 .port_count = cfg.port_count,
+                 .vnis = vnis,
+                 .kind = QPS_ATTACH_TRANSIT};
   install_xdp(txn, st, QPS_ATTACH_TRANSIT, cfg);
+  install_transit_rehash(txn, st, cfg.vxlan_port);
   return st;
 }
 
@@ -278,7 +318,7 @@ using UplinkSkel = std::unique_ptr<uplink_egress, decltype(&uplink_egress__destr
 
 DeviceState attach_uplink_tc(AttachTxn& txn, const Netns& ns, const std::string& ifname) {
   const int ifindex = interface_index(ns, ifname, "uplinks are the underlay interfaces toward the spines");
-  DeviceState st{.ifname = ifname, .ifindex = ifindex};
+  DeviceState st{.ifname = ifname, .ifindex = ifindex, .kind = QPS_ATTACH_UPLINK};
   return install(txn, st, QPS_ATTACH_UPLINK, qps_dev_cfg{}, [&] {
     auto skel = std::make_shared<UplinkSkel>(uplink_egress__open(), uplink_egress__destroy);
     if (!*skel) throw Error(errno_text("cannot open the uplink BPF object", errno));
@@ -355,8 +395,10 @@ DetachReport detach(const Netns& ns) {
     report.was_attached = true;
     for (const auto& a : maps->attachments()) {
       if (a.xdp_prog_id) xdp_detach(static_cast<int>(a.ifindex), a.xdp_prog_id);
-      if (a.kind != QPS_ATTACH_TRANSIT && tc_detach_egress(static_cast<int>(a.ifindex), a.created_qdisc))
-        report.qdiscs_removed.push_back(a.ifname);
+      const int ifindex = static_cast<int>(a.ifindex);
+      const bool qdisc_gone = a.kind == QPS_ATTACH_TRANSIT ? tc_detach_ingress(ifindex, a.created_qdisc)
+                                                           : tc_detach_egress(ifindex, a.created_qdisc);
+      if (qdisc_gone) report.qdiscs_removed.push_back(a.ifname);
       report.devices.push_back(a.ifname);
     }
     unpin_all(dir);
@@ -378,7 +420,7 @@ NetnsStatus status(const Netns& ns) {
       d.ifindex = static_cast<int>(a.ifindex);
       d.vni = a.vni;
       d.created_qdisc = a.created_qdisc;
-      d.prog_id = a.kind == QPS_ATTACH_TRANSIT ? 0 : tc_query_egress(d.ifindex);
+      d.prog_id = a.kind == QPS_ATTACH_TRANSIT ? tc_query_ingress(d.ifindex) : tc_query_egress(d.ifindex);
       d.mark = a.cfg.mark;
       d.port_min = a.kind == QPS_ATTACH_TRANSIT ? a.xdp.port_min : a.cfg.port_min;
       d.port_count = a.kind == QPS_ATTACH_TRANSIT ? a.xdp.port_count : a.cfg.port_count;

@@ -43,6 +43,7 @@ struct DeviceState {
   uint32_t xdp_prog_id = 0;   // underlay_xdp on this interface (uplinks: rx; transit: rewrite)
   std::string xdp_mode;       // "native" or "generic"; "" without XDP
   std::vector<uint32_t> vnis; // transit: the VNIs it steers
+  uint8_t kind = QPS_ATTACH_VXLAN;  // enum qps_attach_kind
 };
 
 struct AttachReport {

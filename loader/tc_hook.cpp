@@ -15,11 +15,11 @@
 namespace qpspread {
 namespace {
 
-bpf_tc_hook egress_hook(int ifindex) {
+bpf_tc_hook make_hook(int ifindex, bpf_tc_attach_point point) {
   bpf_tc_hook hook{};
   hook.sz = sizeof(hook);
   hook.ifindex = ifindex;
-  hook.attach_point = BPF_TC_EGRESS;
+  hook.attach_point = point;
   return hook;
 }
 
@@ -40,11 +40,9 @@ int count_filters(nl_sock* sock, int ifindex, uint32_t parent) {
   return n;
 }
 
-}  // namespace
-
-TcAttachResult tc_attach_egress(int ifindex, int prog_fd) {
+TcAttachResult attach_at(int ifindex, int prog_fd, bpf_tc_attach_point point) {
   TcAttachResult res;
-  bpf_tc_hook hook = egress_hook(ifindex);
+  bpf_tc_hook hook = make_hook(ifindex, point);
   int err = bpf_tc_hook_create(&hook);
   if (err && err != -EEXIST)
     throw Error(errno_text("cannot create clsact qdisc on ifindex " + std::to_string(ifindex), err));
@@ -63,12 +61,27 @@ TcAttachResult tc_attach_egress(int ifindex, int prog_fd) {
   return res;
 }
 
-uint32_t tc_query_egress(int ifindex) {
-  bpf_tc_hook hook = egress_hook(ifindex);
+uint32_t query_at(int ifindex, bpf_tc_attach_point point) {
+  bpf_tc_hook hook = make_hook(ifindex, point);
   bpf_tc_opts opts = our_filter();
   if (bpf_tc_query(&hook, &opts) != 0) return 0;
   return opts.prog_id;
 }
+
+
+bool detach_at(int ifindex, bool created_qdisc, bpf_tc_attach_point point) {
+  bpf_tc_hook hook = make_hook(ifindex, point);
+  bpf_tc_opts opts = our_filter();
+  int err = bpf_tc_detach(&hook, &opts);
+  if (err && err != -ENOENT && err != -ENODEV && err != -EINVAL)
+    throw Error(errno_text("cannot remove tc filter on ifindex " + std::to_string(ifindex), err));
+  if (!created_qdisc || tc_count_clsact_filters(ifindex) != 0) return false;
+  hook.attach_point = static_cast<bpf_tc_attach_point>(BPF_TC_INGRESS | BPF_TC_EGRESS);
+  err = bpf_tc_hook_destroy(&hook);
+  return err == 0;
+}
+
+}  // namespace
 
 int tc_count_clsact_filters(int ifindex) {
   std::unique_ptr<nl_sock, decltype(&nl_socket_free)> sock(nl_socket_alloc(), nl_socket_free);
@@ -79,16 +92,11 @@ int tc_count_clsact_filters(int ifindex) {
          count_filters(sock.get(), ifindex, TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_EGRESS));
 }
 
-bool tc_detach_egress(int ifindex, bool created_qdisc) {
-  bpf_tc_hook hook = egress_hook(ifindex);
-  bpf_tc_opts opts = our_filter();
-  int err = bpf_tc_detach(&hook, &opts);
-  if (err && err != -ENOENT && err != -ENODEV && err != -EINVAL)
-    throw Error(errno_text("cannot remove tc filter on ifindex " + std::to_string(ifindex), err));
-  if (!created_qdisc || tc_count_clsact_filters(ifindex) != 0) return false;
-  hook.attach_point = static_cast<bpf_tc_attach_point>(BPF_TC_INGRESS | BPF_TC_EGRESS);
-  err = bpf_tc_hook_destroy(&hook);
-  return err == 0;
-}
+TcAttachResult tc_attach_egress(int ifindex, int prog_fd) { return attach_at(ifindex, prog_fd, BPF_TC_EGRESS); }
+TcAttachResult tc_attach_ingress(int ifindex, int prog_fd) { return attach_at(ifindex, prog_fd, BPF_TC_INGRESS); }
+uint32_t tc_query_egress(int ifindex) { return query_at(ifindex, BPF_TC_EGRESS); }
+uint32_t tc_query_ingress(int ifindex) { return query_at(ifindex, BPF_TC_INGRESS); }
+bool tc_detach_egress(int ifindex, bool created_qdisc) { return detach_at(ifindex, created_qdisc, BPF_TC_EGRESS); }
+bool tc_detach_ingress(int ifindex, bool created_qdisc) { return detach_at(ifindex, created_qdisc, BPF_TC_INGRESS); }
 
 }  // namespace qpspread

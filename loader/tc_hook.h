@@ -1,4 +1,4 @@
-// qpspread's one tc filter on a device's clsact egress hook. Call inside the device's namespace.
+// qpspread's one tc filter on a device's clsact egress (or, on transit interfaces, ingress) hook. Call inside the device's namespace.
 // Only the filter with qpspread's handle and priority is ever touched; a clsact qdisc is removed
 // only if qpspread created it and no filter of anyone else is left on it.
 #pragma once
@@ -17,6 +17,10 @@ TcAttachResult tc_attach_egress(int ifindex, int prog_fd);
 uint32_t tc_query_egress(int ifindex);
 // Removes qpspread's filter (a missing one is fine); returns true if it also removed the qdisc.
 bool tc_detach_egress(int ifindex, bool created_qdisc);
+// The same on the ingress hook (transit interfaces).
+TcAttachResult tc_attach_ingress(int ifindex, int prog_fd);
+uint32_t tc_query_ingress(int ifindex);
+bool tc_detach_ingress(int ifindex, bool created_qdisc);
 // How many filters, anyone's, sit on ifindex's clsact ingress and egress hooks.
 int tc_count_clsact_filters(int ifindex);
 

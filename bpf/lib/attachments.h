@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * attachments: userspace-only bookkeeping (what attach added, per ifindex) kept in a pinned map so
- * that later commands know it. Defined in every object, so whichever program a namespace gets
+ * that later commands know it. Defined in every object (as is vni_mode), so whichever program a namespace gets
  * first creates it; the datapath never reads it.
  */
 #ifndef QPS_BPF_ATTACHMENTS_H

@@ -109,8 +109,11 @@ TEST_F(XdpAttachTest, TransitAttachesSetsModesAndDetaches) {
   EXPECT_EQ(a["devices"].size(), 0u);
   EXPECT_EQ(a["transit"][0]["vnis"], json({100, 200}));
   EXPECT_NE(xdp_id("t1"), 0u);
+  // The tc ingress half, which drops a flow hash computed before the rewrite.
+  EXPECT_NE(run({"tc", "-n", ns_->name(), "filter", "show", "dev", "t1", "ingress"}).out.find("pref 20816"), std::string::npos);
   json s = qps_json({"status", "--netns", ns_->name()});
   ASSERT_EQ(s["namespaces"][0]["transit"].size(), 1u);
+  EXPECT_TRUE(s["namespaces"][0]["transit"][0]["attached"].get<bool>());
   EXPECT_EQ(s["namespaces"][0]["transit"][0]["ifname"], "t1");
   EXPECT_EQ(s["namespaces"][0]["vnis"].size(), 2u);
   EXPECT_EQ(s["namespaces"][0]["vnis"][0]["mode"], "qp-hash");
@@ -124,6 +127,7 @@ TEST_F(XdpAttachTest, TransitAttachesSetsModesAndDetaches) {
   EXPECT_EQ(st["vnis"].size(), 2u);
   run_ok({QPSPREAD_BIN, "detach", "--netns", ns_->name()});
   EXPECT_EQ(xdp_id("t1"), 0u);
+  EXPECT_EQ(run({"tc", "-n", ns_->name(), "qdisc", "show", "dev", "t1"}).out.find("clsact"), std::string::npos);
   EXPECT_FALSE(pinned());
 }
 

@@ -190,6 +190,12 @@ TEST(LayoutMaps, UnderlayXdpKeyAndValueSizesMatch) {
              sizeof(qps_xdp_cfg));
 }
 
+TEST(LayoutMaps, TransitIngressConfigMatches) {
+  check_maps(QPS_TRANSIT_INGRESS_OBJ, {{"attachments", sizeof(__u32), sizeof(qps_attachment)},
+                                      {"vni_mode", sizeof(__u32), sizeof(qps_vni_cfg)}},
+             sizeof(qps_uplink_cfg));
+}
+
 // One counter per reason: the arrays are indexed by enum qps_reason.
 TEST(LayoutMaps, ReasonArraysHaveOneEntryPerReason) {
   const std::pair<const char*, const char*> arrays[] = {{QPS_VXLAN_EGRESS_OBJ, "reasons"},

@@ -30,7 +30,8 @@ json underlay_json(const DeviceState& d, bool transit) {
     j["vnis"] = d.vnis;
     j["sport_min"] = d.port_min;
     j["sport_max"] = d.port_min + d.port_count - 1;
-    j["attached"] = d.xdp_prog_id != 0;
+    j["prog_id"] = d.prog_id;  // tc ingress: invalidates the stale flow hash (transit_ingress.bpf.c)
+    j["attached"] = d.xdp_prog_id != 0 && d.prog_id != 0;
   } else {
     j["prog_id"] = d.prog_id;
     j["attached"] = d.prog_id != 0 && d.xdp_prog_id != 0;

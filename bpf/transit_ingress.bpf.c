@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * tc ingress on a transit interface, right after underlay_xdp rewrote the outer source port. The
+ * skb may already carry a flow hash computed over the original headers (a NIC's RSS hash, or on
+ * veth the sending stack's own), and L4 multipath routing (fib_multipath_hash_policy 1) takes an
+ * existing L4 hash as it is: the route lookup would pick the original path. Invalidating the hash
+ * of VXLAN frames makes the lookup hash the headers as they are now. Reads only the headers;
+ * always TC_ACT_UNSPEC.
+ */
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf_helpers.h>
+
+#include "qpspread/abi.h"
+#include "lib/attachments.h" /* not used here: every object defines attachments and vni_mode */
+#include "lib/parse_outer.h"
+#include "lib/vni_mode.h"
+
+/* Outer Ethernet, a tag, IPv4 with options, UDP, VXLAN. */
+#define QPS_OUTER_WINDOW (14 + 4 + 60 + 8 + QPS_VXLAN_HLEN)
+
+const volatile struct qps_uplink_cfg qps_transit = { .vxlan_port = 4789 };
+
+SEC("tc")
+int qps_transit_ingress(struct __sk_buff *skb)
+{
+	__u32 want = skb->len < QPS_OUTER_WINDOW ? skb->len : QPS_OUTER_WINDOW;
+	struct qps_outer o = {};
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+
+	if (data + want > data_end) {
+		bpf_skb_pull_data(skb, want);
+		data = (void *)(long)skb->data;
+		data_end = (void *)(long)skb->data_end;
+	}
+	if (qps_parse_vxlan(data, data_end, qps_transit.vxlan_port, &o) == QPS_PARSE_OK)
+		bpf_set_hash_invalid(skb);
+	return TC_ACT_UNSPEC;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
