@@ -12,6 +12,8 @@
 #include "loader/attach.h"
 #include "loader/error.h"
 #include "userspace/cli/commands.h"
+#include "userspace/cli/stats_report.h"
+#include "userspace/cli/top_frame.h"
 #include "userspace/lab/interrupt.h"
 #include "userspace/lab/spread_probe.h"
 #include "userspace/metrics/fairness.h"
@@ -55,6 +57,12 @@ void print_demo(const json& j) {
                 mode, m["imbalance"].get<double>(), m["jain"].get<double>(),
                 m["received_identical"].get<size_t>(), m["sent"].get<size_t>());
   }
+  std::cout << "qpspread stats on the sending leaf after both runs (counters since attach: a QP that\n"
+               "changed uplink between the runs counts a move):\n";
+  print_stats_table(j["qp_hash_stats"]);
+  std::cout << "\nqpspread stats on the receiving leaf (XDP on its uplinks):\n";
+  print_stats_table(j["qp_hash_stats_receiver"]);
+  std::cout << "\nqpspread top, one frame over the qp-hash run:\n" << render_top_frame(j["qp_hash_top"]) << "\n";
   std::cout << "written: " << j["written"].get<std::string>() << "\n";
 }
 
@@ -69,26 +77,41 @@ json run_demo(const DemoOptions& o, const std::function<void(const std::string&)
   const double up_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   progress("fabric converged in " + std::to_string(up_s).substr(0, 4) + " s");
 
-  Netns leaf = Netns::open(fabric.leaf_netns(0));
-  json j = {{"fabric", {{"spines", o.spines}, {"converge_s", up_s}, {"vni", fabric.vni()}}},
+  Netns leaf = Netns::open(fabric.leaf_netns(0)), far_leaf = Netns::open(fabric.leaf_netns(1));
+  json j = {{"leaf_netns", {fabric.leaf_netns(0), fabric.leaf_netns(1)}},
+            {"fabric", {{"spines", o.spines}, {"converge_s", up_s}, {"vni", fabric.vni()}}},
             {"traffic", {{"qps", o.traffic.qps}, {"frames_per_qp", o.traffic.frames_per_qp},
                          {"inner_sport", o.traffic.src_port}}},
             {"modes", json::object()}};
-  AttachOptions opts;
+  AttachOptions opts;  // uplinks: discovered from the routes to the other leaf
   opts.initial_mode = QPS_MODE_OFF;
   attach(leaf, opts);
   try {
+    attach(far_leaf, opts);  // its uplinks' XDP programs count what arrives, per path and QP
     for (uint32_t mode : {static_cast<uint32_t>(QPS_MODE_OFF), static_cast<uint32_t>(QPS_MODE_QP_HASH)}) {
       set_mode(leaf, fabric.vni(), mode);
       progress(std::string("mode ") + mode_name(mode) + ": sending " +
                std::to_string(o.traffic.qps * o.traffic.frames_per_qp) + " RoCEv2 frames over " +
                std::to_string(o.traffic.qps) + " QPs");
-      j["modes"][mode_name(mode)] = mode_result(lab::run_spread(fabric, o.traffic));
+      const json before = build_stats(leaf, fabric.vni());
+      const auto t = std::chrono::steady_clock::now();
+      workload::QpTraffic traffic = o.traffic;  // the second run goes on with each QP's PSNs
+      traffic.first_psn = mode == QPS_MODE_OFF ? 0 : static_cast<uint32_t>(o.traffic.frames_per_qp);
+      j["modes"][mode_name(mode)] = mode_result(lab::run_spread(fabric, traffic));
+      const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+      if (mode == QPS_MODE_QP_HASH) {
+        j["qp_hash_stats"] = build_stats(leaf, fabric.vni());
+        j["qp_hash_stats_receiver"] = build_stats(far_leaf, fabric.vni());
+        j["qp_hash_top"] = top_frame(before, j["qp_hash_stats"], elapsed, 5);
+        j["qp_hash_top"]["interval"] = elapsed;
+      }
     }
   } catch (...) {
+    detach(far_leaf);
     detach(leaf);
     throw;
   }
+  detach(far_leaf);
   detach(leaf);
   progress("detached; tearing the fabric down");
   return j;

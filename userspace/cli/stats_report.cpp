@@ -1,10 +1,12 @@
 // The stats report: what the datapath counted in one namespace, per VNI and path, as JSON.
 #include "userspace/cli/stats_report.h"
 
+#include <cstdio>
 #include <map>
 #include <set>
 
 #include "loader/attach.h"
+#include "userspace/cli/output.h"
 #include "userspace/metrics/fairness.h"
 
 namespace qpspread::cli {
@@ -135,5 +137,45 @@ json build_stats(const Netns& ns, std::optional<uint32_t> only) {
   }
   return j;
 }
+
+namespace {
+
+std::string name_or_dash(const json& v) { return v.is_string() ? v.get<std::string>() : "-"; }
+unsigned long ul(const json& v) { return static_cast<unsigned long>(v.get<uint64_t>()); }
+
+void print_paths(const json& v) {
+  std::printf("  %-10s %-16s %11s %10s %11s %10s %7s\n", "UPLINK", "REMOTE-VTEP", "TX-PACKETS", "TX-BYTES", "RX-PACKETS",
+              "RX-BYTES", "SHARE");
+  for (const auto& p : v["paths"])
+    std::printf("  %-10s %-16s %11lu %10s %11lu %10s %6.1f%%\n", p["ifname"].get<std::string>().c_str(),
+                p["remote_vtep"].get<std::string>().c_str(), ul(p["tx_packets"]), human_bytes(p["tx_bytes"].get<uint64_t>()).c_str(),
+                ul(p["rx_packets"]), human_bytes(p["rx_bytes"].get<uint64_t>()).c_str(), 100 * p["share"].get<double>());
+  std::printf("  imbalance %.2f, Jain's index %.3f (over the tx RoCEv2 bytes of %zu paths)\n", v["imbalance"].get<double>(),
+              v["jain"].get<double>(), v["paths"].size());
+}
+
+void print_qps(const json& v) {
+  std::printf("  %-10s %10s %10s %6s %-8s %5s %10s %-8s %9s %6s\n", "QPN", "TX-PKTS", "TX-BYTES", "SPORT", "PATH", "MOVES",
+              "RX-PKTS", "RX-PATH", "REORDERED", "GAPS");
+  for (const auto& q : v["qps"]) {
+    const unsigned sport = q["sport"].get<unsigned>();
+    std::printf("  0x%-8x %10lu %10s %6s %-8s %5lu %10lu %-8s %9lu %6lu\n", q["qpn"].get<unsigned>(), ul(q["packets"]),
+                human_bytes(q["bytes"].get<uint64_t>()).c_str(), sport ? std::to_string(sport).c_str() : "-",
+                name_or_dash(q["path"]).c_str(), ul(q["moves"]), ul(q["rx_packets"]), name_or_dash(q["rx_path"]).c_str(),
+                ul(q["reordered"]), ul(q["gaps"]));
+  }
+}
+
+}  // namespace
+
+void print_stats_table(const json& j) {
+  for (const auto& v : j["vnis"]) {
+    std::printf("VNI %u (mode %s) in netns %s\n", v["vni"].get<unsigned>(), v["mode"].get<std::string>().c_str(),
+                j["netns"].get<std::string>().c_str());
+    if (!v["paths"].empty()) print_paths(v);
+    print_qps(v);
+  }
+}
+
 
 }  // namespace qpspread::cli

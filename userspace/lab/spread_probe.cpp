@@ -47,6 +47,7 @@ SpreadResult run_spread(const TestFabric& fabric, const workload::QpTraffic& tra
   spec.src_ip = ipv4(src.ip);
   spec.dst_ip = ipv4(dst.ip);
   spec.src_port = traffic.src_port;
+  spec.psn = traffic.first_psn;
   spec.payload_len = static_cast<size_t>(traffic.payload);
   const Frames sent = workload::build_qp_frames(spec, traffic);
 

@@ -17,6 +17,9 @@ struct QpTraffic {
   // One fixed inner source port for every QP, the habit of some NICs and the hardest case for
   // ECMP: the QP then differs only in the BTH, which no router hashes on.
   uint16_t src_port = 49152;
+  // The first PSN of every QP: a run that follows another on the same QPs goes on from where it
+  // ended, so a receiver tracking PSNs sees one sequence.
+  uint32_t first_psn = 0;
 };
 
 // Frames round-robin over the QPs (QP first_qp .. first_qp+qps-1): frame i belongs to QP
