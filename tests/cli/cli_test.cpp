@@ -131,6 +131,8 @@ TEST_F(CliTest, PrometheusOutputIsWellFormed) {
   }
   EXPECT_GT(samples, 0u);
   EXPECT_NE(text.find("# TYPE qpspread_vxlan_packets_total counter"), std::string::npos);
+  EXPECT_NE(text.find("# TYPE qpspread_path_rx_rocev2_packets_total counter"), std::string::npos);
+  EXPECT_NE(text.find("qpspread_vni_reordered_total{netns=\"" + ns_->name() + "\",vni=\"100\"} 0"), std::string::npos);
   EXPECT_NE(text.find("qpspread_vni_mode_info{netns=\"" + ns_->name() + "\",vni=\"100\",mode=\"qp-hash\"} 1"), std::string::npos);
 }
 

@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <map>
 #include <memory>
+#include <sstream>
 #include <tuple>
 
 #include "loader/attach.h"
@@ -261,6 +262,14 @@ TEST_F(SpreadTest, UplinkCountersEqualTheKernelsAndTheReceiverSeesNoReorder) {
     EXPECT_EQ(q["gaps"].get<uint64_t>(), 0u) << "QP " << q["qpn"];
   }
   EXPECT_EQ(qps, 16u);
+  // The same through Prometheus: the RoCEv2 frames received per path add up, nothing reordered.
+  const std::string prom = run_ok({QPSPREAD_BIN, "stats", "--prometheus", "--netns", fabric_->leaf_netns(1)});
+  uint64_t prom_rx = 0;
+  std::istringstream lines(prom);
+  for (std::string line; std::getline(lines, line);)
+    if (line.rfind("qpspread_path_rx_rocev2_packets_total{", 0) == 0) prom_rx += std::stoull(line.substr(line.rfind(' ') + 1));
+  EXPECT_EQ(prom_rx, r.sent);
+  EXPECT_NE(prom.find("qpspread_vni_reordered_total{netns=\"" + fabric_->leaf_netns(1) + "\",vni=\"100\"} 0"), std::string::npos);
   // The live view's one-frame form parses, and lists the sender's uplinks.
   json top = json::parse(run_ok({QPSPREAD_BIN, "-j", "top", "--once", "--interval", "0.2", "--netns", fabric_->leaf_netns(0)}));
   ASSERT_EQ(top["vnis"].size(), 1u);

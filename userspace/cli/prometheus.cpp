@@ -2,7 +2,9 @@
 
 #include <cstdint>
 #include <iomanip>
+#include <iterator>
 #include <sstream>
+#include <tuple>
 
 namespace qpspread::cli {
 namespace {
@@ -60,9 +62,14 @@ std::string prometheus_text(const json& j) {
       {"qpspread_path_tx_packets_total", "counter", "VXLAN frames sent on the path (uplink, VNI, remote VTEP)"},
       {"qpspread_path_tx_bytes_total", "counter", "bytes of VXLAN frames sent on the path"},
       {"qpspread_path_tx_rocev2_packets_total", "counter", "VXLAN frames with RoCEv2 inside sent on the path"},
-      {"qpspread_path_tx_rocev2_bytes_total", "counter", "bytes of VXLAN frames with RoCEv2 inside sent on the path"}};
-  const char* path_fields[] = {"tx_packets", "tx_bytes", "tx_roce_packets", "tx_roce_bytes"};
-  for (int i = 0; i < 4; i++) {
+      {"qpspread_path_tx_rocev2_bytes_total", "counter", "bytes of VXLAN frames with RoCEv2 inside sent on the path"},
+      {"qpspread_path_rx_packets_total", "counter", "VXLAN frames received on the path (uplink, VNI, sending VTEP)"},
+      {"qpspread_path_rx_bytes_total", "counter", "bytes of VXLAN frames received on the path"},
+      {"qpspread_path_rx_rocev2_packets_total", "counter", "VXLAN frames with RoCEv2 inside received on the path"},
+      {"qpspread_path_rx_rocev2_bytes_total", "counter", "bytes of VXLAN frames with RoCEv2 inside received on the path"}};
+  const char* path_fields[] = {"tx_packets", "tx_bytes", "tx_roce_packets", "tx_roce_bytes",
+                               "rx_packets", "rx_bytes", "rx_roce_packets", "rx_roce_bytes"};
+  for (size_t i = 0; i < std::size(path_fields); i++) {
     w.family(path_counters[i]);
     for (const auto& v : j["vnis"])
       for (const auto& p : v["paths"]) w.sample(path_counters[i].name, path_labels(v, p), p[path_fields[i]].get<double>());
@@ -76,6 +83,17 @@ std::string prometheus_text(const json& j) {
   for (const auto& v : j["vnis"]) w.sample("qpspread_vni_jain_index", vni_labels(v), v["jain"].get<double>());
   w.family({"qpspread_vni_qps", "gauge", "queue pairs seen on the VNI"});
   for (const auto& v : j["vnis"]) w.sample("qpspread_vni_qps", vni_labels(v), static_cast<double>(v["qps"].size()));
+  // Summed over the VNI's QPs: per-QP series would be unbounded.
+  for (const auto& [name, field, help] :
+       {std::tuple{"qpspread_vni_reordered_total", "reordered", "received RoCEv2 frames whose PSN was lower than expected"},
+        std::tuple{"qpspread_vni_psn_gaps_total", "gaps", "times a QP's received PSN jumped ahead of the expected one"}}) {
+    w.family({name, "counter", help});
+    for (const auto& v : j["vnis"]) {
+      double sum = 0;
+      for (const auto& q : v["qps"]) sum += q[field].get<double>();
+      w.sample(name, vni_labels(v), sum);
+    }
+  }
   w.family({"qpspread_vni_mode_info", "gauge", "the VNI's mode (1 for the current one)"});
   for (const auto& v : j["vnis"])
     w.sample("qpspread_vni_mode_info", vni_labels(v) + ",mode=\"" + v["mode"].get<std::string>() + "\"", 1);
