@@ -1,0 +1,156 @@
+// The Docker-less runner on a small topology written by each test (no FRR): namespaces named as
+// containerlab names them, links named as in the file, sysctls and exec applied, `exec` in a node,
+// status as JSON; `down` leaves nothing, also after an `up` that was killed; bad files are refused
+// with a message naming the problem.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "tests/common/test_util.h"
+
+namespace qpspread::test {
+namespace {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+class LabRunnerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!is_root()) GTEST_SKIP() << "needs root (namespaces)";
+    name_ = "qpt" + std::to_string(::getpid() % 100000) + std::to_string(counter_++);
+    dir_ = fs::temp_directory_path() / ("qps-lab-" + name_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override {
+    if (!name_.empty()) run({QPSPREAD_BIN, "lab", "down", "--name", name_});
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+
+  std::string write_topology(const std::string& links_and_more = "") {
+    const std::string file = (dir_ / "t.clab.yml").string();
+    std::ofstream(file) << "name: " << name_ << R"(
+topology:
+  defaults:
+    kind: linux
+  nodes:
+    a:
+      sysctls:
+        net.ipv4.ip_forward: 1
+      exec:
+        - ip addr add 192.0.2.1/24 dev eth1
+    b:
+      exec:
+        - ip addr add 192.0.2.2/24 dev eth1
+  links:
+    - endpoints: ["a:eth1", "b:eth1"]
+)" << links_and_more;
+    return file;
+  }
+  CommandResult lab(std::vector<std::string> args) {
+    args.insert(args.begin(), {QPSPREAD_BIN, "lab"});
+    return run(args);
+  }
+  bool netns_exists(const std::string& node) { return fs::exists("/run/netns/clab-" + name_ + "-" + node); }
+
+  static inline int counter_ = 0;
+  std::string name_;
+  fs::path dir_;
+};
+
+TEST_F(LabRunnerTest, UpCreatesTheNodesAsContainerlabNamesThemAndDownRemovesThem) {
+  const std::string file = write_topology();
+  CommandResult up = lab({"-j", "up", "-t", file});
+  ASSERT_EQ(up.exit_code, 0) << up.err;
+  EXPECT_TRUE(json::parse(up.out)["converged"].get<bool>());
+  EXPECT_TRUE(netns_exists("a"));
+  EXPECT_TRUE(netns_exists("b"));
+  // Links named as in the file, the exec commands and sysctls applied.
+  EXPECT_NE(run({"ip", "-n", "clab-" + name_ + "-a", "-br", "addr", "show", "dev", "eth1"}).out.find("192.0.2.1/24"), std::string::npos);
+  CommandResult fwd = lab({"exec", "-t", file, "a", "--", "cat", "/proc/sys/net/ipv4/ip_forward"});
+  EXPECT_EQ(fwd.exit_code, 0);
+  EXPECT_EQ(fwd.out, "1\n");
+  CommandResult ping = lab({"exec", "-t", file, "a", "--", "ping", "-c", "1", "-W", "2", "192.0.2.2"});
+  EXPECT_EQ(ping.exit_code, 0) << ping.out << ping.err;
+  // exec passes the command's exit status on.
+  EXPECT_EQ(lab({"exec", "-t", file, "b", "--", "false"}).exit_code, 1);
+  json st = json::parse(lab({"-j", "status", "-t", file}).out);
+  EXPECT_EQ(st["nodes"].size(), 2u);
+  EXPECT_TRUE(st["nodes"][0]["exists"].get<bool>());
+  json down = json::parse(lab({"-j", "down", "-t", file}).out);
+  EXPECT_TRUE(down["was_up"].get<bool>());
+  EXPECT_EQ(down["namespaces_removed"].size(), 2u);
+  EXPECT_FALSE(netns_exists("a"));
+  EXPECT_FALSE(netns_exists("b"));
+  EXPECT_FALSE(fs::exists("/run/qpspread/lab/" + name_));
+  EXPECT_FALSE(json::parse(lab({"-j", "down", "-t", file}).out)["was_up"].get<bool>());
+}
+
+// An up killed midway leaves a state file; down (or the next up) removes what it made.
+TEST_F(LabRunnerTest, AKilledUpIsUndoneAndASecondUpWorks) {
+  const std::string file = write_topology();
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::execl(QPSPREAD_BIN, QPSPREAD_BIN, "lab", "up", "-t", file.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  // Killed as soon as it has made its first namespace.
+  for (int i = 0; i < 500 && !netns_exists("a"); i++) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  ::kill(pid, SIGKILL);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ASSERT_TRUE(fs::exists("/run/qpspread/lab/" + name_ + "/state.json"));
+  CommandResult up = lab({"-j", "up", "-t", file});
+  ASSERT_EQ(up.exit_code, 0) << up.err;
+  EXPECT_TRUE(netns_exists("b"));
+  lab({"down", "-t", file});
+  EXPECT_FALSE(netns_exists("a"));
+  EXPECT_FALSE(netns_exists("b"));
+}
+
+TEST_F(LabRunnerTest, BadTopologiesAreRefusedWithTheReason) {
+  const std::string missing = write_topology("    - endpoints: [\"a:eth2\", \"c:eth1\"]\n");
+  CommandResult r = lab({"up", "-t", missing});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("no node 'c'"), std::string::npos) << r.err;
+  EXPECT_FALSE(netns_exists("a"));
+  const std::string twice = write_topology("    - endpoints: [\"a:eth1\", \"b:eth2\"]\n");
+  r = lab({"up", "-t", twice});
+  EXPECT_NE(r.err.find("a:eth1 is used by two links"), std::string::npos) << r.err;
+  EXPECT_EQ(lab({"up", "-t", (dir_ / "nonexistent.yml").string()}).exit_code, 1);
+}
+
+TEST_F(LabRunnerTest, ExecOnAnUnknownNodeNamesTheNodes) {
+  const std::string file = write_topology();
+  ASSERT_EQ(lab({"up", "-t", file}).exit_code, 0);
+  CommandResult r = lab({"exec", "-t", file, "zz", "--", "true"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("nodes: a, b"), std::string::npos) << r.err;
+  CommandResult s = lab({"status", "--name", "qps-no-such-lab"});
+  EXPECT_NE(s.err.find("not up"), std::string::npos) << s.err;
+}
+
+TEST_F(LabRunnerTest, FabricLinkDownAndUpAreTimestamped) {
+  const std::string file = write_topology();
+  ASSERT_EQ(lab({"up", "-t", file}).exit_code, 0);
+  json d = json::parse(lab({"-j", "link", "-t", file, "a:eth1", "down"}).out);
+  EXPECT_EQ(d["state"], "down");
+  EXPECT_FALSE(d["time"].get<std::string>().empty());
+  EXPECT_NE(run({"ip", "-n", "clab-" + name_ + "-b", "link", "show", "eth1"}).out.find("state DOWN"), std::string::npos);
+  lab({"link", "-t", file, "a:eth1", "up"});
+  json st = json::parse(lab({"-j", "status", "-t", file}).out);
+  ASSERT_GE(st["events"].size(), 3u);  // up, converged, link down, link up
+  EXPECT_EQ(st["events"].back()["what"], "link a:eth1--b:eth1 up");
+}
+
+}  // namespace
+}  // namespace qpspread::test
