@@ -25,6 +25,7 @@ using nlohmann::json;
 
 struct WanRelayArgs {
   std::string netns, a, b, delay, jitter, loss, rate, control, pidfile;
+  int rt_priority = 10;
 };
 
 // The control file: one impairment for both directions, or {"a_to_b": {...}, "b_to_a": {...}}.
@@ -112,6 +113,7 @@ void run_wan_relay(const Context& ctx, const WanRelayArgs& args) {
   ::pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   lab::WanRelayOptions opts{args.a, args.b, {}, {}};
+  opts.realtime_priority = args.rt_priority;
   opts.a_to_b = opts.b_to_a = lab::parse_impairment(args.delay, args.jitter, args.loss, args.rate);
   std::unique_ptr<lab::WanRelay> relay;
   const Netns ns = args.netns.empty() ? Netns::current() : Netns::open(args.netns);
@@ -146,6 +148,8 @@ void register_wan_relay_command(CLI::App& app, Context& ctx) {
   cmd->add_option("--loss", args->loss, "loss in percent, 0-100, like 0.1");
   cmd->add_option("--rate", args->rate, "rate like 1gbit, 100mbit, 500kbit; 0 or empty: unlimited");
   cmd->add_option("--control", args->control, "JSON file re-read on SIGHUP: {\"delay\": \"20ms\", ...} or per direction {\"a_to_b\": {...}, \"b_to_a\": {...}}");
+  cmd->add_option("--rt-priority", args->rt_priority, "SCHED_FIFO priority of the relay threads; 0: normal scheduling (delays then suffer every wait for a core)")
+      ->check(CLI::Range(0, 99))->capture_default_str();
   cmd->add_option("--pidfile", args->pidfile, "written once forwarding has started, removed on exit");
   cmd->callback([&ctx, args] { ctx.action = [&ctx, args] { run_wan_relay(ctx, *args); }; });
 }

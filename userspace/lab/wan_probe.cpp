@@ -24,7 +24,13 @@ constexpr const char* kIpA = "10.77.0.1";
 constexpr const char* kIpB = "10.77.0.2";
 constexpr const char* kMacA = "02:77:00:00:00:01";
 constexpr const char* kMacB = "02:77:00:00:00:02";
-constexpr uint16_t kPortA = 7701, kPortB = 7702;
+// Each probe or blast takes fresh ports, so frames of an earlier one still on the way (a blast can
+// leave a long tail in the relay's queue) never count as its own.
+std::pair<uint16_t, uint16_t> next_ports() {
+  static std::atomic<uint16_t> n{0};
+  const auto base = static_cast<uint16_t>(20000 + 2 * (n++ % 10000));
+  return {base, static_cast<uint16_t>(base + 1)};
+}
 
 sockaddr_in inet(const char* ip, uint16_t port) {
   sockaddr_in sa{};
@@ -94,8 +100,9 @@ void wire_wan_link(const WanLinkNamespaces& ns) {
 }
 
 ProbeResult udp_probe(const WanLinkNamespaces& ns, const ProbeSpec& spec) {
-  UniqueFd b = udp_socket(ns.node_b, kIpB, kPortB, kIpA, kPortA);
-  UniqueFd a = udp_socket(ns.node_a, kIpA, kPortA, kIpB, kPortB);
+  const auto [port_a, port_b] = next_ports();
+  UniqueFd b = udp_socket(ns.node_b, kIpB, port_b, kIpA, port_a);
+  UniqueFd a = udp_socket(ns.node_a, kIpA, port_a, kIpB, port_b);
   ProbeResult r;
   std::atomic<int64_t> sender_done{0};
   const int64_t wait_ns = std::chrono::nanoseconds(spec.wait).count();
@@ -135,8 +142,9 @@ ProbeResult udp_probe(const WanLinkNamespaces& ns, const ProbeSpec& spec) {
 BlastResult udp_blast(const WanLinkNamespaces& ns, size_t frame_bytes, uint64_t offered_bps,
                       std::chrono::milliseconds duration) {
   if (frame_bytes < kUdpFrameOverhead + sizeof(uint32_t)) throw Error("udp_blast: frame_bytes below 46");
-  UniqueFd b = udp_socket(ns.node_b, kIpB, kPortB, kIpA, kPortA);
-  UniqueFd a = udp_socket(ns.node_a, kIpA, kPortA, kIpB, kPortB);
+  const auto [port_a, port_b] = next_ports();
+  UniqueFd b = udp_socket(ns.node_b, kIpB, port_b, kIpA, port_a);
+  UniqueFd a = udp_socket(ns.node_a, kIpA, port_a, kIpB, port_b);
   BlastResult r;
   std::atomic<int64_t> sender_done{0};
   int64_t first = 0, last = 0;

@@ -5,6 +5,8 @@
 #include <net/ethernet.h>
 #include <net/if.h>
 #include <poll.h>
+#include <pthread.h>
+#include <sched.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -27,9 +29,24 @@ namespace qpspread::lab {
 namespace {
 
 constexpr int kBatch = 64;
-// Holds a jumbo frame plus a VLAN tag; anything longer (a GSO super-frame) is truncated and
-// counted as an error rather than forwarded cut.
-constexpr size_t kFrameMax = 16384;
+// Frames go through with the virtio_net_hdr the kernel puts before them (PACKET_VNET_HDR): a frame
+// from a veth whose peer offloads the checksum (all of them, by default) carries a checksum the
+// stack has not filled in yet, and a TSO peer hands over GSO super-frames of up to 64 KiB. The
+// header passes both on to the egress veth unchanged (partial checksum, GSO type and size), as a
+// virtual switch would; read without it, such frames arrive with bad UDP/TCP checksums.
+//
+// <linux/virtio_net.h> does not compile as C++ (a member named `class`): its header struct, whose
+// layout is fixed by the virtio spec, is spelled out here.
+struct virtio_net_hdr {
+  uint8_t flags;  // VIRTIO_NET_HDR_F_NEEDS_CSUM: checksum at csum_start + csum_offset not filled in
+  uint8_t gso_type;
+  uint16_t hdr_len, gso_size, csum_start, csum_offset;  // little endian (x86, arm64: native)
+};
+static_assert(sizeof(virtio_net_hdr) == 10);
+constexpr uint8_t VIRTIO_NET_HDR_F_NEEDS_CSUM = 1;
+constexpr size_t kVnetHdr = sizeof(virtio_net_hdr);
+constexpr size_t kFrameMax = 65536 + 64;
+constexpr size_t kSlot = kVnetHdr + kFrameMax + 4;  // + room to re-insert a VLAN tag
 constexpr int kSocketBuffer = 16 << 20;
 constexpr int kStopCheckMs = 100;
 
@@ -47,6 +64,7 @@ void set_opt(int fd, int level, int name, int value, const std::string& what) {
 UniqueFd packet_socket(const std::string& ifname, bool receive) {
   UniqueFd fd(::socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0));
   if (!fd) throw Error(errno_text("wan-relay: AF_PACKET socket for " + ifname + " (needs CAP_NET_RAW)", errno));
+  set_opt(fd.get(), SOL_PACKET, PACKET_VNET_HDR, 1, "PACKET_VNET_HDR on " + ifname);
   if (receive) {
     // Without this the socket would also read what the other direction sends out of this interface.
     set_opt(fd.get(), SOL_PACKET, PACKET_IGNORE_OUTGOING, 1, "PACKET_IGNORE_OUTGOING on " + ifname);
@@ -66,19 +84,26 @@ UniqueFd packet_socket(const std::string& ifname, bool receive) {
   return fd;
 }
 
-// The 802.1Q tag the kernel moved into metadata, back into the frame; returns the new length.
-size_t restore_vlan(uint8_t* frame, size_t len, const msghdr& msg) {
+// The 802.1Q tag the kernel moved into metadata, back into the frame after the virtio_net_hdr at
+// `slot`; returns the new length of header and frame.
+size_t restore_vlan(uint8_t* slot, size_t len, const msghdr& msg) {
   for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(const_cast<msghdr*>(&msg), c)) {
     if (c->cmsg_level != SOL_PACKET || c->cmsg_type != PACKET_AUXDATA) continue;
     tpacket_auxdata aux;
     std::memcpy(&aux, CMSG_DATA(c), sizeof aux);
-    if (!(aux.tp_status & TP_STATUS_VLAN_VALID) || len < 12 || len + 4 > kFrameMax) return len;
+    if (!(aux.tp_status & TP_STATUS_VLAN_VALID) || len < kVnetHdr + 12) return len;
+    virtio_net_hdr vh;
+    std::memcpy(&vh, slot, sizeof vh);
+    if (vh.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) vh.csum_start = static_cast<uint16_t>(vh.csum_start + 4);
+    std::memcpy(slot, &vh, sizeof vh);
+    uint8_t* frame = slot + kVnetHdr;
+    len -= kVnetHdr;
     const uint16_t tpid = htons((aux.tp_status & TP_STATUS_VLAN_TPID_VALID) ? aux.tp_vlan_tpid : ETH_P_8021Q);
     const uint16_t tci = htons(aux.tp_vlan_tci);
     std::memmove(frame + 16, frame + 12, len - 12);
     std::memcpy(frame + 12, &tpid, 2);
     std::memcpy(frame + 14, &tci, 2);
-    return len + 4;
+    return kVnetHdr + len + 4;
   }
   return len;
 }
@@ -144,7 +169,7 @@ struct WanRelay::Direction {
 };
 
 void WanRelay::Direction::receive_loop(const std::atomic<bool>& stop) {
-  std::vector<uint8_t> bufs(kBatch * kFrameMax);
+  std::vector<uint8_t> bufs(kBatch * kSlot);
   std::vector<char> ctrl(kBatch * CMSG_SPACE(sizeof(tpacket_auxdata)));
   mmsghdr msgs[kBatch];
   iovec iov[kBatch];
@@ -155,7 +180,7 @@ void WanRelay::Direction::receive_loop(const std::atomic<bool>& stop) {
     if (pr < 0 && errno != EINTR) throw Error(errno_text("wan-relay: poll on " + from, errno));
     if (pr <= 0) continue;
     for (int i = 0; i < kBatch; i++) {
-      iov[i] = {bufs.data() + i * kFrameMax, kFrameMax - 4};  // room to re-insert a VLAN tag
+      iov[i] = {bufs.data() + i * kSlot, kSlot - 4};
       msgs[i].msg_hdr = {&addrs[i], sizeof addrs[i], &iov[i], 1, ctrl.data() + i * CMSG_SPACE(sizeof(tpacket_auxdata)),
                          CMSG_SPACE(sizeof(tpacket_auxdata)), 0};
       msgs[i].msg_len = 0;
@@ -171,14 +196,14 @@ void WanRelay::Direction::receive_loop(const std::atomic<bool>& stop) {
     for (int i = 0; i < n; i++) {
       if (addrs[i].sll_pkttype == PACKET_OUTGOING) continue;  // older kernels ignore IGNORE_OUTGOING
       received.fetch_add(1, std::memory_order_relaxed);
-      if (msgs[i].msg_len > kFrameMax - 4 || (msgs[i].msg_hdr.msg_flags & MSG_TRUNC)) {
+      if (msgs[i].msg_len > kSlot - 4 || msgs[i].msg_len < kVnetHdr || (msgs[i].msg_hdr.msg_flags & MSG_TRUNC)) {
         dropped_error.fetch_add(1, std::memory_order_relaxed);
         continue;
       }
-      uint8_t* frame = bufs.data() + i * kFrameMax;
-      const size_t len = restore_vlan(frame, msgs[i].msg_len, msgs[i].msg_hdr);
-      const int64_t due = schedule(len, now);
-      if (due >= 0) queue.push_back({due, std::vector<uint8_t>(frame, frame + len)});
+      uint8_t* slot = bufs.data() + i * kSlot;
+      const size_t len = restore_vlan(slot, msgs[i].msg_len, msgs[i].msg_hdr);
+      const int64_t due = schedule(len - kVnetHdr, now);
+      if (due >= 0) queue.push_back({due, std::vector<uint8_t>(slot, slot + len)});
     }
     if (was_empty && !queue.empty()) nonempty.notify_one();
   }
@@ -223,7 +248,7 @@ void WanRelay::Direction::send_batch(std::vector<Frame>& batch) {
   while (done < batch.size()) {
     const int n = ::sendmmsg(tx.get(), msgs + done, static_cast<unsigned>(batch.size() - done), 0);
     if (n > 0) {
-      for (size_t i = done; i < done + static_cast<size_t>(n); i++) forwarded_bytes.fetch_add(batch[i].data.size(), std::memory_order_relaxed);
+      for (size_t i = done; i < done + static_cast<size_t>(n); i++) forwarded_bytes.fetch_add(batch[i].data.size() - kVnetHdr, std::memory_order_relaxed);
       forwarded.fetch_add(static_cast<uint64_t>(n), std::memory_order_relaxed);
       done += static_cast<size_t>(n);
       continue;
@@ -255,6 +280,7 @@ WanRelay::WanRelay(const WanRelayOptions& opts) {
     d->rng.seed(opts.seed ? opts.seed + i : (static_cast<uint64_t>(rd()) << 32 | rd()));
     dirs_[i] = std::move(d);
   }
+  realtime_priority_ = opts.realtime_priority;
 }
 
 WanRelay::WanRelay(const std::string& a, const std::string& b, const Impairment& both)
@@ -287,6 +313,10 @@ void WanRelay::run(const std::atomic<bool>& stop) {
   for (auto& d : dirs_) {
     threads.push_back(guarded([&d, &halt] { d->receive_loop(halt); }));
     threads.push_back(guarded([&d, &halt] { d->send_loop(halt); }));
+  }
+  if (realtime_priority_ > 0) {
+    const sched_param sp{realtime_priority_};
+    for (auto& t : threads) (void)::pthread_setschedparam(t.native_handle(), SCHED_FIFO, &sp);
   }
   for (auto& t : threads) t.join();
   watcher.join();

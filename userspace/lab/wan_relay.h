@@ -37,7 +37,7 @@ struct WanCounters {
   uint64_t forwarded_bytes = 0;  // their bytes (Ethernet header on, no FCS)
   uint64_t dropped_loss = 0;     // by the configured loss
   uint64_t dropped_queue = 0;    // tail drop: the rate queue or the in-flight bound is full
-  uint64_t dropped_error = 0;    // larger than the receive buffer (GSO, see README) or a send error
+  uint64_t dropped_error = 0;    // over 64 KiB (cannot happen on veth) or a send error
 };
 
 struct WanRelayOptions {
@@ -47,6 +47,10 @@ struct WanRelayOptions {
   uint64_t queue_limit_bytes = 0;
   size_t max_frames_in_flight = 1 << 18;  // bounds memory on a long, fast, unlimited-rate link
   uint64_t seed = 0;                      // of the loss and jitter draws; 0: random
+  // SCHED_FIFO priority of the relay's threads (0: normal scheduling). On a small, busy machine a
+  // normal thread may wait milliseconds for a core, and every such wait lands on the delay; netem
+  // runs in softirq context and does not wait. Not granted (no CAP_SYS_NICE): normal scheduling.
+  int realtime_priority = 0;
 };
 
 class WanRelay {
@@ -74,6 +78,7 @@ class WanRelay {
 
  private:
   std::unique_ptr<Direction> dirs_[2];
+  int realtime_priority_ = 0;
 };
 
 }  // namespace qpspread::lab
