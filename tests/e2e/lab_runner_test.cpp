@@ -152,5 +152,42 @@ TEST_F(LabRunnerTest, FabricLinkDownAndUpAreTimestamped) {
   EXPECT_EQ(st["events"].back()["what"], "link a:eth1--b:eth1 up");
 }
 
+// A WAN link (vars.impairment) goes through a relay: its delay shows in the RTT, changes at run
+// time, and a cut drops everything while both ends keep their carrier.
+TEST_F(LabRunnerTest, WanLinkDelayChangesAtRunTimeAndACutDropsEverything) {
+  const std::string file = write_topology(R"(    - endpoints: ["a:eth2", "b:eth2"]
+      vars:
+        name: wan1
+        impairment: {delay: 5ms, jitter: 0ms, loss: "0", rate: ""}
+)");
+  ASSERT_EQ(lab({"up", "-t", file}).exit_code, 0);
+  run_ok({"ip", "-n", "clab-" + name_ + "-a", "addr", "add", "198.51.100.1/24", "dev", "eth2"});
+  run_ok({"ip", "-n", "clab-" + name_ + "-b", "addr", "add", "198.51.100.2/24", "dev", "eth2"});
+  auto rtt_ms = [&] {
+    // A first ping resolves the neighbour (ARP crosses the relay too), then 5 are averaged.
+    lab({"exec", "-t", file, "a", "--", "ping", "-c", "1", "-W", "2", "198.51.100.2"});
+    CommandResult r = lab({"exec", "-t", file, "a", "--", "ping", "-c", "5", "-i", "0.2", "-W", "2", "198.51.100.2"});
+    const size_t at = r.out.find("rtt min/avg/max/mdev = ");
+    if (at == std::string::npos) return -1.0;
+    const std::string nums = r.out.substr(at + 23);
+    return std::stod(nums.substr(nums.find('/') + 1));  // avg
+  };
+  EXPECT_NEAR(rtt_ms(), 10.0, 1.5);
+  json st = json::parse(lab({"-j", "status", "-t", file}).out);
+  ASSERT_EQ(st["links"].size(), 1u);
+  EXPECT_EQ(st["links"][0]["backend"], "relay");
+  EXPECT_TRUE(st["links"][0]["relay_running"].get<bool>());
+  ASSERT_EQ(lab({"impair", "-t", file, "wan1", "--delay", "15ms"}).exit_code, 0);
+  EXPECT_NEAR(rtt_ms(), 30.0, 2.0);
+  ASSERT_EQ(lab({"link", "-t", file, "wan1", "down"}).exit_code, 0);
+  EXPECT_LT(rtt_ms(), 0) << "the cut WAN link still passes traffic";
+  EXPECT_EQ(run({"ip", "-n", "clab-" + name_ + "-a", "link", "show", "eth2"}).out.find("NO-CARRIER"), std::string::npos);
+  ASSERT_EQ(lab({"link", "-t", file, "wan1", "up"}).exit_code, 0);
+  EXPECT_NEAR(rtt_ms(), 30.0, 2.0);
+  json d = json::parse(lab({"-j", "down", "-t", file}).out);
+  EXPECT_EQ(d["namespaces_removed"].size(), 3u);  // a, b and the WAN wire
+  EXPECT_GE(d["processes_ended"].get<int>(), 1);
+}
+
 }  // namespace
 }  // namespace qpspread::test

@@ -32,7 +32,7 @@ struct ClabLink {
   std::string name;                               // vars.name, else "A:IF--B:IF"
   std::map<std::string, std::string> impairment;  // vars.impairment: delay, jitter, loss, rate
   bool wan = false;                               // it has vars.impairment
-  int mtu = 0;                                    // 0: default
+  int mtu = 9500;                                 // containerlab's default for veth links
 };
 
 struct ClabTopology {

@@ -13,7 +13,7 @@ namespace qpspread::lab {
 // argv to run in a namespace: `ip -n NS ...` for iproute2, `ip netns exec NS ...` otherwise.
 std::vector<std::string> in_netns(const std::string& ns, const std::vector<std::string>& argv);
 
-// A veth pair between two namespaces, both ends up (mtu 0: default).
+// A veth pair between two namespaces, both ends up (mtu 0: the kernel's default).
 void veth_between(const std::string& ns_a, const std::string& if_a, const std::string& ns_b, const std::string& if_b,
                   int mtu);
 

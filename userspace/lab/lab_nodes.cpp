@@ -49,8 +49,8 @@ void veth_between(const std::string& ns_a, const std::string& if_a, const std::s
                   int mtu) {
   run_checked({"ip", "link", "add", "name", if_a, "netns", ns_a, "type", "veth", "peer", "name", if_b, "netns", ns_b});
   for (const auto& [ns, dev] : {std::pair{ns_a, if_a}, std::pair{ns_b, if_b}}) {
-    if (mtu) run_checked({"ip", "-n", ns, "link", "set", dev, "mtu", std::to_string(mtu)});
-    run_checked({"ip", "-n", ns, "link", "set", dev, "up"});
+    if (mtu) run_checked({"ip", "-n", ns, "link", "set", "dev", dev, "mtu", std::to_string(mtu)});
+    run_checked({"ip", "-n", ns, "link", "set", "dev", dev, "up"});
   }
 }
 

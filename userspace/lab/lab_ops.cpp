@@ -131,7 +131,7 @@ json lab_link(const std::string& lab, const std::string& name, bool up) {
     wan_cut(st, *l, !up);
     j["how"] = "relay drops every frame (no carrier change: only BFD can tell)";
   } else {
-    for (const auto* ep : {&l->a, &l->b}) run_checked({"ip", "-n", t.netns(ep->node), "link", "set", ep->ifname, up ? "up" : "down"});
+    for (const auto* ep : {&l->a, &l->b}) run_checked({"ip", "-n", t.netns(ep->node), "link", "set", "dev", ep->ifname, up ? "up" : "down"});
     j["how"] = "both ends administratively " + std::string(up ? "up" : "down");
   }
   j["time"] = utc_now();
@@ -152,9 +152,9 @@ json lab_node(const std::string& lab, const std::string& node, bool start) {
     for (const auto& p : st.processes())
       if (p.node == node) end_process(p);
     st.remove_processes(node);
-    for (const auto& i : ifs) run_checked({"ip", "-n", ns, "link", "set", i, "down"});
+    for (const auto& i : ifs) run_checked({"ip", "-n", ns, "link", "set", "dev", i, "down"});
   } else {
-    for (const auto& i : ifs) run_checked({"ip", "-n", ns, "link", "set", i, "up"});
+    for (const auto& i : ifs) run_checked({"ip", "-n", ns, "link", "set", "dev", i, "up"});
     bool running = false;
     for (const auto& p : st.processes()) running |= p.node == node && still_running(p);
     if (!n.frr_conf().empty() && !running) start_frr(st, ns, node, n.frr_conf());

@@ -130,12 +130,15 @@ void wan_link_up(LabState& st, const ClabTopology& t, const ClabLink& l) {
   st.add_namespace(wire);
   run_checked({"ip", "netns", "add", wire});
   run_checked({"ip", "-n", wire, "link", "set", "lo", "up"});
-  veth_between(t.netns(l.a.node), l.a.ifname, wire, "a", l.mtu);
-  veth_between(t.netns(l.b.node), l.b.ifname, wire, "b", l.mtu);
+  veth_between(t.netns(l.a.node), l.a.ifname, wire, "wire-a", l.mtu);
+  veth_between(t.netns(l.b.node), l.b.ifname, wire, "wire-b", l.mtu);
   write_control(link);
-  const pid_t pid = spawn_daemon({self_exe(), "wan-relay", "--netns", wire, "--a", "a", "--b", "b", "--control",
-                                  link["control"].get<std::string>()},
-                                 link["log"].get<std::string>());
+  // The control file is read on SIGHUP; the declared impairment goes in as flags from the start.
+  std::vector<std::string> argv = {self_exe(), "wan-relay", "--netns", wire, "--a", "wire-a", "--b", "wire-b",
+                                   "--control", link["control"].get<std::string>()};
+  for (const auto& [k, v] : effective(link))
+    if (!v.empty()) argv.insert(argv.end(), {"--" + k, v});
+  const pid_t pid = spawn_daemon(argv, link["log"].get<std::string>());
   const LabProcess p{"wire:" + l.name, "wan-relay", pid, process_start_ticks(pid)};
   st.add_process(p);
   st.json()["links"][l.name]["relay_pid"] = pid;
