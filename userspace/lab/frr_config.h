@@ -1,5 +1,7 @@
-// FRR configuration for the routers of a test fabric: eBGP unnumbered underlay with multipath,
-// EVPN (advertise-all-vni on the VTEPs), BFD on every session.
+// FRR configuration for the routers of a lab: eBGP unnumbered underlay with multipath, EVPN
+// (advertise-all-vni on the VTEPs), BFD on every session. Two shapes: one file per daemon (the
+// namespace test fabric starts each daemon with -f) and FRR's integrated frr.conf (the multi-DC
+// lab, read by `vtysh -b` in the FRR container).
 #pragma once
 
 #include <string>
@@ -10,6 +12,11 @@ namespace qpspread::lab {
 // BFD timers of every fabric session: detection after 3 x 300 ms = 900 ms.
 inline constexpr int kBfdIntervalMs = 300;
 inline constexpr int kBfdMultiplier = 3;
+// WAN sessions (between border gateways) get their own profile so they can be tuned apart. Same
+// values: a 10 ms (+ jitter) WAN adds nothing close to 300 ms, and 0.9 s detection keeps inter-DC
+// failover below the eBGP hold time by an order of magnitude.
+inline constexpr int kWanBfdIntervalMs = 300;
+inline constexpr int kWanBfdMultiplier = 3;
 
 struct RouterConfig {
   std::string hostname;
@@ -17,11 +24,18 @@ struct RouterConfig {
   std::string router_id;
   std::vector<std::string> fabric_ifs;  // BGP unnumbered sessions
   std::string vtep_prefix;              // "10.0.0.11/32" on a VTEP, "" on a spine
-  std::string log_file;
+  std::string log_file;                 // "" for none
+  std::vector<std::string> wan_ifs;     // BGP unnumbered sessions to another DC (border gateways)
+  // Spines and borders relay EVPN routes between VTEPs: the next hop must stay the VTEP's.
+  bool evpn_nexthop_unchanged = false;
 };
 
 std::string zebra_conf(const RouterConfig& r);
 std::string bfdd_conf(const RouterConfig& r);
 std::string bgpd_conf(const RouterConfig& r);
+// Everything in one file: FRR's integrated configuration (/etc/frr/frr.conf).
+std::string frr_conf(const RouterConfig& r);
+// FRR's /etc/frr/daemons: bgpd and bfdd on (zebra, staticd and watchfrr always run).
+std::string frr_daemons_file();
 
 }  // namespace qpspread::lab

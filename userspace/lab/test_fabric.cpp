@@ -147,14 +147,21 @@ void TestFabric::start_frr() {
   conf_dir_ = tmpl;
   std::filesystem::permissions(conf_dir_, std::filesystem::perms(0755));
   for (int i = 0; i < 2; i++) {
-    RouterConfig c{"leaf" + std::to_string(i + 1), 65101u + static_cast<unsigned>(i), leaf_vtep_ip(i),
-                   leaf_uplinks(i), leaf_vtep_ip(i) + "/32", ""};
+    RouterConfig c;
+    c.hostname = "leaf" + std::to_string(i + 1);
+    c.asn = 65101u + static_cast<unsigned>(i);
+    c.router_id = leaf_vtep_ip(i);
+    c.fabric_ifs = leaf_uplinks(i);
+    c.vtep_prefix = leaf_vtep_ip(i) + "/32";
     routers_.push_back(std::make_unique<FrrRouter>(leaf_netns(i), c, conf_dir_));
   }
   for (int s = 0; s < spec_.spines; s++) {
     throw_if_interrupted();
-    RouterConfig c{"spine" + std::to_string(s + 1), 65000, "10.0.0." + std::to_string(1 + s),
-                   {"dn1", "dn2"}, "", ""};
+    RouterConfig c;
+    c.hostname = "spine" + std::to_string(s + 1);
+    c.asn = 65000;
+    c.router_id = "10.0.0." + std::to_string(1 + s);
+    c.fabric_ifs = {"dn1", "dn2"};
     routers_.push_back(std::make_unique<FrrRouter>(spine_netns(s), c, conf_dir_));
   }
 }
