@@ -103,5 +103,26 @@ TEST_F(WorkloadE2e, ParameterServerAggregatesAllWorkers) {
   EXPECT_EQ(rep.iteration_s.size(), 3u);
 }
 
+TEST_F(WorkloadE2e, CliPrintsJsonForAllReduceAndPs) {
+  std::vector<std::string> names;
+  for (const auto& h : hosts_) names.push_back(h.netns);  // addresses found on eth1
+  for (const std::string algo : {"allreduce", "ps"}) {
+    std::vector<std::string> argv = {QPSPREAD_BIN, "-j", "workload", algo, "--size", "65536",
+                                     "--iterations", "2", "--qps", "2", "--sport", "qpn", "--hosts"};
+    argv.insert(argv.end(), names.begin(), names.end());
+    if (algo == "ps") argv.insert(argv.end(), {"--servers", "2", "--workers", "2"});
+    const CommandResult r = run(argv);
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    const auto j = nlohmann::json::parse(r.out);
+    EXPECT_EQ(j["algorithm"], algo);
+    EXPECT_TRUE(j["correct"].get<bool>());
+    EXPECT_EQ(j["iterations"].size(), 2u);
+    EXPECT_GT(j["completion_s"]["p50"].get<double>(), 0);
+    EXPECT_GT(j["algbw_bps"].get<double>(), 0);
+    EXPECT_FALSE(j["qps"].empty());
+    EXPECT_TRUE(j["latency_us"].contains("p99"));
+  }
+}
+
 }  // namespace
 }  // namespace qpspread::test

@@ -30,5 +30,6 @@ void register_stats_command(CLI::App& app, Context& ctx);
 void register_top_command(CLI::App& app, Context& ctx);
 void register_demo_command(CLI::App& app, Context& ctx);
 void register_lab_command(CLI::App& app, Context& ctx);
+void register_workload_command(CLI::App& app, Context& ctx);
 
 }  // namespace qpspread::cli

@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   register_top_command(app, ctx);
   register_demo_command(app, ctx);
   register_lab_command(app, ctx);
+  register_workload_command(app, ctx);
 
   try {
     app.parse(argc, argv);
