@@ -18,6 +18,7 @@
 #include "loader/error.h"
 #include "loader/netns.h"
 #include "userspace/workload/raw_socket.h"
+#include "userspace/workload/rc_transport.h"
 #include "userspace/workload/roce_sender.h"
 
 namespace qpspread::workload {
@@ -230,6 +231,48 @@ TEST(RoceFrameTshark, DissectsOpcodeQpPsnAndValidChecksums) {
   const std::string want = "4,0x001334,703710,0,1,1," + icrc_text(frames[0]) + "\n" +
                            "4,0x001271,703710,3,1,1," + icrc_text(frames[1]) + "\n";
   EXPECT_EQ(r.out, want);
+}
+
+// The RC transport's frames as Wireshark reads them: SEND FIRST/MIDDLE/LAST/ONLY with AckReq on
+// a message's last frame, then the responder's ACK and NAK with their AETH.
+TEST(RoceFrameTshark, DissectsRcSendOpcodesAndAeth) {
+  if (run({"tshark", "--version"}, false).exit_code != 0) GTEST_SKIP() << "tshark not installed";
+  RcQpConfig ca, cb;
+  ca.local_qpn = cb.remote_qpn = 0x101;
+  ca.remote_qpn = cb.local_qpn = 0x202;
+  ca.mtu = cb.mtu = 264;
+  ca.ack_every = cb.ack_every = 100;
+  RcQp a(ca), b(cb);
+  a.post_send(std::vector<uint8_t>(256 * 2 + 1, 7));
+  a.post_send(std::vector<uint8_t>(3, 8));
+  Frames frames;
+  std::vector<uint8_t> buf;
+  while (a.next_data(1, buf)) frames.push_back(buf);
+  ASSERT_EQ(frames.size(), 4u);
+  b.on_frame(*parse_rocev2(frames[0]), 2);
+  b.on_frame(*parse_rocev2(frames[1]), 2);
+  b.on_frame(*parse_rocev2(frames[2]), 2);  // the last frame asks for an ACK
+  ASSERT_TRUE(b.next_ack(buf));
+  frames.push_back(buf);
+  RcQp c(cb);
+  c.on_frame(*parse_rocev2(frames[1]), 2);  // PSN 1 while 0 is expected: NAK with PSN 0
+  ASSERT_TRUE(c.next_ack(buf));
+  frames.push_back(buf);
+  const TempPcap pcap(frames);
+  const CommandResult r = run({"tshark", "-r", pcap.path(), "-o", "udp.check_checksum:TRUE",
+                               "-T", "fields", "-E", "separator=,", "-e", "infiniband.bth.opcode",
+                               "-e", "infiniband.bth.destqp", "-e", "infiniband.bth.psn", "-e",
+                               "infiniband.bth.a", "-e", "infiniband.aeth.syndrome", "-e",
+                               "infiniband.aeth.msn", "-e", "udp.checksum.status"},
+                              false);
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_EQ(r.out,
+            "0,0x000202,0,0,,,1\n"
+            "1,0x000202,1,0,,,1\n"
+            "2,0x000202,2,1,,,1\n"
+            "4,0x000202,3,1,,,1\n"
+            "17,0x000101,2,0,31,1,1\n"  // syndrome 0x1f: ACK, no credit limit
+            "17,0x000101,0,0,96,0,1\n");  // 0x60: NAK, PSN sequence error
 }
 
 }  // namespace

@@ -31,5 +31,6 @@ void register_top_command(CLI::App& app, Context& ctx);
 void register_demo_command(CLI::App& app, Context& ctx);
 void register_lab_command(CLI::App& app, Context& ctx);
 void register_wan_relay_command(CLI::App& app, Context& ctx);
+void register_workload_command(CLI::App& app, Context& ctx);
 
 }  // namespace qpspread::cli

@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   register_demo_command(app, ctx);
   register_lab_command(app, ctx);
   register_wan_relay_command(app, ctx);
+  register_workload_command(app, ctx);
 
   try {
     app.parse(argc, argv);

@@ -25,11 +25,34 @@ class RawSender {
   explicit RawSender(const std::string& ifname);
   // Sends one frame; waits briefly while the device queue is full. Throws qpspread::Error.
   void send(std::span<const uint8_t> frame);
+  // Sends all frames, as many per sendmmsg() call as the kernel takes (one system call per
+  // batch is what lets one core fill a link); waits briefly while the queue is full.
+  void send_batch(std::span<const std::span<const uint8_t>> frames);
   const std::string& ifname() const { return ifname_; }
 
  private:
+  // Waits up to the deadline for room in the device queue after ENOBUFS/EAGAIN; throws
+  // otherwise or once the deadline has passed.
+  void wait_for_room(int err, size_t bytes, std::chrono::steady_clock::time_point deadline);
   std::string ifname_;
   UniqueFd fd_;
+};
+
+// Receive buffers for FrameCapture::receive: `slots` frames of up to `snap` bytes each.
+class FrameBatch {
+ public:
+  explicit FrameBatch(size_t slots = 64, size_t snap = 9216)
+      : snap_(snap), storage_(slots * snap), lens_(slots) {}
+  size_t capacity() const { return lens_.size(); }
+  size_t size() const { return count_; }
+  std::span<const uint8_t> operator[](size_t i) const { return {&storage_[i * snap_], lens_[i]}; }
+
+ private:
+  friend class FrameCapture;
+  size_t snap_;
+  std::vector<uint8_t> storage_;
+  std::vector<size_t> lens_;
+  size_t count_ = 0;
 };
 
 // Captures the frames of one interface from construction on.
@@ -47,6 +70,9 @@ class FrameCapture {
   std::vector<std::vector<uint8_t>> drain(
       std::chrono::milliseconds quiet = std::chrono::milliseconds(300),
       std::chrono::milliseconds max_wait = std::chrono::milliseconds(5000));
+  // Fills `batch` with the frames already queued, or else those arriving within `timeout`
+  // (recvmmsg: one system call per batch); returns how many. Longer frames are truncated.
+  size_t receive(FrameBatch& batch, std::chrono::nanoseconds timeout);
   const std::string& ifname() const { return ifname_; }
 
  private:

@@ -30,6 +30,9 @@ struct RoceFrameSpec {
   uint8_t opcode = 0x04;            // RC SEND_ONLY
   bool ack_req = false;
   size_t payload_len = 256;
+  // When set: the payload_len bytes here are the payload (an AETH, a transport's data) instead
+  // of the QP/PSN pattern below.
+  const uint8_t* payload_data = nullptr;
 };
 
 // Ethernet / IPv4 (DF, TTL 64, valid header checksum) / UDP to 4791 (valid checksum) / BTH
@@ -39,6 +42,8 @@ struct RoceFrameSpec {
 // followed by zero pad bytes counted in the BTH PadCnt, as the InfiniBand spec requires (the
 // default 256 bytes needs none). Throws qpspread::Error when the frame would exceed 65535 bytes.
 std::vector<uint8_t> build_rocev2_frame(const RoceFrameSpec& spec);
+// The same frame written into `out` (resized), so a sender can reuse its buffers.
+void build_rocev2_frame_into(const RoceFrameSpec& spec, std::vector<uint8_t>& out);
 
 // The RoCEv2 ICRC of an IPv4 packet, as the 32-bit value whose least significant byte goes on the
 // wire first. `l3` starts at the IPv4 header and ends before the ICRC.
@@ -68,5 +73,20 @@ std::optional<ParsedVxlanRoce> parse_vxlan_frame(std::span<const uint8_t> frame,
                                                  uint16_t vxlan_port = kVxlanPort);
 // (destination QP, PSN) of a plain Ethernet (optional 802.1Q) / IPv4 / UDP 4791 / BTH frame.
 std::optional<std::pair<uint32_t, uint32_t>> parse_rocev2_qp_psn(std::span<const uint8_t> frame);
+
+// A plain RoCEv2 frame taken apart. payload runs from after the BTH to before the pad bytes
+// and the ICRC, and points into the frame given to parse_rocev2.
+struct RoceView {
+  uint32_t src_ip = 0, dst_ip = 0;  // host order
+  uint16_t src_port = 0;
+  uint8_t opcode = 0;
+  bool ack_req = false;
+  uint32_t dest_qp = 0, psn = 0;
+  std::span<const uint8_t> payload;
+  bool icrc_ok = false;
+};
+// nullopt when the frame is not Ethernet (optional 802.1Q) / IPv4 / UDP 4791 / BTH / ICRC or
+// its lengths do not add up; a wrong ICRC is reported in icrc_ok, not by nullopt.
+std::optional<RoceView> parse_rocev2(std::span<const uint8_t> frame);
 
 }  // namespace qpspread::workload

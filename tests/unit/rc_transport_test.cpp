@@ -1,0 +1,217 @@
+// The RC queue pair as a pure state machine: frames per opcode, ACK/AETH layout, PSN wrap, and
+// go-back-N recovery when the test hooks drop data frames or acknowledgements.
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <functional>
+#include <set>
+#include <vector>
+
+#include "userspace/workload/rc_transport.h"
+
+namespace qpspread::workload {
+namespace {
+
+RcQpConfig config(uint32_t local, uint32_t remote, uint32_t first_psn = 0) {
+  RcQpConfig c;
+  c.local_qpn = local;
+  c.remote_qpn = remote;
+  c.local_ip = 0x0a000000 | local;
+  c.remote_ip = 0x0a000000 | remote;
+  c.mtu = 264;  // 256 data bytes per frame
+  c.ack_every = 4;
+  c.window = 16;
+  c.ack_timeout_ns = 5'000'000;
+  c.first_psn = first_psn;
+  return c;
+}
+
+std::vector<uint8_t> message(size_t n, uint8_t seed) {
+  std::vector<uint8_t> m(n);
+  for (size_t i = 0; i < n; i++) m[i] = static_cast<uint8_t>(seed + i * 7);
+  return m;
+}
+
+// All data frames `qp` sends now, parsed.
+std::vector<std::vector<uint8_t>> drain_data(RcQp& qp, int64_t now) {
+  std::vector<std::vector<uint8_t>> frames;
+  std::vector<uint8_t> buf;
+  while (qp.next_data(now, buf)) frames.push_back(buf);
+  return frames;
+}
+
+TEST(RcQp, MessageBecomesFirstMiddleLastWithAckReqOnTheLast) {
+  RcQpConfig c = config(0x101, 0x202, 7);
+  c.ack_every = 100;
+  RcQp qp(c);
+  qp.post_send(message(256 * 3 + 10, 1));
+  qp.post_send(message(5, 2));
+  const auto frames = drain_data(qp, 1000);
+  ASSERT_EQ(frames.size(), 5u);
+  const uint8_t want_op[] = {0x00, 0x01, 0x01, 0x02, 0x04};
+  const size_t want_len[] = {264, 264, 264, 18, 13};
+  for (size_t i = 0; i < frames.size(); i++) {
+    const auto v = parse_rocev2(frames[i]);
+    ASSERT_TRUE(v) << i;
+    EXPECT_EQ(v->opcode, want_op[i]) << i;
+    EXPECT_EQ(v->dest_qp, 0x202u);
+    EXPECT_EQ(v->psn, 7 + i);
+    EXPECT_EQ(v->ack_req, i == 3 || i == 4) << i;
+    EXPECT_EQ(v->payload.size(), want_len[i]) << i;
+    EXPECT_TRUE(v->icrc_ok);
+    EXPECT_EQ(v->src_port, 49152);
+  }
+}
+
+TEST(RcQp, AckCarriesAethAndIsCumulative) {
+  RcQp tx(config(1, 2)), rx(config(2, 1));
+  tx.post_send(message(256 * 2, 3));
+  std::vector<uint8_t> buf;
+  for (const auto& f : drain_data(tx, 1)) rx.on_frame(*parse_rocev2(f), 2);
+  ASSERT_TRUE(rx.next_ack(buf));
+  std::vector<uint8_t> none;
+  EXPECT_FALSE(rx.next_ack(none));  // one ACK covers both frames
+  const auto v = parse_rocev2(buf);
+  ASSERT_TRUE(v);
+  EXPECT_EQ(v->opcode, 0x11);
+  EXPECT_EQ(v->dest_qp, 1u);
+  EXPECT_EQ(v->psn, 1u);  // the last PSN received
+  const auto aeth = parse_aeth(v->payload);
+  ASSERT_TRUE(aeth);
+  EXPECT_TRUE(aeth->is_ack());
+  EXPECT_EQ(aeth->syndrome, 0x1f);
+  EXPECT_EQ(aeth->msn, 1u);
+  EXPECT_EQ(v->payload.size(), kAethLen);
+  EXPECT_TRUE(v->icrc_ok);
+  EXPECT_FALSE(tx.send_idle());
+  tx.on_frame(*v, 3);
+  EXPECT_TRUE(tx.send_idle());
+  EXPECT_EQ(rx.take_message(), message(512, 3));
+}
+
+TEST(RcQp, GapIsAnsweredByOneNakWithTheExpectedPsn) {
+  RcQp tx(config(1, 2, 0xfffffe)), rx(config(2, 1, 0xfffffe));
+  tx.post_send(message(256 * 5, 4));
+  const auto frames = drain_data(tx, 1);
+  ASSERT_EQ(frames.size(), 5u);
+  EXPECT_EQ(parse_rocev2(frames[2])->psn, 0u);  // 24-bit wrap
+  rx.on_frame(*parse_rocev2(frames[0]), 2);
+  for (size_t i = 2; i < frames.size(); i++) rx.on_frame(*parse_rocev2(frames[i]), 2);
+  std::vector<uint8_t> buf;
+  ASSERT_TRUE(rx.next_ack(buf));
+  const auto nak = parse_rocev2(buf);
+  EXPECT_EQ(nak->psn, 0xffffffu);
+  EXPECT_TRUE(parse_aeth(nak->payload)->is_nak_seq_error());
+  EXPECT_EQ(rx.stats().naks_tx, 1u);
+  tx.on_frame(*nak, 3);
+  const auto again = drain_data(tx, 4);  // go-back-N: from the expected PSN to the end
+  ASSERT_EQ(again.size(), 4u);
+  EXPECT_EQ(parse_rocev2(again[0])->psn, 0xffffffu);
+  EXPECT_EQ(tx.stats().retx_frames, 4u);
+  for (const auto& f : again) rx.on_frame(*parse_rocev2(f), 5);
+  EXPECT_EQ(rx.take_message(), message(256 * 5, 4));
+}
+
+// Two QPs joined back to back, every frame parsed as a receiver would; `rounds` steps of 1 ms.
+void pump(RcQp& a, RcQp& b, int64_t& now, int rounds) {
+  std::vector<uint8_t> buf;
+  for (int r = 0; r < rounds; r++) {
+    for (auto [from, to] : {std::pair{&a, &b}, std::pair{&b, &a}}) {
+      while (from->next_ack(buf)) to->on_frame(*parse_rocev2(buf), now);
+      while (from->next_data(now, buf)) to->on_frame(*parse_rocev2(buf), now);
+      from->check_timeout(now);
+    }
+    now += 1'000'000;
+  }
+}
+
+TEST(RcQp, GoBackNDeliversEverythingDespiteDroppedDataFrames) {
+  RcQpConfig ca = config(1, 2, 0xfffff0), cb = config(2, 1, 0xfffff0);
+  cb.drop_every_data_rx = 7;
+  RcQp a(ca), b(cb);
+  std::vector<std::vector<uint8_t>> sent;
+  for (int i = 0; i < 20; i++) {
+    sent.push_back(message(static_cast<size_t>(100 + i * 97), static_cast<uint8_t>(i)));
+    a.post_send(sent.back());
+  }
+  int64_t now = 1'000'000;
+  pump(a, b, now, 200);
+  EXPECT_TRUE(a.send_idle());
+  for (const auto& m : sent) EXPECT_EQ(b.take_message(), m);
+  EXPECT_FALSE(b.take_message());
+  EXPECT_GT(b.stats().dropped_by_hook, 0u);
+  EXPECT_GT(a.stats().naks_rx, 0u);
+  EXPECT_GT(a.stats().retx_frames, 0u);
+  EXPECT_EQ(a.stats().tx_msgs, 20u);
+}
+
+TEST(RcQp, LostAcksAreRecoveredByTheTimeout) {
+  RcQpConfig ca = config(1, 2), cb = config(2, 1);
+  ca.drop_every_ack_rx = 1;  // every ACK lost: only the timeout and duplicate ACKs remain
+  ca.window = 4;
+  RcQp a(ca), b(cb);
+  a.post_send(message(256 * 3, 9));
+  int64_t now = 1'000'000;
+  pump(a, b, now, 20);
+  EXPECT_GT(a.stats().timeouts, 0u);
+  EXPECT_GT(b.stats().rx_duplicate, 0u);
+  EXPECT_FALSE(a.send_idle());  // no ACK ever arrives
+  EXPECT_EQ(b.take_message(), message(256 * 3, 9));  // but the data did, once
+  EXPECT_FALSE(b.take_message());
+}
+
+TEST(RcQp, WindowLimitsFramesInFlight) {
+  RcQpConfig c = config(1, 2);
+  c.window = 3;
+  RcQp qp(c);
+  qp.post_send(message(256 * 10, 1));
+  const auto frames = drain_data(qp, 1);
+  ASSERT_EQ(frames.size(), 3u);
+  EXPECT_TRUE(parse_rocev2(frames[2])->ack_req);  // the window's last frame asks for an ACK
+}
+
+TEST(RcQp, LatencyComesFromTheTimestamp) {
+  RcQp tx(config(1, 2)), rx(config(2, 1));
+  tx.post_send(message(10, 1));
+  for (const auto& f : drain_data(tx, 5'000)) rx.on_frame(*parse_rocev2(f), 12'000);
+  EXPECT_EQ(rx.take_latencies(), std::vector<int64_t>{7'000});
+}
+
+TEST(RcWire, SourcePortModels) {
+  EXPECT_EQ(inner_sport(SportModel::Fixed, 0x101, 0x202), 49152);
+  EXPECT_EQ(inner_sport(SportModel::Fixed, 0x102, 0x203), 49152);
+  // Linux rdma_get_udp_sport(): 0x101 * 0x202 = 0x20402, folded by 20 and 40 bits: 0x20402 ^ 0
+  // = flow label 0x20402; low 14 bits 0x0402 ^ (0x20000 >> 14 = 8) = 0x040a, | 0xC000.
+  EXPECT_EQ(rdma_udp_sport(0x101, 0x202), 0xc40a);
+  std::set<uint16_t> few;
+  for (uint32_t q = 0x100; q < 0x140; q++) {
+    const uint16_t p = inner_sport(SportModel::Qpn, q, q + 0x100);
+    EXPECT_GE(p, 0xc000);
+    few.insert(inner_sport(SportModel::Few, q, q + 0x100));
+  }
+  EXPECT_EQ(few.size(), 4u);
+  EXPECT_EQ(parse_sport_model("qpn"), SportModel::Qpn);
+  EXPECT_THROW(parse_sport_model("random"), std::exception);
+}
+
+TEST(RcWire, PsnArithmeticWraps) {
+  EXPECT_EQ(psn_add(0xffffff, 2), 1u);
+  EXPECT_EQ(psn_diff(1, 0xffffff), 2);
+  EXPECT_EQ(psn_diff(0xffffff, 1), -2);
+}
+
+TEST(Pacer, SpacesFramesAtTheRate) {
+  Pacer p(1e9);  // 1 Gbit/s: a 1000-byte frame (+24 on the wire) takes 8192 ns
+  int64_t now = 1'000'000'000;
+  EXPECT_TRUE(p.ready(now));
+  int sent = 0;
+  for (int64_t t = now; t < now + 1'000'000; t += 100)
+    if (p.ready(t)) {
+      p.account(1000, t);
+      sent++;
+    }
+  EXPECT_NEAR(sent, 1'000'000 / 8192 + 6, 8);  // the 50 us of initial credit, then the rate
+}
+
+}  // namespace
+}  // namespace qpspread::workload

@@ -1,0 +1,236 @@
+// qpspread workload allreduce|ps: RoCEv2 RC traffic of a training job between hosts (network
+// namespaces), over raw frames, with per-iteration completion times, bandwidth, per-QP
+// retransmissions and one-way latency.
+#include <arpa/inet.h>
+
+#include <cstdio>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "loader/error.h"
+#include "userspace/cli/commands.h"
+#include "userspace/lab/command.h"
+#include "userspace/workload/allreduce.h"
+#include "userspace/workload/param_server.h"
+
+namespace qpspread::cli {
+namespace {
+
+using nlohmann::json;
+using workload::HostAddr;
+
+struct WorkloadArgs {
+  std::vector<std::string> hosts;
+  std::string ifname = "eth1";
+  int qps = 1;
+  std::string split = "rr", sport = "qpn", rate = "0";
+  uint32_t mtu = 1024;
+  size_t size = 1 << 20;
+  int iterations = 5;
+  int workers = 0, servers = 1;
+  double timeout_s = 60;
+};
+
+std::array<uint8_t, 6> parse_mac(const std::string& s, const std::string& host) {
+  std::array<uint8_t, 6> m{};
+  unsigned b[6];
+  if (std::sscanf(s.c_str(), "%x:%x:%x:%x:%x:%x", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5]) != 6)
+    throw Error("host '" + host + "': '" + s + "' is not a MAC address (aa:bb:cc:dd:ee:ff)");
+  for (int i = 0; i < 6; i++) m[static_cast<size_t>(i)] = static_cast<uint8_t>(b[i]);
+  return m;
+}
+
+uint32_t parse_ipv4(const std::string& s, const std::string& host) {
+  in_addr a{};
+  if (inet_pton(AF_INET, s.c_str(), &a) != 1)
+    throw Error("host '" + host + "': '" + s + "' is not an IPv4 address");
+  return ntohl(a.s_addr);
+}
+
+// NS:IP:MAC, NS:IP or NS; what is missing is read from the interface in that namespace (the
+// lab runner's hosts are clab-<lab>-<node> with eth1 addressed).
+HostAddr resolve_host(const std::string& spec, const std::string& ifname) {
+  HostAddr h;
+  h.ifname = ifname;
+  const size_t c1 = spec.find(':');
+  h.netns = spec.substr(0, c1);
+  std::string ip, mac;
+  if (c1 != std::string::npos) {
+    const size_t c2 = spec.find(':', c1 + 1);
+    ip = spec.substr(c1 + 1, c2 == std::string::npos ? std::string::npos : c2 - c1 - 1);
+    if (c2 != std::string::npos) mac = spec.substr(c2 + 1);
+  }
+  if (ip.empty() || mac.empty()) {
+    const lab::CommandOutput r =
+        lab::run_command({"ip", "-j", "-n", h.netns, "addr", "show", "dev", ifname});
+    if (r.exit_code != 0)
+      throw Error("host '" + spec + "': no " + ifname + " in namespace " + h.netns +
+                  " (give NS:IP:MAC, or check 'ip -n " + h.netns + " addr'): " + r.err);
+    const json j = json::parse(r.out, nullptr, false);
+    if (j.is_discarded() || j.empty()) throw Error("host '" + spec + "': cannot read ip -j addr");
+    if (mac.empty()) mac = j[0].value("address", "");
+    for (const auto& a : j[0].value("addr_info", json::array()))
+      if (ip.empty() && a.value("family", "") == "inet") ip = a.value("local", "");
+    if (ip.empty())
+      throw Error("host '" + spec + "': " + ifname + " in " + h.netns + " has no IPv4 address");
+  }
+  h.ip = parse_ipv4(ip, spec);
+  h.mac = parse_mac(mac, spec);
+  return h;
+}
+
+// 25G, 400M, 1.5e9: bits per second.
+double parse_rate(const std::string& s) {
+  size_t used = 0;
+  double v = 0;
+  try {
+    v = std::stod(s, &used);
+  } catch (const std::exception&) {
+    throw Error("--rate '" + s + "' is not a rate (e.g. 10G, 400M, 0 for unpaced)");
+  }
+  const std::string suffix = s.substr(used);
+  if (suffix == "K" || suffix == "k") v *= 1e3;
+  else if (suffix == "M") v *= 1e6;
+  else if (suffix == "G") v *= 1e9;
+  else if (!suffix.empty()) throw Error("--rate '" + s + "': unknown suffix (K, M, G)");
+  return v;
+}
+
+json stats_json(const workload::WorkloadReport& r, const workload::TransportOptions& opt) {
+  std::vector<double> lat;
+  for (int64_t ns : r.latency_ns) lat.push_back(static_cast<double>(ns) / 1e3);
+  const double p50 = workload::percentile(r.iteration_s, 50);
+  json j = {{"algorithm", r.algorithm},
+            {"ranks", r.ranks},
+            {"bytes", r.bytes},
+            {"correct", r.correct},
+            {"iterations", r.iteration_s},
+            {"completion_s",
+             {{"p50", p50},
+              {"p99", workload::percentile(r.iteration_s, 99)},
+              {"max", workload::percentile(r.iteration_s, 100)}}},
+            // NCCL's algorithm bandwidth: the vector size over the (median) completion time.
+            {"algbw_bps", p50 > 0 ? static_cast<double>(r.bytes) * 8 / p50 : 0.0},
+            {"latency_us",
+             {{"samples", lat.size()},
+              {"p50", workload::percentile(lat, 50)},
+              {"p99", workload::percentile(lat, 99)},
+              {"max", workload::percentile(lat, 100)}}},
+            {"options",
+             {{"qps", opt.qps},
+              {"split", opt.split == workload::SplitMode::Split ? "split" : "rr"},
+              {"sport", workload::sport_model_name(opt.sport)},
+              {"rate_bps", opt.rate_bps},
+              {"mtu", opt.mtu}}}};
+  json qps = json::array();
+  for (const auto& q : r.qps) {
+    if (q.stats.tx_frames == 0 && q.stats.rx_frames == 0) continue;  // QPs the pattern never used
+    qps.push_back({{"rank", q.rank}, {"peer", q.peer}, {"index", q.index}, {"qpn", q.qpn},
+                   {"sport", q.sport}, {"tx_bytes", q.stats.tx_bytes},
+                   {"tx_frames", q.stats.tx_frames}, {"retx_frames", q.stats.retx_frames},
+                   {"timeouts", q.stats.timeouts}, {"naks_rx", q.stats.naks_rx},
+                   {"rx_bytes", q.stats.rx_bytes}});
+  }
+  j["qps"] = qps;
+  return j;
+}
+
+void print_workload(const json& j) {
+  std::printf("%s over %d ranks, %s per rank, %s: %s\n", j["algorithm"].get<std::string>().c_str(),
+              j["ranks"].get<int>(), human_bytes(j["bytes"].get<uint64_t>()).c_str(),
+              j["correct"].get<bool>() ? "results exact" : "RESULTS WRONG",
+              human_rate(j["algbw_bps"].get<double>(), "bit/s").c_str());
+  const auto& c = j["completion_s"];
+  std::printf("completion  p50 %.3f ms  p99 %.3f ms  max %.3f ms  (%zu iterations)\n",
+              c["p50"].get<double>() * 1e3, c["p99"].get<double>() * 1e3,
+              c["max"].get<double>() * 1e3, j["iterations"].size());
+  const auto& l = j["latency_us"];
+  std::printf("one-way     p50 %.1f us  p99 %.1f us  max %.1f us  (%zu frames)\n\n",
+              l["p50"].get<double>(), l["p99"].get<double>(), l["max"].get<double>(),
+              l["samples"].get<size_t>());
+  std::printf("%-5s %-5s %-3s %-8s %-6s %12s %10s %8s %8s\n", "RANK", "PEER", "QP", "QPN", "SPORT",
+              "TX BYTES", "FRAMES", "RETX", "TIMEOUTS");
+  for (const auto& q : j["qps"])
+    std::printf("%-5d %-5d %-3d 0x%06x %-6u %12s %10llu %8llu %8llu\n", q["rank"].get<int>(),
+                q["peer"].get<int>(), q["index"].get<int>(), q["qpn"].get<unsigned>(),
+                q["sport"].get<unsigned>(), human_bytes(q["tx_bytes"].get<uint64_t>()).c_str(),
+                static_cast<unsigned long long>(q["tx_frames"].get<uint64_t>()),
+                static_cast<unsigned long long>(q["retx_frames"].get<uint64_t>()),
+                static_cast<unsigned long long>(q["timeouts"].get<uint64_t>()));
+}
+
+void add_common(CLI::App* cmd, WorkloadArgs& a) {
+  cmd->add_option("--hosts", a.hosts, "hosts as NS:IP[:MAC], or NS alone (address of --dev read there)")
+      ->required();
+  cmd->add_option("--dev", a.ifname, "interface of every host")->capture_default_str();
+  cmd->add_option("--qps", a.qps, "queue pairs per peer")->check(CLI::Range(1, 256))->capture_default_str();
+  cmd->add_option("--split", a.split, "rr: whole messages round-robin over the QPs; split: every message cut over all")
+      ->check(CLI::IsMember({"rr", "split"}))->capture_default_str();
+  cmd->add_option("--sport", a.sport, "inner UDP source port: fixed, qpn (Linux rdma_get_udp_sport), few")
+      ->check(CLI::IsMember({"fixed", "qpn", "few"}))->capture_default_str();
+  cmd->add_option("--rate", a.rate, "pace per host in bit/s (K/M/G suffix; 0 = unpaced)")->capture_default_str();
+  cmd->add_option("--mtu", a.mtu, "RoCE payload bytes per frame")->check(CLI::Range(256, 4096))->capture_default_str();
+  cmd->add_option("--size", a.size, "bytes per rank (allreduce) or parameter bytes (ps)")
+      ->check(CLI::Range(size_t{64}, size_t{1} << 30))->capture_default_str();
+  cmd->add_option("--iterations", a.iterations, "iterations")->check(CLI::Range(1, 100000))->capture_default_str();
+  cmd->add_option("--timeout", a.timeout_s, "seconds before a stuck run fails")->capture_default_str();
+}
+
+std::vector<HostAddr> hosts_of(const WorkloadArgs& a) {
+  std::vector<HostAddr> hosts;
+  for (const auto& h : a.hosts) hosts.push_back(resolve_host(h, a.ifname));
+  return hosts;
+}
+
+workload::TransportOptions transport_of(const WorkloadArgs& a) {
+  workload::TransportOptions t;
+  t.qps = a.qps;
+  t.split = workload::parse_split_mode(a.split);
+  t.sport = workload::parse_sport_model(a.sport);
+  t.rate_bps = parse_rate(a.rate);
+  t.mtu = a.mtu;
+  return t;
+}
+
+}  // namespace
+
+void register_workload_command(CLI::App& app, Context& ctx) {
+  auto* cmd = app.add_subcommand("workload", "RoCEv2 RC traffic of AllReduce or Parameter-Server jobs between hosts");
+  cmd->require_subcommand(1);
+  auto a = std::make_shared<WorkloadArgs>();
+  auto* ar = cmd->add_subcommand("allreduce", "ring AllReduce: reduce-scatter then all-gather, exact sums checked");
+  add_common(ar, *a);
+  ar->callback([&ctx, a] {
+    ctx.action = [&ctx, a] {
+      const auto t = transport_of(*a);
+      workload::AllReduceOptions o;
+      o.bytes = a->size;
+      o.iterations = a->iterations;
+      o.timeout_ns = static_cast<int64_t>(a->timeout_s * 1e9);
+      emit(ctx.out, stats_json(workload::run_allreduce(hosts_of(*a), t, o), t), print_workload);
+    };
+  });
+  auto* ps = cmd->add_subcommand("ps", "parameter server: workers push gradients, servers aggregate and reply");
+  add_common(ps, *a);
+  ps->add_option("--servers", a->servers, "servers (the first hosts)")->check(CLI::Range(1, 1024))->capture_default_str();
+  ps->add_option("--workers", a->workers, "workers (the other hosts; checked against --hosts)");
+  ps->callback([&ctx, a] {
+    ctx.action = [&ctx, a] {
+      if (a->workers && a->workers + a->servers != static_cast<int>(a->hosts.size()))
+        throw Error("--servers " + std::to_string(a->servers) + " + --workers " +
+                    std::to_string(a->workers) + " must equal the " +
+                    std::to_string(a->hosts.size()) + " --hosts");
+      const auto t = transport_of(*a);
+      workload::ParamServerOptions o;
+      o.servers = a->servers;
+      o.bytes = a->size;
+      o.iterations = a->iterations;
+      o.timeout_ns = static_cast<int64_t>(a->timeout_s * 1e9);
+      emit(ctx.out, stats_json(workload::run_param_server(hosts_of(*a), t, o), t), print_workload);
+    };
+  });
+}
+
+}  // namespace qpspread::cli

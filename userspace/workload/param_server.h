@@ -1,0 +1,24 @@
+// Parameter-server traffic over RC queue pairs: W workers push a gradient shard to each of P
+// servers; each server waits for all workers, sums, and sends the aggregate back to every
+// worker, which checks it against the exact sum. Incast at the servers, then fan-out.
+#pragma once
+
+#include <cstddef>
+#include <vector>
+
+#include "userspace/workload/rank_runner.h"
+
+namespace qpspread::workload {
+
+struct ParamServerOptions {
+  int servers = 1;  // the first `servers` hosts; the rest are workers
+  size_t bytes = 1 << 20;  // whole parameter vector, sharded over the servers
+  int iterations = 5;
+  int64_t timeout_ns = 60'000'000'000;
+};
+
+// Throws qpspread::Error (no worker or server, a namespace or interface missing, a rank stuck).
+WorkloadReport run_param_server(const std::vector<HostAddr>& hosts, const TransportOptions& opt,
+                                const ParamServerOptions& ps);
+
+}  // namespace qpspread::workload

@@ -1,0 +1,198 @@
+#include "userspace/workload/rc_host.h"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <span>
+
+#include "loader/error.h"
+
+namespace qpspread::workload {
+namespace {
+
+constexpr size_t kTxBatch = 32;
+
+// RoCEv2 frames reach the host's own stack too. With no socket on UDP 4791 the kernel would
+// answer each with an ICMP port unreachable, noise on the fabric and in captures; a bound UDP
+// socket that is never read silences that (its small buffer just overflows).
+UniqueFd roce_port_guard() {
+  UniqueFd fd(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  if (!fd) return fd;
+  const int small = 4096;
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(kRoceV2Port);
+  // Another process (or rank) of this namespace may hold it already; that serves as well.
+  ::bind(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a));
+  return fd;
+}
+
+}  // namespace
+
+SplitMode parse_split_mode(const std::string& name) {
+  if (name == "rr") return SplitMode::RoundRobin;
+  if (name == "split") return SplitMode::Split;
+  throw Error("unknown split mode '" + name + "' (use rr or split)");
+}
+
+RcHost::RcHost(int rank, const std::vector<HostAddr>& hosts, const TransportOptions& opt)
+    : rank_(rank),
+      hosts_(hosts),
+      opt_(opt),
+      tx_(hosts.at(static_cast<size_t>(rank)).ifname),
+      rx_(hosts.at(static_cast<size_t>(rank)).ifname, FrameCapture::Direction::Incoming,
+          kRoceV2Port),
+      port_guard_(roce_port_guard()),
+      pacer_(opt.rate_bps),
+      txbufs_(kTxBatch) {
+  const int n = static_cast<int>(hosts.size());
+  if (opt.qps < 1 || uint64_t{kFirstQpn} + uint64_t(n) * uint64_t(opt.qps) > 0xffffff)
+    throw Error("--qps must be at least 1 and hosts x qps fit 24-bit QP numbers");
+  const HostAddr& me = hosts[static_cast<size_t>(rank)];
+  for (int peer = 0; peer < n; peer++) {
+    for (int k = 0; k < opt.qps; k++) {
+      if (peer == rank) {
+        qps_.push_back(nullptr);
+        continue;
+      }
+      const HostAddr& p = hosts[static_cast<size_t>(peer)];
+      RcQpConfig c;
+      c.local_qpn = kFirstQpn + static_cast<uint32_t>(peer * opt.qps + k);
+      c.remote_qpn = kFirstQpn + static_cast<uint32_t>(rank * opt.qps + k);
+      c.local_mac = me.mac;
+      c.remote_mac = p.mac;
+      c.local_ip = me.ip;
+      c.remote_ip = p.ip;
+      c.sport = inner_sport(opt.sport, c.local_qpn, c.remote_qpn);
+      c.mtu = opt.mtu;
+      c.ack_every = opt.ack_every;
+      c.window = opt.window;
+      c.ack_timeout_ns = opt.ack_timeout_ns;
+      c.drop_every_data_rx = opt.drop_every_data_rx;
+      qps_.push_back(std::make_unique<RcQp>(c));
+    }
+  }
+  send_rr_.assign(static_cast<size_t>(n), 0);
+  recv_rr_.assign(static_cast<size_t>(n), 0);
+}
+
+RcHost::~RcHost() = default;
+
+void RcHost::send(int peer, std::vector<uint8_t> message) {
+  const int k = opt_.qps;
+  if (opt_.split == SplitMode::RoundRobin) {
+    qp(peer, send_rr_[static_cast<size_t>(peer)]++ % k).post_send(std::move(message));
+    return;
+  }
+  const size_t part = (message.size() + static_cast<size_t>(k) - 1) / static_cast<size_t>(k);
+  for (int i = 0; i < k; i++) {
+    const size_t from = std::min(message.size(), part * static_cast<size_t>(i));
+    const size_t to = std::min(message.size(), from + part);
+    qp(peer, i).post_send(std::vector<uint8_t>(message.begin() + static_cast<std::ptrdiff_t>(from),
+                                               message.begin() + static_cast<std::ptrdiff_t>(to)));
+  }
+}
+
+std::vector<uint8_t> RcHost::take_from(int peer, int index, int64_t deadline_ns) {
+  for (;;) {
+    if (auto m = qp(peer, index).take_message()) return std::move(*m);
+    if (monotonic_ns() > deadline_ns)
+      throw Error("rank " + std::to_string(rank_) + ": no message from rank " +
+                  std::to_string(peer) + " (" + hosts_[static_cast<size_t>(peer)].netns +
+                  ") before the deadline; are the hosts on one L2 segment and eth1 up?");
+    progress(1'000'000);
+  }
+}
+
+std::vector<uint8_t> RcHost::recv(int peer, int64_t deadline_ns) {
+  if (opt_.split == SplitMode::RoundRobin)
+    return take_from(peer, recv_rr_[static_cast<size_t>(peer)]++ % opt_.qps, deadline_ns);
+  std::vector<uint8_t> out;
+  for (int i = 0; i < opt_.qps; i++) {
+    std::vector<uint8_t> part = take_from(peer, i, deadline_ns);
+    out.insert(out.end(), part.begin(), part.end());
+  }
+  return out;
+}
+
+void RcHost::flush(int64_t deadline_ns) {
+  auto idle = [&] {
+    return std::all_of(qps_.begin(), qps_.end(), [](const auto& q) { return !q || q->send_idle(); });
+  };
+  while (!idle()) {
+    if (monotonic_ns() > deadline_ns)
+      throw Error("rank " + std::to_string(rank_) + ": sends not acknowledged before the deadline");
+    progress(1'000'000);
+  }
+}
+
+int64_t RcHost::fill_tx(int64_t now) {
+  tx_count_ = 0;
+  for (auto& q : qps_)
+    if (q && tx_count_ < kTxBatch && q->next_ack(txbufs_[tx_count_])) tx_count_++;
+  // One frame per QP per pass, so QPs share the pace evenly.
+  bool any = true;
+  while (any && tx_count_ < kTxBatch) {
+    any = false;
+    for (size_t i = 0; i < qps_.size() && tx_count_ < kTxBatch; i++) {
+      RcQp* q = qps_[(next_qp_ + i) % qps_.size()].get();
+      if (!q) continue;
+      if (!pacer_.ready(now)) return pacer_.wait_ns(now);
+      if (q->next_data(now, txbufs_[tx_count_])) {
+        pacer_.account(txbufs_[tx_count_].size(), now);
+        tx_count_++;
+        any = true;
+      }
+    }
+    next_qp_ = (next_qp_ + 1) % qps_.size();
+  }
+  return tx_count_ == kTxBatch ? 0 : -1;
+}
+
+void RcHost::dispatch(std::span<const uint8_t> frame, int64_t now) {
+  const auto v = parse_rocev2(frame);
+  if (!v || v->dst_ip != hosts_[static_cast<size_t>(rank_)].ip || v->dest_qp < kFirstQpn) return;
+  const size_t idx = v->dest_qp - kFirstQpn;
+  if (idx >= qps_.size() || !qps_[idx]) return;
+  const int peer = static_cast<int>(idx) / opt_.qps;
+  if (v->src_ip != hosts_[static_cast<size_t>(peer)].ip) return;  // not from that QP's peer
+  qps_[idx]->on_frame(*v, now);
+}
+
+void RcHost::progress(int64_t max_wait_ns) {
+  int64_t now = monotonic_ns();
+  const int64_t more_in = fill_tx(now);
+  if (tx_count_) {
+    std::span<const uint8_t> frames[kTxBatch];
+    for (size_t i = 0; i < tx_count_; i++) frames[i] = txbufs_[i];
+    tx_.send_batch({frames, tx_count_});
+  }
+  const int64_t wait = more_in < 0 ? max_wait_ns : std::min(more_in, max_wait_ns);
+  const size_t got = rx_.receive(batch_, std::chrono::nanoseconds(wait));
+  now = monotonic_ns();
+  for (size_t i = 0; i < got; i++) dispatch(batch_[i], now);
+  for (auto& q : qps_)
+    if (q) q->check_timeout(now);
+}
+
+std::vector<RcHost::QpRef> RcHost::qps() const {
+  std::vector<QpRef> out;
+  for (size_t i = 0; i < qps_.size(); i++)
+    if (qps_[i])
+      out.push_back({static_cast<int>(i) / opt_.qps, static_cast<int>(i) % opt_.qps, qps_[i].get()});
+  return out;
+}
+
+std::vector<int64_t> RcHost::take_latencies() {
+  std::vector<int64_t> all;
+  for (auto& q : qps_) {
+    if (!q) continue;
+    const std::vector<int64_t> l = q->take_latencies();
+    all.insert(all.end(), l.begin(), l.end());
+  }
+  return all;
+}
+
+}  // namespace qpspread::workload

@@ -1,0 +1,97 @@
+// One host's end of an RC workload: queue pairs to every peer over one AF_PACKET interface,
+// with message send/receive on top, paced and batched (sendmmsg/recvmmsg).
+//
+// QPNs are derived, not exchanged: on host i the k-th QP to peer j is kFirstQpn + j*K + k, so
+// its remote QPN is kFirstQpn + i*K + k. Everything runs on the calling thread: recv() and
+// flush() drive progress() (transmit, receive, timers) until their condition holds.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "loader/unique_fd.h"
+#include "userspace/workload/raw_socket.h"
+#include "userspace/workload/rc_transport.h"
+
+namespace qpspread::workload {
+
+struct HostAddr {
+  std::string netns;  // /run/netns name (or a path Netns::open takes)
+  std::string ifname = "eth1";
+  uint32_t ip = 0;  // host order
+  // Destination MAC for frames to this host: peers share one L2 segment (a bridge, or an EVPN
+  // L2VNI that stretches it), so it is the host's own interface MAC.
+  std::array<uint8_t, 6> mac{};
+};
+
+// How a message to a peer uses the K QPs: rr sends each whole message on the next QP in turn;
+// split cuts every message into K parts, one per QP, as NCCL does with its channels.
+enum class SplitMode { RoundRobin, Split };
+SplitMode parse_split_mode(const std::string& name);  // rr|split; throws qpspread::Error
+
+struct TransportOptions {
+  int qps = 1;  // per peer
+  SplitMode split = SplitMode::RoundRobin;
+  SportModel sport = SportModel::Qpn;
+  double rate_bps = 0;  // per host, all its QPs together; 0 = unpaced
+  uint32_t mtu = 1024;
+  uint32_t ack_every = 16;
+  uint32_t window = 256;
+  int64_t ack_timeout_ns = 20'000'000;
+  uint32_t drop_every_data_rx = 0;  // test hook, see RcQpConfig
+};
+
+inline constexpr uint32_t kFirstQpn = 0x100;
+
+class RcHost {
+ public:
+  // Opens the sockets on hosts[rank].ifname in the calling thread's network namespace. Throws
+  // qpspread::Error (bad options, missing interface).
+  RcHost(int rank, const std::vector<HostAddr>& hosts, const TransportOptions& opt);
+  ~RcHost();
+  RcHost(const RcHost&) = delete;
+  RcHost& operator=(const RcHost&) = delete;
+
+  int rank() const { return rank_; }
+  void send(int peer, std::vector<uint8_t> message);
+  // The next message from `peer`; throws qpspread::Error once monotonic_ns() passes the deadline.
+  std::vector<uint8_t> recv(int peer, int64_t deadline_ns);
+  // Until everything sent has been acknowledged; throws at the deadline.
+  void flush(int64_t deadline_ns);
+  // One round: send what pacing and windows allow, receive (waiting up to max_wait_ns when
+  // there is nothing to send), run the ACK timers.
+  void progress(int64_t max_wait_ns);
+
+  struct QpRef {
+    int peer, index;
+    const RcQp* qp;
+  };
+  std::vector<QpRef> qps() const;
+  std::vector<int64_t> take_latencies();
+
+ private:
+  RcQp& qp(int peer, int index) { return *qps_[static_cast<size_t>(peer * opt_.qps + index)]; }
+  // Fills txbufs_ with ACKs and paced data frames; returns the time to wait before more data
+  // may go (0: more is ready now, -1: nothing to send).
+  int64_t fill_tx(int64_t now);
+  void dispatch(std::span<const uint8_t> frame, int64_t now);
+  std::vector<uint8_t> take_from(int peer, int index, int64_t deadline_ns);
+
+  int rank_;
+  std::vector<HostAddr> hosts_;
+  TransportOptions opt_;
+  RawSender tx_;
+  FrameCapture rx_;
+  UniqueFd port_guard_;
+  Pacer pacer_;
+  FrameBatch batch_;
+  std::vector<std::unique_ptr<RcQp>> qps_;  // peer * K + index; null for peer == rank
+  std::vector<int> send_rr_, recv_rr_;
+  std::vector<std::vector<uint8_t>> txbufs_;
+  size_t tx_count_ = 0, next_qp_ = 0;
+};
+
+}  // namespace qpspread::workload

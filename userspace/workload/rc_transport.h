@@ -1,0 +1,142 @@
+// An RC-like queue pair over raw RoCEv2 frames: what an RDMA NIC's reliable-connection transport
+// does, in userspace, so that a fabric sees RC traffic (data, ACKs, NAKs, retransmissions)
+// without RDMA hardware.
+//
+// Messages travel as SEND operations (SEND FIRST/MIDDLE/LAST, or SEND ONLY for one frame). SEND
+// rather than RDMA WRITE: the responder needs no remote address or rkey to be exchanged first,
+// and FIRST..LAST delimit a message as a collective's chunk needs; on the wire both look alike
+// to a fabric (same BTH, same sizes but WRITE FIRST's 16-byte RETH).
+//
+// Every data frame's payload starts with an 8-byte send timestamp (CLOCK_MONOTONIC ns, big
+// endian), followed by up to mtu-8 bytes of the message: all network namespaces share that
+// clock, so the responder measures one-way latency. A frame sent again carries a new timestamp.
+//
+// Reliability is go-back-N as in IB RC: the requester numbers frames with 24-bit PSNs, asks for
+// an ACK (AckReq) on the last frame of every message and every ack_every frames; the responder
+// accepts only the expected PSN, ACKs cumulatively (opcode 0x11, AETH syndrome ACK), answers a
+// PSN gap with one NAK "PSN sequence error" carrying the expected PSN, and ACKs duplicates
+// again. On that NAK, or when no ACK has advanced for ack_timeout, the requester resends from
+// the first unacknowledged PSN.
+//
+// RcQp is a pure state machine (frames in, frames out, time given by the caller) so the
+// protocol is tested without sockets; RcHost (rc_host.h) runs QPs over AF_PACKET.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <vector>
+
+#include "userspace/workload/rc_wire.h"
+#include "userspace/workload/roce_frame.h"
+
+namespace qpspread::workload {
+
+inline constexpr size_t kTimestampLen = 8;
+
+struct RcQpConfig {
+  uint32_t local_qpn = 0, remote_qpn = 0;
+  std::array<uint8_t, 6> local_mac{}, remote_mac{};
+  uint32_t local_ip = 0, remote_ip = 0;  // host order
+  uint16_t sport = 49152;                // inner UDP source port of every frame of this QP
+  uint32_t mtu = 1024;                   // payload bytes per frame, timestamp included
+  uint32_t ack_every = 16;               // AckReq at least every this many frames
+  uint32_t window = 256;                 // frames in flight (sent, not acknowledged) at most
+  int64_t ack_timeout_ns = 20'000'000;
+  uint32_t first_psn = 0;  // of both directions: the peer's QP uses the same value
+  // Test hooks for go-back-N: drop every k-th data frame or ACK/NAK that arrives (0 = none),
+  // as a lossy path would (the kernel here has no netem).
+  uint32_t drop_every_data_rx = 0;
+  uint32_t drop_every_ack_rx = 0;
+};
+
+struct RcQpStats {
+  uint64_t tx_msgs = 0, tx_bytes = 0;     // messages and message bytes handed to the wire
+  uint64_t tx_frames = 0, retx_frames = 0;  // data frames: all, and those sent again
+  uint64_t timeouts = 0, naks_rx = 0, naks_tx = 0, acks_tx = 0;
+  uint64_t rx_msgs = 0, rx_bytes = 0, rx_frames = 0;  // accepted in order
+  uint64_t rx_duplicate = 0, rx_out_of_order = 0, rx_bad_icrc = 0, dropped_by_hook = 0;
+};
+
+class RcQp {
+ public:
+  explicit RcQp(const RcQpConfig& cfg);
+
+  // Queues a message for sending (any size, 0 included).
+  void post_send(std::vector<uint8_t> message);
+  // The next complete message received, in order.
+  std::optional<std::vector<uint8_t>> take_message();
+  // Nothing queued and everything sent has been acknowledged.
+  bool send_idle() const { return out_.empty(); }
+
+  // A frame whose destination QP is this QP's local QPN (the caller demultiplexes).
+  void on_frame(const RoceView& frame, int64_t now_ns);
+  // Resends from the first unacknowledged PSN when no ACK has advanced for ack_timeout.
+  void check_timeout(int64_t now_ns);
+  // Writes the pending ACK/NAK into `out`; false when there is none.
+  bool next_ack(std::vector<uint8_t>& out);
+  // Writes the next data frame into `out`; false when nothing may be sent (none queued, or
+  // the window is full).
+  bool next_data(int64_t now_ns, std::vector<uint8_t>& out);
+
+  const RcQpConfig& config() const { return cfg_; }
+  const RcQpStats& stats() const { return stats_; }
+  // One-way latencies (ns) of the data frames accepted since the last call.
+  std::vector<int64_t> take_latencies();
+
+ private:
+  struct OutMessage {
+    std::vector<uint8_t> data;
+    uint32_t first_psn = 0, frames = 0;
+  };
+  void on_data(const RoceView& f, int64_t now_ns);
+  void on_ack(const RoceView& f, int64_t now_ns);
+  void acknowledge_through(uint32_t psn, int64_t now_ns);
+  void go_back(uint32_t psn);
+  void queue_ack(uint8_t syndrome, uint32_t psn);
+  void write_frame(uint8_t opcode, uint32_t psn, bool ack_req, const uint8_t* payload,
+                   size_t len, std::vector<uint8_t>& out) const;
+
+  RcQpConfig cfg_;
+  RcQpStats stats_;
+  uint32_t data_per_frame_;
+  // Requester: messages from the oldest unacknowledged one on; PSNs [snd_una_, snd_nxt_) are
+  // in flight, snd_end_ follows the last posted frame, snd_max_ the highest ever sent.
+  std::deque<OutMessage> out_;
+  uint32_t snd_una_, snd_nxt_, snd_end_, snd_max_;
+  size_t cursor_msg_ = 0;  // out_ index and frame index of snd_nxt_
+  uint32_t cursor_frame_ = 0;
+  int64_t last_progress_ns_ = 0;
+  uint64_t acks_seen_ = 0;
+  // Responder.
+  uint32_t epsn_;
+  uint32_t msn_ = 0;
+  bool nak_sent_ = false;  // one NAK per sequence error, as the spec asks
+  bool in_message_ = false;
+  std::vector<uint8_t> assembling_;
+  std::deque<std::vector<uint8_t>> received_;
+  std::optional<std::pair<uint8_t, uint32_t>> pending_ack_;  // syndrome, PSN
+  uint64_t data_seen_ = 0;
+  std::vector<int64_t> latencies_;
+  std::vector<uint8_t> scratch_;
+};
+
+// Paces frames to a bit rate (bits on the wire: frame + preamble, FCS and gap) so the sender,
+// not the device queue, sets the pace. rate 0 = unpaced.
+class Pacer {
+ public:
+  explicit Pacer(double bits_per_s) : rate_(bits_per_s) {}
+  bool ready(int64_t now_ns) const { return rate_ <= 0 || now_ns >= next_ns_; }
+  // ns until ready (0 when ready now).
+  int64_t wait_ns(int64_t now_ns) const { return ready(now_ns) ? 0 : next_ns_ - now_ns; }
+  void account(size_t frame_bytes, int64_t now_ns);
+
+ private:
+  double rate_;
+  int64_t next_ns_ = 0;
+};
+
+int64_t monotonic_ns();
+
+}  // namespace qpspread::workload
