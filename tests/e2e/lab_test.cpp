@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <map>
 #include <regex>
@@ -20,6 +21,7 @@
 
 #include "tests/common/test_util.h"
 #include "userspace/lab/clab_file.h"
+#include "userspace/lab/fabric_checks.h"
 #include "userspace/lab/lab_state.h"
 
 namespace qpspread::test {
@@ -85,6 +87,19 @@ class LabTest : public ::testing::Test {
     const std::regex t(R"(time=([0-9.]+) ms)");
     for (std::sregex_iterator it(r.out.begin(), r.out.end(), t), end; it != end; ++it) out.push_back(std::stod((*it)[1].str()));
     return out;
+  }
+  // A VTEP behind the border at the other end of the WAN: the first leaf of that DC, its /32.
+  static std::string remote_vtep(const std::string& border) {
+    const std::string dc = border.substr(0, 3);
+    const std::regex lo(R"(ip addr add (10\.\d+\.\d+\.\d+/32) dev lo)");
+    for (const auto& n : topo_->nodes) {
+      if (n.name.rfind(dc, 0) != 0 || n.labels.count("role") == 0 || n.labels.at("role") != "leaf") continue;
+      for (const auto& e : n.exec) {
+        std::smatch m;
+        if (std::regex_search(e, m, lo)) return m[1].str();
+      }
+    }
+    return "";
   }
   static const lab::ClabLink& wan(const std::string& name) {
     const lab::ClabLink* l = topo_->link(name);
@@ -186,12 +201,16 @@ TEST_F(LabTest, CuttingAWanLinkIsDetectedByBfdAndTrafficContinues) {
   const double detect_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
   EXPECT_NE(bfd_status(w1.a.node, w1.a.ifname), "up");
   EXPECT_LE(detect_ms, 900.0 + 100.0) << "BFD detect time 3 x 300 ms";
+  RecordProperty("bfd_detect_ms", std::to_string(detect_ms));
+  std::printf("wan1 cut: BFD on %s declared it down after %.0f ms\n", w1.a.text().c_str(), detect_ms);
   std::this_thread::sleep_for(std::chrono::seconds(1));  // BGP withdraws the routes via wan1
   const std::vector<Host> hs = hosts();
-  for (const auto& a : hs)
-    for (const auto& b : hs)
-      if (a.vni == b.vni && a.node.rfind("dc1", 0) == 0 && b.node.rfind("dc2", 0) == 0)
-        EXPECT_TRUE(ping(a, b)) << a.node << " -> " << b.node << " with wan1 cut";
+  for (const auto& a : hs) {
+    for (const auto& b : hs) {
+      if (a.vni != b.vni || a.node.rfind("dc1", 0) != 0 || b.node.rfind("dc2", 0) != 0) continue;
+      EXPECT_TRUE(ping(a, b)) << a.node << " -> " << b.node << " with wan1 cut";
+    }
+  }
   ASSERT_EQ(lab({"link", "wan1", "up"}).exit_code, 0);
   bool ecmp = false;
   for (auto until = Clock::now() + std::chrono::seconds(30); Clock::now() < until && !ecmp;) {
@@ -199,6 +218,13 @@ TEST_F(LabTest, CuttingAWanLinkIsDetectedByBfdAndTrafficContinues) {
     if (!ecmp) std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
   EXPECT_TRUE(ecmp) << "BFD on wan1 did not come back";
+  // ECMP over both WAN links again: the border's route to a remote VTEP has two next hops.
+  size_t paths = 0;
+  for (auto until = Clock::now() + std::chrono::seconds(30); Clock::now() < until && paths < 2;) {
+    paths = lab::kernel_nexthop_devs(netns(w1.a.node), remote_vtep(w1.b.node)).size();
+    if (paths < 2) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  EXPECT_EQ(paths, 2u) << "route from " << w1.a.node << " to " << remote_vtep(w1.b.node);
 }
 
 TEST_F(LabTest, QpspreadAttachesToALeafByLabAndNode) {

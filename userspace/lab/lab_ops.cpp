@@ -27,7 +27,12 @@ LabState state_or_throw(const std::string& lab) {
   return std::move(*st);
 }
 
-ClabTopology topology_of(const LabState& st) { return load_clab(st.json()["topology"].get<std::string>()); }
+// The lab's topology under the lab's name (up may have given it another than the file's).
+ClabTopology topology_of(const LabState& st) {
+  ClabTopology t = load_clab(st.json()["topology"].get<std::string>());
+  t.name = st.lab();
+  return t;
+}
 
 const ClabNode& node_or_throw(const ClabTopology& t, const std::string& node) {
   const ClabNode* n = t.node(node);
@@ -65,9 +70,7 @@ json lab_down(const std::string& lab, const Progress& progress) {
   if (!st) return out;
   out["was_up"] = true;
   if (progress) progress("taking lab " + lab + " down");
-  int ended = 0;
-  for (const auto& p : st->processes()) ended += end_process(p);
-  out["processes_ended"] = ended;
+  out["processes_ended"] = end_processes(st->processes());
   const json namespaces = st->json()["namespaces"];
   for (auto it = namespaces.rbegin(); it != namespaces.rend(); ++it) {
     const std::string ns = it->get<std::string>();
@@ -149,8 +152,10 @@ json lab_node(const std::string& lab, const std::string& node, bool start) {
     for (const auto* ep : {&l.a, &l.b})
       if (ep->node == node) ifs.push_back(ep->ifname);
   if (!start) {
+    std::vector<LabProcess> mine;
     for (const auto& p : st.processes())
-      if (p.node == node) end_process(p);
+      if (p.node == node) mine.push_back(p);
+    end_processes(mine);
     st.remove_processes(node);
     for (const auto& i : ifs) run_checked({"ip", "-n", ns, "link", "set", "dev", i, "down"});
   } else {

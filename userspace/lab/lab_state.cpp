@@ -37,13 +37,23 @@ bool still_running(const LabProcess& p) {
   return p.pid > 0 && process_start_ticks(p.pid) == p.start_ticks && p.start_ticks != 0;
 }
 
-bool end_process(const LabProcess& p, int grace_ms) {
-  if (!still_running(p)) return false;
-  ::kill(p.pid, SIGTERM);
-  for (int waited = 0; waited < grace_ms && still_running(p); waited += 20)
+bool end_process(const LabProcess& p, int grace_ms) { return end_processes({p}, grace_ms) == 1; }
+
+int end_processes(const std::vector<LabProcess>& ps, int grace_ms) {
+  std::vector<LabProcess> running;
+  for (const auto& p : ps)
+    if (still_running(p)) running.push_back(p);
+  for (const auto& p : running) ::kill(p.pid, SIGTERM);
+  auto any_left = [&] {
+    for (const auto& p : running)
+      if (still_running(p)) return true;
+    return false;
+  };
+  for (int waited = 0; waited < grace_ms && any_left(); waited += 20)
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  if (still_running(p)) ::kill(p.pid, SIGKILL);
-  return true;
+  for (const auto& p : running)
+    if (still_running(p)) ::kill(p.pid, SIGKILL);
+  return static_cast<int>(running.size());
 }
 
 std::string utc_now() {

@@ -24,6 +24,8 @@ unsigned long long process_start_ticks(pid_t pid);
 bool still_running(const LabProcess& p);
 // SIGTERM, up to `grace_ms` to exit, then SIGKILL; only if still_running. Returns true if it ran.
 bool end_process(const LabProcess& p, int grace_ms = 3000);
+// The same for many at once: all are asked first, then waited for together. Returns how many ran.
+int end_processes(const std::vector<LabProcess>& ps, int grace_ms = 3000);
 
 class LabState {
  public:
