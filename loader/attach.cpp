@@ -31,9 +31,10 @@ std::string names_of(const std::vector<VxlanDevice>& devs) {
   return s.empty() ? "none" : s;
 }
 
-std::vector<VxlanDevice> select_devices(const Netns& ns, const std::vector<std::string>& wanted, bool transit) {
+std::vector<VxlanDevice> select_devices(const Netns& ns, const std::vector<std::string>& wanted, bool no_vtep_ok) {
   std::vector<VxlanDevice> all = discover_vxlan_devices();
-  if (all.empty() && wanted.empty() && transit) return all;  // a transit node need not be a VTEP
+  // A transit node, or one that only observes its underlay (a spine, a border), need not be a VTEP.
+  if (all.empty() && wanted.empty() && no_vtep_ok) return all;
   if (all.empty())
     throw Error("no VXLAN device in netns " + ns.name() + "; is FRR's VXLAN configured?");
   std::vector<VxlanDevice> picked;
@@ -357,7 +358,7 @@ AttachReport attach(const Netns& ns, const AttachOptions& opts) {
     if (std::find(opts.uplinks.begin(), opts.uplinks.end(), t) != opts.uplinks.end())
       throw Error(t + " is named both as --uplink and --transit; an interface holds one XDP program: pick one role");
   ns.run([&] {
-    const std::vector<VxlanDevice> devs = select_devices(ns, opts.devices, !opts.transit.empty());
+    const std::vector<VxlanDevice> devs = select_devices(ns, opts.devices, !opts.transit.empty() || !opts.uplinks.empty());
     std::vector<uint32_t> transit_vnis = opts.transit_vnis;
     if (transit_vnis.empty())
       for (const auto& d : devs) transit_vnis.push_back(d.vni);

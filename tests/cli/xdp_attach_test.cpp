@@ -95,6 +95,20 @@ TEST_F(XdpAttachTest, UplinkGetsTheReceiveProgramAndDetachRemovesIt) {
   EXPECT_FALSE(pinned());
 }
 
+// A spine or border only observes: --uplink without any VXLAN device counts its underlay.
+TEST_F(XdpAttachTest, ANodeWithoutVxlanCanObserveItsUplinks) {
+  json a = qps_json({"attach", "--netns", ns_->name(), "--uplink", "up1"});
+  EXPECT_EQ(a["devices"].size(), 0u);
+  ASSERT_EQ(a["uplinks"].size(), 1u);
+  EXPECT_NE(xdp_id("up1"), 0u);
+  json st = qps_json({"stats", "--netns", ns_->name()});
+  ASSERT_EQ(st["uplinks"].size(), 1u);
+  EXPECT_EQ(st["uplinks"][0]["ifname"], "up1");
+  run_ok({QPSPREAD_BIN, "detach", "--netns", ns_->name()});
+  EXPECT_EQ(xdp_id("up1"), 0u);
+  EXPECT_FALSE(pinned());
+}
+
 TEST_F(XdpAttachTest, TransitOnANodeWithoutVxlanNeedsTheVnis) {
   CommandResult r = qps({"attach", "--netns", ns_->name(), "--transit", "t1"});
   EXPECT_EQ(r.exit_code, 1);
