@@ -48,7 +48,7 @@ RcHost::RcHost(int rank, const std::vector<HostAddr>& hosts, const TransportOpti
       pacer_(opt.rate_bps),
       txbufs_(kTxBatch) {
   const int n = static_cast<int>(hosts.size());
-  if (opt.qps < 1 || uint64_t{kFirstQpn} + uint64_t(n) * uint64_t(opt.qps) > 0xffffff)
+  if (opt.qps < 1 || uint64_t{kFirstQpn} + uint64_t(n) * uint64_t(n) * uint64_t(opt.qps) > 0xffffff)
     throw Error("--qps must be at least 1 and hosts x qps fit 24-bit QP numbers");
   const HostAddr& me = hosts[static_cast<size_t>(rank)];
   for (int peer = 0; peer < n; peer++) {
@@ -59,8 +59,8 @@ RcHost::RcHost(int rank, const std::vector<HostAddr>& hosts, const TransportOpti
       }
       const HostAddr& p = hosts[static_cast<size_t>(peer)];
       RcQpConfig c;
-      c.local_qpn = kFirstQpn + static_cast<uint32_t>(peer * opt.qps + k);
-      c.remote_qpn = kFirstQpn + static_cast<uint32_t>(rank * opt.qps + k);
+      c.local_qpn = qpn_base(rank, n, opt.qps) + static_cast<uint32_t>(peer * opt.qps + k);
+      c.remote_qpn = qpn_base(peer, n, opt.qps) + static_cast<uint32_t>(rank * opt.qps + k);
       c.local_mac = me.mac;
       c.remote_mac = p.mac;
       c.local_ip = me.ip;
@@ -153,8 +153,9 @@ int64_t RcHost::fill_tx(int64_t now) {
 
 void RcHost::dispatch(std::span<const uint8_t> frame, int64_t now) {
   const auto v = parse_rocev2(frame);
-  if (!v || v->dst_ip != hosts_[static_cast<size_t>(rank_)].ip || v->dest_qp < kFirstQpn) return;
-  const size_t idx = v->dest_qp - kFirstQpn;
+  const uint32_t base = qpn_base(rank_, static_cast<int>(hosts_.size()), opt_.qps);
+  if (!v || v->dst_ip != hosts_[static_cast<size_t>(rank_)].ip || v->dest_qp < base) return;
+  const size_t idx = v->dest_qp - base;
   if (idx >= qps_.size() || !qps_[idx]) return;
   const int peer = static_cast<int>(idx) / opt_.qps;
   if (v->src_ip != hosts_[static_cast<size_t>(peer)].ip) return;  // not from that QP's peer

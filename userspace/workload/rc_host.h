@@ -1,8 +1,8 @@
 // One host's end of an RC workload: queue pairs to every peer over one AF_PACKET interface,
 // with message send/receive on top, paced and batched (sendmmsg/recvmmsg).
 //
-// QPNs are derived, not exchanged: on host i the k-th QP to peer j is kFirstQpn + j*K + k, so
-// its remote QPN is kFirstQpn + i*K + k. Everything runs on the calling thread: recv() and
+// QPNs are derived, not exchanged: on host i the k-th QP to peer j is qpn_base(i) + j*K + k, so
+// its remote QPN is qpn_base(j) + i*K + k. Everything runs on the calling thread: recv() and
 // flush() drive progress() (transmit, receive, timers) until their condition holds.
 #pragma once
 
@@ -45,6 +45,11 @@ struct TransportOptions {
 };
 
 inline constexpr uint32_t kFirstQpn = 0x100;
+
+// The first QPN of host `rank` among n hosts with k QPs per peer. Every host has its own range, as
+// HCAs allocate QPNs each for itself: a QPN then names one QP in the VNI (qpspread keys its
+// per-QP state by VNI and QPN).
+inline uint32_t qpn_base(int rank, int n, int k) { return kFirstQpn + static_cast<uint32_t>(rank * n * k); }
 
 class RcHost {
  public:
