@@ -69,6 +69,18 @@ TEST(TopFrame, SharesImbalanceAndJainAreOverTheIntervalNotTheTotals) {
   EXPECT_DOUBLE_EQ(v["jain"].get<double>(), 400.0 * 400 / (2 * 100'000.0));  // 0.8
 }
 
+// Paths to a remote VTEP the VNI sends nothing to are not idle alternatives: the balance is over
+// the uplinks, each with all its remote VTEPs together.
+TEST(TopFrame, ImbalanceIsOverUplinksNotOverEveryRemoteVtep) {
+  json a1 = path("up1", 0, 0, 0), a2 = path("up2", 0, 0, 0), b1 = path("up1", 0, 0, 100), b2 = path("up2", 0, 0, 100);
+  json idle1 = path("up1", 0, 0, 0), idle2 = path("up2", 0, 0, 0);
+  idle1["remote_vtep"] = idle2["remote_vtep"] = "10.9.9.9";
+  const json f = top_frame(report({a1, a2, idle1, idle2}), report({b1, b2, idle1, idle2}), 1.0, 10);
+  EXPECT_DOUBLE_EQ(f["vnis"][0]["imbalance"].get<double>(), 1.0);
+  EXPECT_DOUBLE_EQ(f["vnis"][0]["jain"].get<double>(), 1.0);
+  EXPECT_EQ(f["vnis"][0]["paths"].size(), 4u);
+}
+
 TEST(TopFrame, PathsAreMatchedByNameNotByPosition) {
   const json before = report({path("up1", 100, 0, 0), path("up2", 200, 0, 0)});
   const json after = report({path("up2", 210, 0, 0), path("up1", 101, 0, 0)});

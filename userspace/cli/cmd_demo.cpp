@@ -182,7 +182,9 @@ json run_demo(const DemoOptions& o, const Progress& say) {
   ar.bytes = o.size;
   ar.iterations = o.iterations;
   ar.timeout_ns = 240'000'000'000;
-  const std::string stats_leaf = "dc1-leaf2";
+  // qpspread stats and top are shown for the leaf of the first rank (clab-LAB-<leaf>-h<vni>).
+  std::string stats_leaf = hosts.front().netns.substr(t.netns("").size());
+  stats_leaf.resize(stats_leaf.size() - ("-h" + std::to_string(o.vni)).size());
   const Netns leaf = Netns::open(t.netns(stats_leaf));
   json j = {{"lab", t.name}, {"lab_up_s", up["seconds"]}, {"modes", json::object()}, {"stats_leaf", stats_leaf},
             {"workload", {{"algorithm", "ring allreduce"}, {"ranks", hosts.size()}, {"bytes", o.size}, {"qps", o.qps},

@@ -30,6 +30,7 @@ json vni_paths(uint32_t vni, const PathReport& pr) {
       if (p.vni == vni) remotes.insert(p.remote);
   json paths = json::array();
   std::vector<uint64_t> load;
+  std::map<uint32_t, uint64_t> per_uplink;
   for (const auto& remote : remotes) {
     for (const auto& [ifindex, ifname] : pr.ifnames) {
       const PathStats tx = find_path(pr.paths, vni, remote, ifindex);
@@ -39,11 +40,16 @@ json vni_paths(uint32_t vni, const PathReport& pr) {
                        {"tx_roce_bytes", tx.roce_bytes}, {"rx_packets", rx.packets}, {"rx_bytes", rx.bytes},
                        {"rx_roce_packets", rx.roce_packets}, {"rx_roce_bytes", rx.roce_bytes}});
       load.push_back(tx.roce_bytes);
+      per_uplink[ifindex] += tx.roce_bytes;
     }
   }
   const std::vector<double> share = metrics::shares(load);
   for (size_t i = 0; i < paths.size(); i++) paths[i]["share"] = share[i];
-  return {{"paths", paths}, {"imbalance", metrics::imbalance(load)}, {"jain", metrics::jain_index(load)}};
+  // The ECMP choice is the uplink: the balance is over the uplinks, all remote VTEPs together (a
+  // remote VTEP the VNI sends nothing to must not count as an idle path).
+  std::vector<uint64_t> uplink_load;
+  for (const auto& [ifindex, ifname] : pr.ifnames) uplink_load.push_back(per_uplink[ifindex]);
+  return {{"paths", paths}, {"imbalance", metrics::imbalance(uplink_load)}, {"jain", metrics::jain_index(uplink_load)}};
 }
 
 json ifname_or_index(const PathReport& pr, uint32_t ifindex) {
@@ -150,8 +156,10 @@ void print_paths(const json& v) {
     std::printf("  %-10s %-16s %11lu %10s %11lu %10s %6.1f%%\n", p["ifname"].get<std::string>().c_str(),
                 p["remote_vtep"].get<std::string>().c_str(), ul(p["tx_packets"]), human_bytes(p["tx_bytes"].get<uint64_t>()).c_str(),
                 ul(p["rx_packets"]), human_bytes(p["rx_bytes"].get<uint64_t>()).c_str(), 100 * p["share"].get<double>());
-  std::printf("  imbalance %.2f, Jain's index %.3f (over the tx RoCEv2 bytes of %zu paths)\n", v["imbalance"].get<double>(),
-              v["jain"].get<double>(), v["paths"].size());
+  std::set<std::string> uplinks;
+  for (const auto& p : v["paths"]) uplinks.insert(p["ifname"].get<std::string>());
+  std::printf("  imbalance %.2f, Jain's index %.3f (over the tx RoCEv2 bytes of %zu uplinks)\n", v["imbalance"].get<double>(),
+              v["jain"].get<double>(), uplinks.size());
 }
 
 void print_qps(const json& v) {

@@ -56,8 +56,14 @@ json vni_paths(const json* before, const json& after, Rate r) {
     roce.push_back(grew(b, p, "tx_roce_bytes"));
   }
   const std::vector<double> share = metrics::shares(roce);
-  for (size_t i = 0; i < paths.size(); i++) paths[i]["share"] = share[i];
-  return {{"paths", paths}, {"imbalance", metrics::imbalance(roce)}, {"jain", metrics::jain_index(roce)}};
+  std::map<std::string, uint64_t> per_uplink;  // the ECMP choice is the uplink: balance is over them
+  for (size_t i = 0; i < paths.size(); i++) {
+    paths[i]["share"] = share[i];
+    per_uplink[paths[i]["ifname"].get<std::string>()] += roce[i];
+  }
+  std::vector<uint64_t> load;
+  for (const auto& [_, bytes] : per_uplink) load.push_back(bytes);
+  return {{"paths", paths}, {"imbalance", metrics::imbalance(load)}, {"jain", metrics::jain_index(load)}};
 }
 
 json vni_qps(const json* before, const json& after, Rate r, size_t top_qps) {
