@@ -227,6 +227,32 @@ TEST_F(LabTest, CuttingAWanLinkIsDetectedByBfdAndTrafficContinues) {
   EXPECT_EQ(paths, 2u) << "route from " << w1.a.node << " to " << remote_vtep(w1.b.node);
 }
 
+// A node stop takes a spine out (FRR ended, interfaces down): the leaves route over the other
+// spine and traffic goes on; a start brings it back and the leaves use both spines again.
+TEST_F(LabTest, StoppingASpineLeavesTheOtherAndStartingItRestoresEcmp) {
+  const std::string leaf = "dc1-leaf1", vtep = remote_vtep("dc2-border1");
+  auto paths = [&] { return lab::kernel_nexthop_devs(netns(leaf), vtep).size(); };
+  auto wait_for = [&](size_t want, int seconds) {
+    for (auto until = Clock::now() + std::chrono::seconds(seconds); Clock::now() < until && paths() != want;)
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    return paths();
+  };
+  ASSERT_EQ(wait_for(2, 10), 2u);
+  json stop = json::parse(lab({"-j", "node", "dc1-spine1", "stop"}).out);
+  EXPECT_EQ(stop["state"], "stopped");
+  EXPECT_FALSE(stop["time"].get<std::string>().empty());
+  EXPECT_EQ(wait_for(1, 10), 1u) << leaf << " still routes to " << vtep << " over the stopped spine";
+  const std::vector<Host> hs = hosts();
+  for (const auto& a : hs) {
+    for (const auto& b : hs) {
+      if (a.vni != b.vni || a.node.rfind("dc1", 0) != 0 || b.node.rfind("dc2", 0) != 0) continue;
+      EXPECT_TRUE(ping(a, b)) << a.node << " -> " << b.node << " with dc1-spine1 stopped";
+    }
+  }
+  ASSERT_EQ(lab({"node", "dc1-spine1", "start"}).exit_code, 0);
+  EXPECT_EQ(wait_for(2, 60), 2u) << "ECMP over both spines did not come back";
+}
+
 TEST_F(LabTest, QpspreadAttachesToALeafByLabAndNode) {
   json a = json::parse(run({QPSPREAD_BIN, "-j", "attach", "--lab", name_, "--node", "dc1-leaf1"}).out);
   EXPECT_EQ(a["devices"].size(), 2u) << a.dump();

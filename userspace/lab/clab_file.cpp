@@ -129,6 +129,9 @@ const ClabLink* ClabTopology::link(const std::string& n) const {
 }
 
 ClabTopology load_clab(const fs::path& file) {
+  if (!fs::exists(file))
+    throw Error("no topology file " + file.string() + " (from " + fs::current_path().string() +
+                "); pass -t FILE, or run from the repository root");
   YAML::Node root;
   try {
     root = YAML::LoadFile(file.string());
