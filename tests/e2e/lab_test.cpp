@@ -259,6 +259,19 @@ TEST_F(LabTest, QpspreadAttachesToALeafByLabAndNode) {
   EXPECT_EQ(a["uplinks"].size(), 2u) << "both spine-facing uplinks discovered: " << a.dump();
   json s = json::parse(run({QPSPREAD_BIN, "-j", "stats", "--lab", name_, "--node", "dc1-leaf1"}).out);
   EXPECT_EQ(s["vnis"].size(), 2u);
+  // A cross-DC AllReduce from dc1-leaf1's host, with the per-path shares qpspread counted there.
+  CommandResult w = run({QPSPREAD_BIN, "-j", "workload", "allreduce", "--hosts", netns("dc1-leaf1-h100"),
+                         netns("dc2-leaf1-h100"), "--qps", "4", "--size", "200000", "--iterations", "2", "--paths",
+                         netns("dc1-leaf1")});
+  ASSERT_EQ(w.exit_code, 0) << w.err;
+  json wj = json::parse(w.out);
+  EXPECT_TRUE(wj["correct"].get<bool>());
+  ASSERT_EQ(wj["paths"].size(), 1u);
+  double share = 0;
+  for (const auto& v : wj["paths"][0]["vnis"])
+    if (v["vni"] == 100)
+      for (const auto& p : v["paths"]) share += p["share"].get<double>();
+  EXPECT_NEAR(share, 1.0, 1e-9) << "VNI 100's paths carried the AllReduce";
   EXPECT_EQ(run({QPSPREAD_BIN, "detach", "--lab", name_, "--node", "dc1-leaf1"}).exit_code, 0);
 }
 

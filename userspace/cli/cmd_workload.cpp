@@ -3,6 +3,7 @@
 // retransmissions and one-way latency.
 #include <arpa/inet.h>
 
+#include <chrono>
 #include <cstdio>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -11,6 +12,8 @@
 
 #include "loader/error.h"
 #include "userspace/cli/commands.h"
+#include "userspace/cli/stats_report.h"
+#include "userspace/cli/top_frame.h"
 #include "userspace/lab/host_resolve.h"
 #include "userspace/lab/command.h"
 #include "userspace/workload/allreduce.h"
@@ -32,6 +35,7 @@ struct WorkloadArgs {
   int iterations = 5;
   int workers = 0, servers = 1;
   double timeout_s = 60;
+  std::vector<std::string> paths_netns;  // namespaces where qpspread is attached: shares over the run
 };
 
 
@@ -91,6 +95,8 @@ json stats_json(const workload::WorkloadReport& r, const workload::TransportOpti
   return j;
 }
 
+void print_paths(const json& j);
+
 void print_workload(const json& j) {
   std::printf("%s over %d ranks, %s per rank, %s: %s\n", j["algorithm"].get<std::string>().c_str(),
               j["ranks"].get<int>(), human_bytes(j["bytes"].get<uint64_t>()).c_str(),
@@ -113,9 +119,53 @@ void print_workload(const json& j) {
                 static_cast<unsigned long long>(q["tx_frames"].get<uint64_t>()),
                 static_cast<unsigned long long>(q["retx_frames"].get<uint64_t>()),
                 static_cast<unsigned long long>(q["timeouts"].get<uint64_t>()));
+  print_paths(j);
+}
+
+// Per-path rates and shares, imbalance and Jain's index that qpspread counted in each namespace
+// over the run (two stats reports, before and after, as `top` computes them).
+class PathWatch {
+ public:
+  explicit PathWatch(const std::vector<std::string>& names) : t0_(std::chrono::steady_clock::now()) {
+    for (const auto& n : names) before_.emplace_back(n, build_stats(Netns::open(n), std::nullopt));
+  }
+  json result() const {
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
+    json out = json::array();
+    for (const auto& [name, before] : before_)
+      out.push_back(top_frame(before, build_stats(Netns::open(name), std::nullopt), elapsed, 0));
+    return out;
+  }
+
+ private:
+  std::chrono::steady_clock::time_point t0_;
+  std::vector<std::pair<std::string, json>> before_;
+};
+
+template <typename Run>
+json run_watched(const WorkloadArgs& a, const workload::TransportOptions& t, Run run) {
+  const PathWatch watch(a.paths_netns);
+  json j = stats_json(run(), t);
+  if (!a.paths_netns.empty()) j["paths"] = watch.result();
+  return j;
+}
+
+void print_paths(const json& j) {
+  for (const auto& f : j.value("paths", json::array()))
+    for (const auto& v : f["vnis"]) {
+      std::printf("\nqpspread in %s, VNI %u (mode %s): imbalance %.2f, Jain's index %.3f\n",
+                  f["netns"].get<std::string>().c_str(), v["vni"].get<unsigned>(), v["mode"].get<std::string>().c_str(),
+                  v["imbalance"].get<double>(), v["jain"].get<double>());
+      for (const auto& p : v["paths"])
+        std::printf("  %-10s to %-16s %12s %6.1f%%\n", p["ifname"].get<std::string>().c_str(),
+                    p["remote_vtep"].get<std::string>().c_str(), human_rate(p["tx_bps"].get<double>(), "bit/s").c_str(),
+                    100 * p["share"].get<double>());
+    }
 }
 
 void add_common(CLI::App* cmd, WorkloadArgs& a) {
+  cmd->add_option("--paths", a.paths_netns,
+                  "namespaces where qpspread is attached (leaves): per-path shares, imbalance and Jain's index over the run");
   cmd->add_option("--hosts", a.hosts, "hosts as NS:IP[:MAC], or NS alone (address of --dev read there)")
       ->required();
   cmd->add_option("--dev", a.ifname, "interface of every host")->capture_default_str();
@@ -163,7 +213,7 @@ void register_workload_command(CLI::App& app, Context& ctx) {
       o.bytes = a->size;
       o.iterations = a->iterations;
       o.timeout_ns = static_cast<int64_t>(a->timeout_s * 1e9);
-      emit(ctx.out, stats_json(workload::run_allreduce(hosts_of(*a), t, o), t), print_workload);
+      emit(ctx.out, run_watched(*a, t, [&] { return workload::run_allreduce(hosts_of(*a), t, o); }), print_workload);
     };
   });
   auto* ps = cmd->add_subcommand("ps", "parameter server: workers push gradients, servers aggregate and reply");
@@ -182,7 +232,7 @@ void register_workload_command(CLI::App& app, Context& ctx) {
       o.bytes = a->size;
       o.iterations = a->iterations;
       o.timeout_ns = static_cast<int64_t>(a->timeout_s * 1e9);
-      emit(ctx.out, stats_json(workload::run_param_server(hosts_of(*a), t, o), t), print_workload);
+      emit(ctx.out, run_watched(*a, t, [&] { return workload::run_param_server(hosts_of(*a), t, o); }), print_workload);
     };
   });
 }
