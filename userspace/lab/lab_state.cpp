@@ -37,8 +37,6 @@ bool still_running(const LabProcess& p) {
   return p.pid > 0 && process_start_ticks(p.pid) == p.start_ticks && p.start_ticks != 0;
 }
 
-bool end_process(const LabProcess& p, int grace_ms) { return end_processes({p}, grace_ms) == 1; }
-
 int end_processes(const std::vector<LabProcess>& ps, int grace_ms) {
   std::vector<LabProcess> running;
   for (const auto& p : ps)

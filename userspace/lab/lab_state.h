@@ -22,9 +22,8 @@ struct LabProcess {
 unsigned long long process_start_ticks(pid_t pid);
 // True when pid still runs and is the process that was recorded.
 bool still_running(const LabProcess& p);
-// SIGTERM, up to `grace_ms` to exit, then SIGKILL; only if still_running. Returns true if it ran.
-bool end_process(const LabProcess& p, int grace_ms = 3000);
-// The same for many at once: all are asked first, then waited for together. Returns how many ran.
+// SIGTERM to those still_running, all asked first and then waited for together up to `grace_ms`,
+// then SIGKILL to any left. Returns how many were running.
 int end_processes(const std::vector<LabProcess>& ps, int grace_ms = 3000);
 
 class LabState {

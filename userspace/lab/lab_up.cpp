@@ -1,14 +1,8 @@
 // lab up: namespaces, links, sysctls, exec commands, FRR, then the wait for convergence.
-#include <grp.h>
-#include <pwd.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <set>
 #include <sstream>
 #include <thread>
 
