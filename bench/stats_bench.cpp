@@ -19,22 +19,22 @@
 #include <string>
 #include <vector>
 
+#include "common/command.h"
+#include "common/error.h"
+#include "common/interrupt.h"
+#include "common/netns.h"
+#include "common/unique_fd.h"
 #include "loader/bpffs.h"
-#include "loader/error.h"
 #include "loader/map_batch.h"
-#include "loader/netns.h"
 #include "loader/pinned_maps.h"
-#include "loader/unique_fd.h"
 #include "qpspread/abi.h"
-#include "userspace/lab/command.h"
-#include "userspace/lab/interrupt.h"
 
 namespace {
 
 using nlohmann::json;
 using qpspread::Error;
-using qpspread::lab::run_checked;
-using qpspread::lab::run_command;
+using qpspread::run_checked;
+using qpspread::run_command;
 
 constexpr double kGoalSeconds = 1.0;
 constexpr uint32_t kVni = 100;
@@ -128,7 +128,7 @@ struct Summary {
 Summary timed(int runs, const std::function<void()>& fn) {
   Summary s;
   for (int i = 0; i < runs; i++) {
-    qpspread::lab::throw_if_interrupted();  // Ctrl-C: the destructors detach and delete the netns
+    qpspread::throw_if_interrupted();  // Ctrl-C: the destructors detach and delete the netns
     const auto t0 = std::chrono::steady_clock::now();
     fn();
     s.runs.push_back(seconds_since(t0));
@@ -225,7 +225,7 @@ int run(int argc, char** argv) {
   }
   if (::geteuid() != 0) return fail(json_out, "run as root (namespaces, BPF)");
   libbpf_set_print(nullptr);
-  qpspread::lab::install_interrupt_handler();
+  qpspread::install_interrupt_handler();
   try {
     BenchNetns ns(bin);
     Figures f;

@@ -14,11 +14,12 @@
 #include <iostream>
 #include <thread>
 
-#include "loader/netns.h"
-#include "userspace/lab/command.h"
-#include "userspace/lab/mono_clock.h"
-#include "userspace/lab/wan_probe.h"
-#include "userspace/lab/wan_relay.h"
+#include "common/clock.h"
+#include "common/command.h"
+#include "common/netns.h"
+#include "common/percentile.h"
+#include "tests/support/wan_probe.h"
+#include "userspace/wan/wan_relay.h"
 
 using nlohmann::json;
 using namespace qpspread;
@@ -31,11 +32,11 @@ struct BenchLink {
   BenchLink() {
     const std::string tag = std::to_string(::getpid());
     ns = {"qps-wb-a-" + tag, "qps-wb-w-" + tag, "qps-wb-b-" + tag};
-    for (const auto& n : {ns.node_a, ns.wire, ns.node_b}) lab::run_checked({"ip", "netns", "add", n});
+    for (const auto& n : {ns.node_a, ns.wire, ns.node_b}) run_checked({"ip", "netns", "add", n});
     lab::wire_wan_link(ns);
   }
   ~BenchLink() {
-    for (const auto& n : {ns.node_a, ns.wire, ns.node_b}) lab::run_command({"ip", "netns", "del", n});
+    for (const auto& n : {ns.node_a, ns.wire, ns.node_b}) run_command({"ip", "netns", "del", n});
   }
 };
 
@@ -53,9 +54,9 @@ void wait_drained(const lab::WanRelay& relay) {
 json throughput(lab::WanRelay& relay, const lab::WanLinkNamespaces& ns, size_t frame, double seconds) {
   relay.set_impairment(lab::Impairment{});
   const lab::WanCounters before = relay.counters(lab::WanDirection::AtoB);
-  const int64_t t0 = lab::mono_ns();
+  const int64_t t0 = mono_ns();
   const lab::BlastResult b = lab::udp_blast(ns, frame, 0, std::chrono::milliseconds(static_cast<int>(seconds * 1000)));
-  const double elapsed = static_cast<double>(lab::mono_ns() - t0) / 1e9 - 0.5;  // less the receiver's quiet wait
+  const double elapsed = static_cast<double>(mono_ns() - t0) / 1e9 - 0.5;  // less the receiver's quiet wait
   const lab::WanCounters after = relay.counters(lab::WanDirection::AtoB);
   wait_drained(relay);
   const double fwd = static_cast<double>(after.forwarded - before.forwarded);
@@ -75,8 +76,8 @@ json delay_accuracy(lab::WanRelay& relay, const lab::WanLinkNamespaces& ns, int 
   std::vector<double> err_us;
   for (double ms : r.one_way_ms) err_us.push_back((ms - delay_ms) * 1000);
   return {{"delay_ms", delay_ms}, {"probes", r.sent}, {"received", r.one_way_ms.size()},
-          {"median_error_us", lab::quantile(err_us, 0.5)}, {"p99_error_us", lab::quantile(err_us, 0.99)},
-          {"max_error_us", lab::quantile(err_us, 1.0)}, {"min_error_us", lab::quantile(err_us, 0.0)}};
+          {"median_error_us", percentile(err_us, 50)}, {"p99_error_us", percentile(err_us, 99)},
+          {"max_error_us", percentile(err_us, 100)}, {"min_error_us", percentile(err_us, 0)}};
 }
 
 void print_text(const json& j) {

@@ -14,14 +14,15 @@
 #include <string>
 #include <vector>
 
-#include "loader/netns.h"
-#include "userspace/lab/command.h"
+#include "common/command.h"
+#include "common/netns.h"
 #include "userspace/workload/raw_socket.h"
 #include "userspace/workload/rc_transport.h"
 
 namespace {
 
 using namespace qpspread::workload;
+using qpspread::mono_ns;
 
 constexpr double kGoal = 300'000;
 constexpr size_t kFrameBytes = 256;
@@ -32,12 +33,12 @@ constexpr uint32_t kPayload = kFrameBytes - 58;
 struct BenchNetns {
   std::string name = "qpsb-wl-" + std::to_string(::getpid());
   BenchNetns() {
-    qpspread::lab::run_checked({"ip", "netns", "add", name});
-    qpspread::lab::run_checked({"ip", "-n", name, "link", "add", "btx0", "type", "veth", "peer", "name", "brx0"});
-    qpspread::lab::run_checked({"ip", "-n", name, "link", "set", "btx0", "up"});
-    qpspread::lab::run_checked({"ip", "-n", name, "link", "set", "brx0", "up"});
+    qpspread::run_checked({"ip", "netns", "add", name});
+    qpspread::run_checked({"ip", "-n", name, "link", "add", "btx0", "type", "veth", "peer", "name", "brx0"});
+    qpspread::run_checked({"ip", "-n", name, "link", "set", "btx0", "up"});
+    qpspread::run_checked({"ip", "-n", name, "link", "set", "brx0", "up"});
   }
-  ~BenchNetns() { qpspread::lab::run_command({"ip", "netns", "del", name}); }
+  ~BenchNetns() { qpspread::run_command({"ip", "netns", "del", name}); }
 };
 
 RcQpConfig qp_config() {
@@ -59,14 +60,14 @@ double measure(RawSender& tx, double seconds, size_t batch, Build build) {
   std::vector<std::vector<uint8_t>> bufs(batch);
   std::vector<std::span<const uint8_t>> spans(batch);
   uint64_t frames = 0;
-  const int64_t start = monotonic_ns(), end = start + static_cast<int64_t>(seconds * 1e9);
+  const int64_t start = mono_ns(), end = start + static_cast<int64_t>(seconds * 1e9);
   int64_t now = start;
   while (now < end) {
     build(bufs, now);
     for (size_t i = 0; i < batch; i++) spans[i] = bufs[i];
     tx.send_batch(spans);
     frames += batch;
-    now = monotonic_ns();
+    now = mono_ns();
   }
   return static_cast<double>(frames) / (static_cast<double>(now - start) / 1e9);
 }
@@ -94,7 +95,7 @@ int main(int argc, char** argv) {
       RcQp qp(qp_config());
       std::vector<uint8_t> one;
       qp.post_send(std::vector<uint8_t>(kPayload - kTimestampLen, 1));
-      qp.next_data(monotonic_ns(), one);
+      qp.next_data(mono_ns(), one);
       prebuilt = measure(tx, seconds, batch, [&](auto& bufs, int64_t) {
         for (auto& b : bufs)
           if (b.empty()) b = one;

@@ -10,8 +10,8 @@
 #include <cstring>
 #include <memory>
 
+#include "common/error.h"
 #include "loader/bpffs.h"
-#include "loader/error.h"
 #include "loader/tc_hook.h"
 #include "loader/vxlan_discovery.h"
 #include "loader/xdp_hook.h"

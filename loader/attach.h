@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "loader/netns.h"
+#include "common/netns.h"
 #include "loader/pinned_maps.h"
 #include "loader/uplink_discovery.h"
 #include "qpspread/abi.h"

@@ -8,7 +8,7 @@
 
 #include <linux/magic.h>
 
-#include "loader/error.h"
+#include "common/error.h"
 
 namespace qpspread {
 

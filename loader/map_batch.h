@@ -25,7 +25,7 @@
 #include <utility>
 #include <vector>
 
-#include "loader/error.h"
+#include "common/error.h"
 
 namespace qpspread {
 

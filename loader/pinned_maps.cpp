@@ -8,8 +8,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/error.h"
 #include "loader/bpffs.h"
-#include "loader/error.h"
 #include "loader/map_batch.h"
 
 namespace qpspread {

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "loader/unique_fd.h"
+#include "common/unique_fd.h"
 #include "qpspread/abi.h"
 
 inline bool operator<(const qps_qp_key& a, const qps_qp_key& b) {

@@ -4,7 +4,7 @@
 
 #include <cerrno>
 
-#include "loader/error.h"
+#include "common/error.h"
 
 namespace qpspread {
 

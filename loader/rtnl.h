@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "loader/unique_fd.h"
+#include "common/unique_fd.h"
 
 namespace qpspread {
 

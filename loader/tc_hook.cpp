@@ -9,7 +9,7 @@
 #include <memory>
 #include <string>
 
-#include "loader/error.h"
+#include "common/error.h"
 #include "qpspread/abi.h"
 
 namespace qpspread {

@@ -11,7 +11,7 @@
 #include <map>
 #include <set>
 
-#include "loader/error.h"
+#include "common/error.h"
 #include "loader/rtnl.h"
 
 namespace qpspread {

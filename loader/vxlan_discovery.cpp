@@ -9,7 +9,7 @@
 #include <fstream>
 #include <memory>
 
-#include "loader/error.h"
+#include "common/error.h"
 
 namespace qpspread {
 namespace {

@@ -7,8 +7,8 @@
 
 #include <cerrno>
 
-#include "loader/error.h"
-#include "loader/unique_fd.h"
+#include "common/error.h"
+#include "common/unique_fd.h"
 
 namespace qpspread {
 namespace {

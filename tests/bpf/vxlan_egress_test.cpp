@@ -24,7 +24,6 @@
 #include <vector>
 
 #include "loader/pinned_maps.h"
-#include "loader/pinned_maps.h"
 #include "qpspread/abi.h"
 #include "qpspread/flow_hash.h"
 #include "tests/bpf/prog_run.h"

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "tests/common/test_util.h"
+#include "tests/support/test_util.h"
 
 namespace qpspread::test {
 namespace {
@@ -45,7 +45,7 @@ class CliTest : public ::testing::Test {
   }
   std::string pin_dir() {
     struct stat st{};
-    EXPECT_EQ(::stat(("/run/netns/" + ns_->name()).c_str(), &st), 0);
+    EXPECT_EQ(::stat(netns_path(ns_->name()).c_str(), &st), 0);
     return "/sys/fs/bpf/qpspread/" + std::to_string(st.st_ino);
   }
   bool pinned() {

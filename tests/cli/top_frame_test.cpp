@@ -4,7 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "userspace/cli/output.h"
-#include "userspace/cli/top_frame.h"
+#include "userspace/report/top_frame.h"
 
 namespace qpspread::cli {
 namespace {

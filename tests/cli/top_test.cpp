@@ -19,7 +19,7 @@
 #include <thread>
 #include <vector>
 
-#include "tests/common/test_util.h"
+#include "tests/support/test_util.h"
 
 namespace qpspread::test {
 namespace {

@@ -12,9 +12,9 @@
 #include <string>
 #include <vector>
 
-#include "loader/netns.h"
+#include "common/netns.h"
 #include "loader/uplink_discovery.h"
-#include "tests/common/test_util.h"
+#include "tests/support/test_util.h"
 
 namespace qpspread::test {
 namespace {

@@ -15,10 +15,10 @@
 #include <string>
 #include <vector>
 
-#include "loader/netns.h"
-#include "loader/unique_fd.h"
+#include "common/netns.h"
+#include "common/unique_fd.h"
 #include "loader/xdp_hook.h"
-#include "tests/common/test_util.h"
+#include "tests/support/test_util.h"
 
 namespace qpspread::test {
 namespace {
@@ -59,7 +59,7 @@ class XdpAttachTest : public ::testing::Test {
   }
   bool pinned() {
     struct stat st{};
-    EXPECT_EQ(::stat(("/run/netns/" + ns_->name()).c_str(), &st), 0);
+    EXPECT_EQ(::stat(netns_path(ns_->name()).c_str(), &st), 0);
     return ::stat(("/sys/fs/bpf/qpspread/" + std::to_string(st.st_ino)).c_str(), &st) == 0;
   }
 

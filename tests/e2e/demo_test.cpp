@@ -10,7 +10,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "tests/common/test_util.h"
+#include "tests/support/test_util.h"
 
 namespace qpspread::test {
 namespace {
@@ -37,8 +37,7 @@ TEST(DemoTest, MainJobShowsQpHashSpreadingTheWanAndLeavesNothing) {
   }
   EXPECT_LT(j["modes"]["qp-hash"]["imbalance"].get<double>(), j["modes"]["off"]["imbalance"].get<double>());
   EXPECT_GT(j["modes"]["qp-hash"]["jain"].get<double>(), j["modes"]["off"]["jain"].get<double>());
-  for (const auto& e : fs::directory_iterator("/run/netns"))
-    EXPECT_EQ(e.path().filename().string().find(name), std::string::npos) << "left: " << e.path();
+  for (const auto& n : netns_names()) EXPECT_EQ(n.find(name), std::string::npos) << "left: " << n;
 }
 
 }  // namespace

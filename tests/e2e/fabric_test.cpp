@@ -12,10 +12,10 @@
 #include <fstream>
 #include <set>
 
-#include "loader/error.h"
-#include "userspace/lab/command.h"
-#include "userspace/lab/fabric_checks.h"
-#include "userspace/lab/test_fabric.h"
+#include "common/command.h"
+#include "common/error.h"
+#include "tests/support/fabric_checks.h"
+#include "tests/support/test_fabric.h"
 
 namespace qpspread::test {
 namespace {
@@ -45,7 +45,7 @@ bool frr_daemon_alive(pid_t pid) {
 
 bool host_pings(const lab::HostInfo& from, const std::string& to) {
   for (int attempt = 0; attempt < 5; attempt++)
-    if (lab::run_command({"ip", "netns", "exec", from.netns, "ping", "-c1", "-W1", to}).exit_code == 0) return true;
+    if (run_command({"ip", "netns", "exec", from.netns, "ping", "-c1", "-W1", to}).exit_code == 0) return true;
   return false;
 }
 
@@ -90,11 +90,11 @@ TEST(FabricTest, FailedConstructionRemovesWhatItBuilt) {
   // A namespace in the way of the last one the fabric creates: construction fails after the
   // leaves and spines exist. The fabric must remove those, and must not touch this one.
   const std::string blocker = "qps-" + spec.tag + "-host2";
-  lab::run_checked({"ip", "netns", "add", blocker});
+  run_checked({"ip", "netns", "add", blocker});
   EXPECT_THROW(lab::TestFabric{spec}, Error);
   EXPECT_EQ(leftovers("/run/netns", spec.tag), std::vector<std::string>{"/run/netns/" + blocker});
   EXPECT_EQ(leftovers("/var/run/frr", spec.tag), std::vector<std::string>{});
-  lab::run_command({"ip", "netns", "del", blocker});
+  run_command({"ip", "netns", "del", blocker});
 }
 
 TEST(FabricTest, RejectsFewerThanTwoSpines) {

@@ -14,7 +14,7 @@
 #include <fstream>
 #include <thread>
 
-#include "tests/common/test_util.h"
+#include "tests/support/test_util.h"
 
 namespace qpspread::test {
 namespace {
@@ -60,7 +60,7 @@ topology:
     args.insert(args.begin(), {QPSPREAD_BIN, "lab"});
     return run(args);
   }
-  bool netns_exists(const std::string& node) { return fs::exists("/run/netns/clab-" + name_ + "-" + node); }
+  bool node_netns_exists(const std::string& node) { return qpspread::netns_exists(clab_netns_name(name_, node)); }
 
   static inline int counter_ = 0;
   std::string name_;
@@ -72,8 +72,8 @@ TEST_F(LabRunnerTest, UpCreatesTheNodesAsContainerlabNamesThemAndDownRemovesThem
   CommandResult up = lab({"-j", "up", "-t", file});
   ASSERT_EQ(up.exit_code, 0) << up.err;
   EXPECT_TRUE(json::parse(up.out)["converged"].get<bool>());
-  EXPECT_TRUE(netns_exists("a"));
-  EXPECT_TRUE(netns_exists("b"));
+  EXPECT_TRUE(node_netns_exists("a"));
+  EXPECT_TRUE(node_netns_exists("b"));
   // Links named as in the file, the exec commands and sysctls applied.
   EXPECT_NE(run({"ip", "-n", "clab-" + name_ + "-a", "-br", "addr", "show", "dev", "eth1"}).out.find("192.0.2.1/24"), std::string::npos);
   CommandResult fwd = lab({"exec", "-t", file, "a", "--", "cat", "/proc/sys/net/ipv4/ip_forward"});
@@ -89,8 +89,8 @@ TEST_F(LabRunnerTest, UpCreatesTheNodesAsContainerlabNamesThemAndDownRemovesThem
   json down = json::parse(lab({"-j", "down", "-t", file}).out);
   EXPECT_TRUE(down["was_up"].get<bool>());
   EXPECT_EQ(down["namespaces_removed"].size(), 2u);
-  EXPECT_FALSE(netns_exists("a"));
-  EXPECT_FALSE(netns_exists("b"));
+  EXPECT_FALSE(node_netns_exists("a"));
+  EXPECT_FALSE(node_netns_exists("b"));
   EXPECT_FALSE(fs::exists("/run/qpspread/lab/" + name_));
   EXPECT_FALSE(json::parse(lab({"-j", "down", "-t", file}).out)["was_up"].get<bool>());
 }
@@ -104,17 +104,17 @@ TEST_F(LabRunnerTest, AKilledUpIsUndoneAndASecondUpWorks) {
     _exit(127);
   }
   // Killed as soon as it has made its first namespace.
-  for (int i = 0; i < 500 && !netns_exists("a"); i++) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  for (int i = 0; i < 500 && !node_netns_exists("a"); i++) std::this_thread::sleep_for(std::chrono::milliseconds(2));
   ::kill(pid, SIGKILL);
   int status = 0;
   ::waitpid(pid, &status, 0);
   ASSERT_TRUE(fs::exists("/run/qpspread/lab/" + name_ + "/state.json"));
   CommandResult up = lab({"-j", "up", "-t", file});
   ASSERT_EQ(up.exit_code, 0) << up.err;
-  EXPECT_TRUE(netns_exists("b"));
+  EXPECT_TRUE(node_netns_exists("b"));
   lab({"down", "-t", file});
-  EXPECT_FALSE(netns_exists("a"));
-  EXPECT_FALSE(netns_exists("b"));
+  EXPECT_FALSE(node_netns_exists("a"));
+  EXPECT_FALSE(node_netns_exists("b"));
 }
 
 TEST_F(LabRunnerTest, BadTopologiesAreRefusedWithTheReason) {
@@ -122,7 +122,7 @@ TEST_F(LabRunnerTest, BadTopologiesAreRefusedWithTheReason) {
   CommandResult r = lab({"up", "-t", missing});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("no node 'c'"), std::string::npos) << r.err;
-  EXPECT_FALSE(netns_exists("a"));
+  EXPECT_FALSE(node_netns_exists("a"));
   const std::string twice = write_topology("    - endpoints: [\"a:eth1\", \"b:eth2\"]\n");
   r = lab({"up", "-t", twice});
   EXPECT_NE(r.err.find("a:eth1 is used by two links"), std::string::npos) << r.err;

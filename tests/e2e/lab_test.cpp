@@ -19,9 +19,9 @@
 #include <set>
 #include <thread>
 
-#include "tests/common/test_util.h"
+#include "tests/support/fabric_checks.h"
+#include "tests/support/test_util.h"
 #include "userspace/lab/clab_file.h"
-#include "userspace/lab/fabric_checks.h"
 #include "userspace/lab/lab_state.h"
 
 namespace qpspread::test {
@@ -283,17 +283,14 @@ TEST_F(LabTest, ZDownLeavesNoNamespaceProcessOrPin) {
   EXPECT_GE(procs.size(), 3u * 10);  // zebra, bfdd, bgpd on every router
   run({QPSPREAD_BIN, "attach", "--lab", name_, "--node", "dc2-leaf1"});  // a pin for down to remove
   struct stat ns_stat{};
-  ASSERT_EQ(::stat(("/run/netns/" + netns("dc2-leaf1")).c_str(), &ns_stat), 0);
+  ASSERT_EQ(::stat(netns_path(netns("dc2-leaf1")).c_str(), &ns_stat), 0);
   const std::string pin_dir = "/sys/fs/bpf/qpspread/" + std::to_string(ns_stat.st_ino);
   ASSERT_TRUE(fs::exists(pin_dir));
   json d = json::parse(lab({"-j", "down"}).out);
   EXPECT_TRUE(d["was_up"].get<bool>());
   for (const auto& p : procs) EXPECT_FALSE(lab::still_running(p)) << p.node << " " << p.what << " " << p.pid;
-  for (const auto& e : fs::directory_iterator("/run/netns")) {
-    const std::string n = e.path().filename().string();
-    EXPECT_EQ(n.find(name_), std::string::npos) << "left: " << n;
-  }
-  for (const auto& ns : state->json()["namespaces"]) EXPECT_FALSE(fs::exists("/run/netns/" + ns.get<std::string>()));
+  for (const auto& n : netns_names()) EXPECT_EQ(n.find(name_), std::string::npos) << "left: " << n;
+  for (const auto& ns : state->json()["namespaces"]) EXPECT_FALSE(netns_exists(ns.get<std::string>()));
   EXPECT_FALSE(fs::exists(lab::LabState::dir_for(name_)));
   EXPECT_FALSE(fs::exists(pin_dir)) << "qpspread's pins of a lab node";
   delete up_;

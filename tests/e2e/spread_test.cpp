@@ -19,9 +19,9 @@
 #include "loader/attach.h"
 #include "loader/bpffs.h"
 #include "qpspread/flow_hash.h"
-#include "tests/common/test_util.h"
-#include "userspace/lab/spread_probe.h"
-#include "userspace/metrics/fairness.h"
+#include "tests/support/spread_probe.h"
+#include "tests/support/test_util.h"
+#include "userspace/report/fairness.h"
 
 namespace qpspread::test {
 namespace {

@@ -21,10 +21,10 @@
 #include <set>
 #include <thread>
 
+#include "common/netns.h"
 #include "loader/attach.h"
-#include "loader/netns.h"
 #include "qpspread/flow_hash.h"
-#include "tests/common/test_util.h"
+#include "tests/support/test_util.h"
 #include "userspace/workload/raw_socket.h"
 #include "userspace/workload/roce_frame.h"
 #include "userspace/workload/roce_sender.h"

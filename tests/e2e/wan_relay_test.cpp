@@ -20,10 +20,11 @@
 #include <fstream>
 #include <thread>
 
-#include "loader/netns.h"
-#include "tests/common/test_util.h"
-#include "userspace/lab/wan_probe.h"
-#include "userspace/lab/wan_relay.h"
+#include "common/netns.h"
+#include "common/percentile.h"
+#include "tests/support/test_util.h"
+#include "tests/support/wan_probe.h"
+#include "userspace/wan/wan_relay.h"
 
 namespace qpspread::test {
 namespace {
@@ -70,7 +71,7 @@ class WanRelayTest : public ::testing::Test {
   }
   static void expect_rtt(const lab::ProbeResult& r, double one_way_ms) {
     ASSERT_GE(r.rtt_ms.size(), 190u) << "echoes lost on a link without loss";
-    const double median = lab::quantile(r.rtt_ms, 0.5), want = 2 * one_way_ms;
+    const double median = percentile(r.rtt_ms, 50), want = 2 * one_way_ms;
     EXPECT_NEAR(median, want, std::max(0.1 * want, 0.5)) << "median RTT of " << r.rtt_ms.size() << " echoes";
   }
 
@@ -102,7 +103,7 @@ TEST_F(WanRelayTest, JitterStaysWithinBoundsAndNeverReorders) {
   }
   EXPECT_TRUE(r.in_order) << "a jittered frame overtook an earlier one";
   // The jitter is really there: the one-way times spread over most of the 6 ms window.
-  EXPECT_GT(lab::quantile(r.one_way_ms, 0.95) - lab::quantile(r.one_way_ms, 0.05), 3.0);
+  EXPECT_GT(percentile(r.one_way_ms, 95) - percentile(r.one_way_ms, 5), 3.0);
 }
 
 TEST_F(WanRelayTest, DenseJitteredFramesStayInOrder) {

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "tests/common/test_util.h"
+#include "tests/support/test_util.h"
 #include "userspace/workload/allreduce.h"
 #include "userspace/workload/param_server.h"
 

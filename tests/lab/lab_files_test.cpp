@@ -10,8 +10,8 @@
 #include <set>
 #include <sstream>
 
-#include "tests/common/test_util.h"
-#include "userspace/lab/lab_spec.h"
+#include "tests/support/test_util.h"
+#include "userspace/labgen/lab_spec.h"
 
 namespace {
 

@@ -1,8 +1,8 @@
 // netem-style values: what containerlab's flags accept, and errors that name the flag.
 #include <gtest/gtest.h>
 
-#include "loader/error.h"
-#include "userspace/lab/impairment.h"
+#include "common/error.h"
+#include "userspace/wan/impairment.h"
 
 namespace qpspread::lab {
 namespace {

@@ -15,8 +15,8 @@
 #include <tuple>
 #include <vector>
 
+#include "common/unique_fd.h"
 #include "loader/pinned_maps.h"
-#include "loader/unique_fd.h"
 #include "qpspread/abi.h"
 
 namespace qpspread {

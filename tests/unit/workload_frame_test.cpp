@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "loader/error.h"
+#include "common/error.h"
 #include "userspace/workload/roce_frame.h"
 
 namespace qpspread::workload {

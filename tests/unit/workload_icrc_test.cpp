@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "loader/error.h"
+#include "common/error.h"
 #include "userspace/workload/roce_frame.h"
 
 namespace qpspread::workload {

@@ -15,8 +15,8 @@
 #include <string>
 #include <vector>
 
-#include "loader/error.h"
-#include "loader/netns.h"
+#include "common/error.h"
+#include "common/netns.h"
 #include "userspace/workload/raw_socket.h"
 #include "userspace/workload/rc_transport.h"
 #include "userspace/workload/roce_sender.h"

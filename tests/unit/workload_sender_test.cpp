@@ -4,7 +4,7 @@
 #include <set>
 #include <vector>
 
-#include "loader/error.h"
+#include "common/error.h"
 #include "userspace/workload/roce_sender.h"
 
 namespace qpspread::workload {

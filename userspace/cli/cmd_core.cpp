@@ -5,9 +5,9 @@
 #include <cstdio>
 #include <iostream>
 
+#include "common/error.h"
 #include "loader/attach.h"
 #include "loader/bpffs.h"
-#include "loader/error.h"
 #include "userspace/cli/commands.h"
 
 namespace qpspread::cli {
@@ -95,19 +95,13 @@ void print_status(const json& all) {
 // The namespaces under /run/netns that have qpspread pins.
 std::vector<std::string> attached_namespaces() {
   std::vector<std::string> out;
-  DIR* d = ::opendir("/run/netns");
-  if (!d) return out;
-  while (dirent* e = ::readdir(d)) {
-    const std::string name = e->d_name;
-    if (name == "." || name == "..") continue;
+  for (const std::string& name : netns_names()) {
     try {
       Netns ns = Netns::open(name);
       if (path_exists(pin_dir_for(ns.inode()))) out.push_back(name);
     } catch (const Error&) {
     }
   }
-  ::closedir(d);
-  std::sort(out.begin(), out.end());
   return out;
 }
 

@@ -11,18 +11,19 @@
 #include <fstream>
 #include <iostream>
 
+#include "common/error.h"
+#include "common/interrupt.h"
+#include "common/percentile.h"
 #include "loader/attach.h"
-#include "loader/error.h"
 #include "userspace/cli/commands.h"
-#include "userspace/cli/stats_report.h"
-#include "userspace/cli/top_frame.h"
 #include "userspace/lab/clab_file.h"
 #include "userspace/lab/host_resolve.h"
-#include "userspace/lab/interrupt.h"
 #include "userspace/lab/lab_runner.h"
 #include "userspace/lab/lab_state.h"
 #include "userspace/lab/lab_wan.h"
-#include "userspace/metrics/fairness.h"
+#include "userspace/report/fairness.h"
+#include "userspace/report/stats_report.h"
+#include "userspace/report/top_frame.h"
 #include "userspace/workload/allreduce.h"
 
 namespace qpspread::cli {
@@ -130,7 +131,7 @@ json mode_result(const workload::WorkloadReport& r, const std::map<std::string, 
     frames += q.stats.tx_frames;
   }
   return {{"wan_links", links}, {"imbalance", metrics::imbalance(load)}, {"jain", metrics::jain_index(load)},
-          {"iteration_ms_p50", workload::percentile(ms, 50)}, {"iteration_ms_p99", workload::percentile(ms, 99)},
+          {"iteration_ms_p50", percentile(ms, 50)}, {"iteration_ms_p99", percentile(ms, 99)},
           {"iteration_ms", ms}, {"correct", r.correct}, {"frames", frames}, {"retransmitted_frames", retx}};
 }
 
@@ -195,7 +196,7 @@ json run_demo(const DemoOptions& o, const Progress& say) {
       if (role(n) == "leaf") set_mode(Netns::open(t.netns(n.name)), o.vni, mode);
     say(std::string("mode ") + mode_name(mode) + ": AllReduce of " + human_bytes(o.size) + " per rank over " +
         std::to_string(hosts.size()) + " hosts, " + std::to_string(o.iterations) + " iterations");
-    lab::throw_if_interrupted();
+    throw_if_interrupted();
     const auto before = wan_bytes(t);
     const json stats_before = build_stats(leaf, o.vni);
     const auto ts = std::chrono::steady_clock::now();
@@ -234,7 +235,7 @@ void register_demo_command(CLI::App& app, Context& ctx) {
   cmd->callback([&ctx, o] {
     ctx.action = [&ctx, o] {
       auto say = [](const std::string& line) { std::cerr << "[demo] " << line << std::endl; };
-      lab::install_interrupt_handler();  // Ctrl-C tears the lab down instead of leaving it
+      install_interrupt_handler();  // Ctrl-C tears the lab down instead of leaving it
       json j = run_demo(*o, say);
       const std::filesystem::path out(o->out);
       if (out.has_parent_path()) std::filesystem::create_directories(out.parent_path());

@@ -3,10 +3,10 @@
 #include <filesystem>
 #include <iostream>
 
-#include "loader/error.h"
+#include "common/error.h"
+#include "common/interrupt.h"
 #include "userspace/cli/commands.h"
 #include "userspace/lab/clab_file.h"
-#include "userspace/lab/interrupt.h"
 #include "userspace/lab/lab_runner.h"
 #include "userspace/lab/lab_state.h"
 #include "userspace/lab/lab_wan.h"
@@ -72,7 +72,7 @@ void add_up(CLI::App* lab, Context& ctx) {
     ctx.action = [&ctx, target, timeout] {
       lab::ClabTopology t = lab::load_clab(target->topo);
       if (!target->name.empty()) t.name = target->name;
-      lab::install_interrupt_handler();
+      install_interrupt_handler();
       lab::UpOptions o;
       o.timeout_s = *timeout;
       o.progress = [](const std::string& line) { std::cerr << "[lab] " << line << std::endl; };

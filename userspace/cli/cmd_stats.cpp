@@ -4,8 +4,8 @@
 
 #include "loader/attach.h"
 #include "userspace/cli/commands.h"
-#include "userspace/cli/prometheus.h"
-#include "userspace/cli/stats_report.h"
+#include "userspace/report/prometheus.h"
+#include "userspace/report/stats_report.h"
 
 namespace qpspread::cli {
 namespace {

@@ -16,10 +16,10 @@
 #include <cstdint>
 #include <thread>
 
-#include "loader/error.h"
+#include "common/error.h"
 #include "userspace/cli/commands.h"
-#include "userspace/cli/stats_report.h"
-#include "userspace/cli/top_frame.h"
+#include "userspace/report/stats_report.h"
+#include "userspace/report/top_frame.h"
 
 namespace qpspread::cli {
 namespace {

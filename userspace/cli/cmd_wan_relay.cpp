@@ -13,10 +13,10 @@
 #include <iostream>
 #include <thread>
 
-#include "loader/error.h"
-#include "loader/netns.h"
+#include "common/error.h"
+#include "common/netns.h"
 #include "userspace/cli/commands.h"
-#include "userspace/lab/wan_relay.h"
+#include "userspace/wan/wan_relay.h"
 
 namespace qpspread::cli {
 namespace {

@@ -10,12 +10,13 @@
 #include <string>
 #include <vector>
 
-#include "loader/error.h"
+#include "common/command.h"
+#include "common/error.h"
+#include "common/percentile.h"
 #include "userspace/cli/commands.h"
-#include "userspace/cli/stats_report.h"
-#include "userspace/cli/top_frame.h"
 #include "userspace/lab/host_resolve.h"
-#include "userspace/lab/command.h"
+#include "userspace/report/stats_report.h"
+#include "userspace/report/top_frame.h"
 #include "userspace/workload/allreduce.h"
 #include "userspace/workload/param_server.h"
 
@@ -59,7 +60,7 @@ double parse_rate(const std::string& s) {
 json stats_json(const workload::WorkloadReport& r, const workload::TransportOptions& opt) {
   std::vector<double> lat;
   for (int64_t ns : r.latency_ns) lat.push_back(static_cast<double>(ns) / 1e3);
-  const double p50 = workload::percentile(r.iteration_s, 50);
+  const double p50 = percentile(r.iteration_s, 50);
   json j = {{"algorithm", r.algorithm},
             {"ranks", r.ranks},
             {"bytes", r.bytes},
@@ -67,15 +68,15 @@ json stats_json(const workload::WorkloadReport& r, const workload::TransportOpti
             {"iterations", r.iteration_s},
             {"completion_s",
              {{"p50", p50},
-              {"p99", workload::percentile(r.iteration_s, 99)},
-              {"max", workload::percentile(r.iteration_s, 100)}}},
+              {"p99", percentile(r.iteration_s, 99)},
+              {"max", percentile(r.iteration_s, 100)}}},
             // NCCL's algorithm bandwidth: the vector size over the (median) completion time.
             {"algbw_bps", p50 > 0 ? static_cast<double>(r.bytes) * 8 / p50 : 0.0},
             {"latency_us",
              {{"samples", lat.size()},
-              {"p50", workload::percentile(lat, 50)},
-              {"p99", workload::percentile(lat, 99)},
-              {"max", workload::percentile(lat, 100)}}},
+              {"p50", percentile(lat, 50)},
+              {"p99", percentile(lat, 99)},
+              {"max", percentile(lat, 100)}}},
             {"options",
              {{"qps", opt.qps},
               {"split", opt.split == workload::SplitMode::Split ? "split" : "rr"},

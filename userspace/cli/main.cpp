@@ -4,7 +4,7 @@
 
 #include <exception>
 
-#include "loader/error.h"
+#include "common/error.h"
 #include "loader/log.h"
 #include "userspace/cli/commands.h"
 

@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/units.h"
+
 #include <functional>
 #include <string>
 
@@ -18,9 +20,5 @@ struct OutputOptions {
 void emit(const OutputOptions& out, const nlohmann::json& result,
           const std::function<void(const nlohmann::json&)>& plain);
 void emit_error(const OutputOptions& out, const std::string& message);
-
-std::string human_bytes(uint64_t bytes);
-// A rate with SI prefixes, as link speeds are given: human_rate(1.2e9, "bit/s") is "1.2 Gbit/s".
-std::string human_rate(double per_second, const char* unit);
 
 }  // namespace qpspread::cli

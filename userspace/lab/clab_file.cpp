@@ -4,7 +4,7 @@
 
 #include <set>
 
-#include "loader/error.h"
+#include "common/error.h"
 
 namespace qpspread::lab {
 namespace {

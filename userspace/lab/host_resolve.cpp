@@ -6,8 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "loader/error.h"
-#include "userspace/lab/command.h"
+#include "common/command.h"
+#include "common/error.h"
 
 namespace qpspread::lab {
 namespace {

@@ -6,10 +6,10 @@
 
 #include <filesystem>
 
+#include "common/command.h"
+#include "common/error.h"
+#include "common/netns.h"
 #include "loader/attach.h"
-#include "loader/error.h"
-#include "loader/netns.h"
-#include "userspace/lab/command.h"
 #include "userspace/lab/lab_internal.h"
 #include "userspace/lab/lab_runner.h"
 #include "userspace/lab/lab_state.h"
@@ -46,7 +46,7 @@ const ClabNode& node_or_throw(const ClabTopology& t, const std::string& node) {
 
 json node_status(const ClabTopology& t, const LabState& st, const ClabNode& n) {
   const std::string ns = t.netns(n.name);
-  json j = {{"name", n.name}, {"netns", ns}, {"exists", fs::exists("/run/netns/" + ns)}, {"labels", n.labels},
+  json j = {{"name", n.name}, {"netns", ns}, {"exists", netns_exists(ns)}, {"labels", n.labels},
             {"processes", json::array()}};
   for (const auto& p : st.processes())
     if (p.node == n.name) j["processes"].push_back({{"what", p.what}, {"pid", p.pid}, {"running", still_running(p)}});
@@ -74,7 +74,7 @@ json lab_down(const std::string& lab, const Progress& progress) {
   const json namespaces = st->json()["namespaces"];
   for (auto it = namespaces.rbegin(); it != namespaces.rend(); ++it) {
     const std::string ns = it->get<std::string>();
-    if (!fs::exists("/run/netns/" + ns)) continue;
+    if (!netns_exists(ns)) continue;
     // qpspread's own pins for the namespace go with it (they are keyed by its inode).
     try {
       detach(Netns::open(ns));
@@ -105,19 +105,22 @@ int lab_exec(const std::string& lab, const std::string& node, const std::vector<
   const ClabTopology t = topology_of(st);
   node_or_throw(t, node);
   if (argv.empty()) throw Error("lab exec needs a command after --");
-  const std::string ns_path = "/run/netns/" + t.netns(node);
-  const int fd = ::open(ns_path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw Error("node " + node + " has no namespace " + ns_path + "; is the lab up?");
+  if (!netns_exists(t.netns(node)))
+    throw Error("node " + node + " has no namespace " + netns_path(t.netns(node)) + "; is the lab up?");
+  const Netns ns = Netns::open(t.netns(node));
   const pid_t pid = ::fork();
   if (pid == 0) {
-    if (::setns(fd, CLONE_NEWNET) != 0) _exit(127);
+    try {
+      ns.enter();
+    } catch (...) {
+      _exit(127);
+    }
     std::vector<char*> args;
     for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
     ::execvp(args[0], args.data());
     _exit(127);
   }
-  ::close(fd);
   if (pid < 0) throw Error("cannot fork");
   int status = 0;
   ::waitpid(pid, &status, 0);

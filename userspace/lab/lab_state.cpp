@@ -11,7 +11,7 @@
 #include <sstream>
 #include <thread>
 
-#include "loader/error.h"
+#include "common/error.h"
 
 namespace qpspread::lab {
 namespace {
@@ -19,19 +19,6 @@ namespace {
 namespace fs = std::filesystem;
 
 }  // namespace
-
-unsigned long long process_start_ticks(pid_t pid) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  // The command name (field 2) may hold spaces and parentheses: fields resume after the last ')'.
-  const size_t close = stat.rfind(')');
-  if (close == std::string::npos) return 0;
-  std::istringstream rest(stat.substr(close + 2));
-  std::string field;
-  for (int i = 3; i <= 22 && rest >> field; i++)
-    if (i == 22) return std::stoull(field);
-  return 0;
-}
 
 bool still_running(const LabProcess& p) {
   return p.pid > 0 && process_start_ticks(p.pid) == p.start_ticks && p.start_ticks != 0;

@@ -9,6 +9,8 @@
 #include <optional>
 #include <string>
 
+#include "common/process.h"
+
 namespace qpspread::lab {
 
 // A process the lab started, identified by PID and start time so a reused PID is never signalled.
@@ -18,8 +20,6 @@ struct LabProcess {
   unsigned long long start_ticks = 0;
 };
 
-// Start time of a process in clock ticks since boot (/proc/PID/stat field 22); 0 when it is gone.
-unsigned long long process_start_ticks(pid_t pid);
 // True when pid still runs and is the process that was recorded.
 bool still_running(const LabProcess& p);
 // SIGTERM to those still_running, all asked first and then waited for together up to `grace_ms`,

@@ -6,9 +6,9 @@
 #include <sstream>
 #include <thread>
 
-#include "loader/error.h"
-#include "loader/netns.h"
-#include "userspace/lab/command.h"
+#include "common/command.h"
+#include "common/error.h"
+#include "common/netns.h"
 #include "userspace/lab/lab_internal.h"
 #include "userspace/lab/lab_runner.h"
 #include "userspace/lab/lab_state.h"
@@ -115,7 +115,7 @@ json lab_up(const ClabTopology& t, const UpOptions& o) {
     lab_down(t.name, o.progress);
   }
   for (const auto& n : t.nodes)
-    if (fs::exists("/run/netns/" + t.netns(n.name)))
+    if (netns_exists(t.netns(n.name)))
       throw Error("netns " + t.netns(n.name) + " exists and is not this lab's (a containerlab deployment?); "
                   "remove it or pick another lab name");
   LabState st = LabState::create(t.name, t.file.string());

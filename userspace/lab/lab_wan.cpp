@@ -8,8 +8,8 @@
 #include <fstream>
 #include <thread>
 
-#include "loader/error.h"
-#include "userspace/lab/command.h"
+#include "common/command.h"
+#include "common/error.h"
 #include "userspace/lab/lab_internal.h"
 
 namespace qpspread::lab {

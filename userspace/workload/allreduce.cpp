@@ -1,6 +1,6 @@
 #include "userspace/workload/allreduce.h"
 
-#include "loader/error.h"
+#include "common/error.h"
 #include "userspace/workload/collective_data.h"
 
 namespace qpspread::workload {
@@ -50,13 +50,13 @@ WorkloadReport run_allreduce(const std::vector<HostAddr>& hosts, const Transport
   if (elems < static_cast<size_t>(n))
     throw Error("AllReduce size of " + std::to_string(ar.bytes) + " bytes gives ranks no data; use at least " +
                 std::to_string(n * 4) + " bytes");
-  const int64_t deadline = monotonic_ns() + ar.timeout_ns;
+  const int64_t deadline = mono_ns() + ar.timeout_ns;
   WorkloadReport rep = run_ranks(hosts, opt, ar.timeout_ns, [&](RcHost& host, ProgressBarrier& barrier, RankTimes& t) {
     for (int it = 0; it < ar.iterations; it++) {
       barrier.wait(host, deadline);  // iterations start together, as in a training step
-      const int64_t t0 = monotonic_ns();
+      const int64_t t0 = mono_ns();
       const bool ok = ring_allreduce(host, n, it, elems, deadline);
-      t.iteration_s.push_back(static_cast<double>(monotonic_ns() - t0) / 1e9);
+      t.iteration_s.push_back(static_cast<double>(mono_ns() - t0) / 1e9);
       t.correct = t.correct && ok;
     }
   });

@@ -1,6 +1,6 @@
 #include "userspace/workload/param_server.h"
 
-#include "loader/error.h"
+#include "common/error.h"
 #include "userspace/workload/collective_data.h"
 
 namespace qpspread::workload {
@@ -51,16 +51,16 @@ WorkloadReport run_param_server(const std::vector<HostAddr>& hosts, const Transp
   const size_t elems = ps.bytes / sizeof(float);
   if (elems < static_cast<size_t>(ps.servers))
     throw Error("parameter vector of " + std::to_string(ps.bytes) + " bytes is smaller than one float per server");
-  const int64_t deadline = monotonic_ns() + ps.timeout_ns;
+  const int64_t deadline = mono_ns() + ps.timeout_ns;
   WorkloadReport rep = run_ranks(hosts, opt, ps.timeout_ns, [&](RcHost& host, ProgressBarrier& barrier, RankTimes& t) {
     for (int it = 0; it < ps.iterations; it++) {
       barrier.wait(host, deadline);
-      const int64_t t0 = monotonic_ns();
+      const int64_t t0 = mono_ns();
       if (host.rank() < ps.servers)
         serve(host, ps.servers, n, elems, deadline);
       else
         t.correct = work(host, ps.servers, n, it, elems, deadline) && t.correct;
-      t.iteration_s.push_back(static_cast<double>(monotonic_ns() - t0) / 1e9);
+      t.iteration_s.push_back(static_cast<double>(mono_ns() - t0) / 1e9);
     }
   });
   rep.algorithm = "ps";

@@ -8,8 +8,8 @@
 #include <mutex>
 #include <thread>
 
-#include "loader/error.h"
-#include "loader/netns.h"
+#include "common/error.h"
+#include "common/netns.h"
 
 namespace qpspread::workload {
 
@@ -22,7 +22,7 @@ void ProgressBarrier::wait(RcHost& host, int64_t deadline_ns) {
   }
   while (generation_.load() == gen) {
     if (aborted_) throw Error("rank " + std::to_string(host.rank()) + ": stopped, another rank failed");
-    if (monotonic_ns() > deadline_ns)
+    if (mono_ns() > deadline_ns)
       throw Error("rank " + std::to_string(host.rank()) + ": other ranks did not arrive in time");
     host.progress(200'000);
   }
@@ -42,8 +42,7 @@ void run_rank(int rank, const Netns& ns, const std::vector<HostAddr>& hosts,
               ProgressBarrier& barrier, RankResult& out) {
   try {
     // This thread alone enters the namespace (as Netns::run does); its sockets stay there.
-    if (::setns(ns.fd(), CLONE_NEWNET) != 0)
-      throw Error(errno_text("cannot enter network namespace " + ns.name(), errno));
+    ns.enter();
     RcHost host(rank, hosts, opt);
     body(host, barrier, out.times);
     host.flush(deadline);
@@ -69,7 +68,7 @@ WorkloadReport run_ranks(const std::vector<HostAddr>& hosts, const TransportOpti
   const int n = static_cast<int>(hosts.size());
   ProgressBarrier barrier(n);
   std::vector<RankResult> results(hosts.size());
-  const int64_t deadline = monotonic_ns() + timeout_ns;
+  const int64_t deadline = mono_ns() + timeout_ns;
   std::vector<std::thread> threads;
   for (int r = 0; r < n; r++)
     threads.emplace_back(run_rank, r, std::cref(namespaces[static_cast<size_t>(r)]),
@@ -89,14 +88,6 @@ WorkloadReport run_ranks(const std::vector<HostAddr>& hosts, const TransportOpti
     rep.latency_ns.insert(rep.latency_ns.end(), r.latency_ns.begin(), r.latency_ns.end());
   }
   return rep;
-}
-
-double percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const double rank = std::ceil(p / 100.0 * static_cast<double>(v.size()));
-  const size_t idx = rank < 1 ? 0 : static_cast<size_t>(rank) - 1;
-  return v[std::min(idx, v.size() - 1)];
 }
 
 }  // namespace qpspread::workload

@@ -59,7 +59,5 @@ using RankBody = std::function<void(RcHost&, ProgressBarrier&, RankTimes&)>;
 WorkloadReport run_ranks(const std::vector<HostAddr>& hosts, const TransportOptions& opt,
                          int64_t timeout_ns, const RankBody& body);
 
-// The p-th percentile (0..100, nearest rank) of values; 0 for none.
-double percentile(std::vector<double> values, double p);
 
 }  // namespace qpspread::workload

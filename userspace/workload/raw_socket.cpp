@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "loader/error.h"
+#include "common/error.h"
 
 namespace qpspread::workload {
 namespace {

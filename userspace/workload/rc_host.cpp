@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <span>
 
-#include "loader/error.h"
+#include "common/error.h"
 
 namespace qpspread::workload {
 namespace {
@@ -98,7 +98,7 @@ void RcHost::send(int peer, std::vector<uint8_t> message) {
 std::vector<uint8_t> RcHost::take_from(int peer, int index, int64_t deadline_ns) {
   for (;;) {
     if (auto m = qp(peer, index).take_message()) return std::move(*m);
-    if (monotonic_ns() > deadline_ns)
+    if (mono_ns() > deadline_ns)
       throw Error("rank " + std::to_string(rank_) + ": no message from rank " +
                   std::to_string(peer) + " (" + hosts_[static_cast<size_t>(peer)].netns +
                   ") before the deadline; are the hosts on one L2 segment and eth1 up?");
@@ -122,7 +122,7 @@ void RcHost::flush(int64_t deadline_ns) {
     return std::all_of(qps_.begin(), qps_.end(), [](const auto& q) { return !q || q->send_idle(); });
   };
   while (!idle()) {
-    if (monotonic_ns() > deadline_ns)
+    if (mono_ns() > deadline_ns)
       throw Error("rank " + std::to_string(rank_) + ": sends not acknowledged before the deadline");
     progress(1'000'000);
   }
@@ -163,7 +163,7 @@ void RcHost::dispatch(std::span<const uint8_t> frame, int64_t now) {
 }
 
 void RcHost::progress(int64_t max_wait_ns) {
-  int64_t now = monotonic_ns();
+  int64_t now = mono_ns();
   const int64_t more_in = fill_tx(now);
   if (tx_count_) {
     std::span<const uint8_t> frames[kTxBatch];
@@ -172,7 +172,7 @@ void RcHost::progress(int64_t max_wait_ns) {
   }
   const int64_t wait = more_in < 0 ? max_wait_ns : std::min(more_in, max_wait_ns);
   const size_t got = rx_.receive(batch_, std::chrono::nanoseconds(wait));
-  now = monotonic_ns();
+  now = mono_ns();
   for (size_t i = 0; i < got; i++) dispatch(batch_[i], now);
   for (auto& q : qps_)
     if (q) q->check_timeout(now);

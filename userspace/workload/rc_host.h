@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "loader/unique_fd.h"
+#include "common/unique_fd.h"
 #include "userspace/workload/raw_socket.h"
 #include "userspace/workload/rc_transport.h"
 
@@ -62,7 +62,7 @@ class RcHost {
 
   int rank() const { return rank_; }
   void send(int peer, std::vector<uint8_t> message);
-  // The next message from `peer`; throws qpspread::Error once monotonic_ns() passes the deadline.
+  // The next message from `peer`; throws qpspread::Error once mono_ns() passes the deadline.
   std::vector<uint8_t> recv(int peer, int64_t deadline_ns);
   // Until everything sent has been acknowledged; throws at the deadline.
   void flush(int64_t deadline_ns);

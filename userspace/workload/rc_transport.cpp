@@ -6,7 +6,7 @@
 #include <cstring>
 #include <string>
 
-#include "loader/error.h"
+#include "common/error.h"
 
 namespace qpspread::workload {
 namespace {
@@ -31,12 +31,6 @@ uint8_t send_opcode(uint32_t frame, uint32_t frames) {
 }
 
 }  // namespace
-
-int64_t monotonic_ns() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
 
 void Pacer::account(size_t frame_bytes, int64_t now_ns) {
   if (rate_ <= 0) return;

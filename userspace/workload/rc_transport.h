@@ -28,6 +28,7 @@
 #include <optional>
 #include <vector>
 
+#include "common/clock.h"
 #include "userspace/workload/rc_wire.h"
 #include "userspace/workload/roce_frame.h"
 
@@ -136,7 +137,5 @@ class Pacer {
   double rate_;
   int64_t next_ns_ = 0;
 };
-
-int64_t monotonic_ns();
 
 }  // namespace qpspread::workload

@@ -1,6 +1,6 @@
 #include "userspace/workload/rc_wire.h"
 
-#include "loader/error.h"
+#include "common/error.h"
 
 namespace qpspread::workload {
 

@@ -4,7 +4,7 @@
 #include <cstring>
 #include <string>
 
-#include "loader/error.h"
+#include "common/error.h"
 
 namespace qpspread::workload {
 namespace {

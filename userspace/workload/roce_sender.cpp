@@ -2,7 +2,7 @@
 
 #include <string>
 
-#include "loader/error.h"
+#include "common/error.h"
 
 namespace qpspread::workload {
 

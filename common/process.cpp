@@ -1,0 +1,35 @@
+#include "common/process.h"
+
+#include <signal.h>
+
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+namespace qpspread {
+
+unsigned long long process_start_ticks(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  // The command name (field 2) may hold spaces and parentheses: fields resume after the last ')'.
+  const size_t close = stat.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream rest(stat.substr(close + 2));
+  std::string field;
+  for (int i = 3; i <= 22 && rest >> field; i++)
+    if (i == 22) return std::stoull(field);
+  return 0;
+}
+
+pid_t wait_for_pidfile(const std::string& path, std::chrono::milliseconds timeout, pid_t alive_pid) {
+  for (auto deadline = std::chrono::steady_clock::now() + timeout; std::chrono::steady_clock::now() < deadline;) {
+    std::ifstream f(path);
+    pid_t pid = 0;
+    if (f >> pid && pid > 0) return pid;
+    if (alive_pid > 0 && ::kill(alive_pid, 0) != 0) return 0;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return 0;
+}
+
+}  // namespace qpspread
