@@ -14,27 +14,18 @@
 #include "qpspread/abi.h"
 #include "lib/attachments.h" /* not used here: every object defines attachments and vni_mode */
 #include "lib/parse_outer.h"
+#include "lib/pkt.h"
 #include "lib/vni_mode.h"
-
-/* Outer Ethernet, a tag, IPv4 with options, UDP, VXLAN. */
-#define QPS_OUTER_WINDOW (14 + 4 + 60 + 8 + QPS_VXLAN_HLEN)
 
 const volatile struct qps_uplink_cfg qps_transit = { .vxlan_port = 4789 };
 
 SEC("tc")
 int qps_transit_ingress(struct __sk_buff *skb)
 {
-	__u32 want = skb->len < QPS_OUTER_WINDOW ? skb->len : QPS_OUTER_WINDOW;
+	struct qps_pkt pkt = qps_pkt_from_skb(skb, QPS_OUTER_WINDOW);
 	struct qps_outer o = {};
-	void *data = (void *)(long)skb->data;
-	void *data_end = (void *)(long)skb->data_end;
 
-	if (data + want > data_end) {
-		bpf_skb_pull_data(skb, want);
-		data = (void *)(long)skb->data;
-		data_end = (void *)(long)skb->data_end;
-	}
-	if (qps_parse_vxlan(data, data_end, qps_transit.vxlan_port, &o) == QPS_PARSE_OK)
+	if (qps_parse_vxlan(pkt.data, pkt.data_end, qps_transit.vxlan_port, &o) == QPS_PARSE_OK)
 		bpf_set_hash_invalid(skb);
 	return TC_ACT_UNSPEC;
 }

@@ -18,6 +18,7 @@
 #include "lib/counters.h"
 #include "lib/csum.h"
 #include "lib/parse_outer.h"
+#include "lib/pkt.h"
 #include "lib/vni_mode.h"
 
 #define QPS_PSN_MASK 0xffffffu
@@ -112,25 +113,23 @@ static __always_inline enum qps_reason qps_transit_rewrite(struct qps_outer *o, 
 SEC("xdp.frags")
 int qps_underlay_xdp(struct xdp_md *ctx)
 {
-	void *data = (void *)(long)ctx->data;
-	void *data_end = (void *)(long)ctx->data_end;
-	__u32 len = bpf_xdp_get_buff_len(ctx);
+	struct qps_pkt pkt = qps_pkt_from_xdp(ctx);
 	struct qps_roce_flow flow = {};
 	struct qps_outer o = {};
 	enum qps_reason reason, roce;
 
-	reason = qps_parse_vxlan(data, data_end, qps_xdp.vxlan_port, &o);
+	reason = qps_parse_vxlan(pkt.data, pkt.data_end, qps_xdp.vxlan_port, &o);
 	if (reason != QPS_PARSE_OK) {
 		if (qps_xdp.roles & QPS_XDP_RX) {
 			/* Counted per interface too, so every frame it receives is in rx_paths once. */
 			struct qps_path_key other = { .ifindex = ctx->ingress_ifindex, .vni = QPS_VNI_OTHER };
 
-			qps_count_path(&rx_paths, &other, len, 0);
+			qps_count_path(&rx_paths, &other, pkt.len, 0);
 		}
-		qps_count_reason(&xdp_reasons, reason, len);
+		qps_count_reason(&xdp_reasons, reason, pkt.len);
 		return XDP_PASS;
 	}
-	roce = qps_parse_rocev2(o.inner, data_end, &flow);
+	roce = qps_parse_rocev2(o.inner, pkt.data_end, &flow);
 	reason = roce == QPS_PARSE_OK ? QPS_R_RECEIVED : roce;
 	if ((qps_xdp.roles & QPS_XDP_TRANSIT) && roce == QPS_PARSE_OK)
 		reason = qps_transit_rewrite(&o, &flow);
@@ -138,11 +137,11 @@ int qps_underlay_xdp(struct xdp_md *ctx)
 		struct qps_path_key key = { .ifindex = ctx->ingress_ifindex, .vni = o.vni };
 
 		__builtin_memcpy(key.remote, o.src, 16);
-		qps_count_path(&rx_paths, &key, len, roce == QPS_PARSE_OK);
+		qps_count_path(&rx_paths, &key, pkt.len, roce == QPS_PARSE_OK);
 		if (roce == QPS_PARSE_OK)
-			qps_track_psn(o.vni, &flow, ctx->ingress_ifindex, len);
+			qps_track_psn(o.vni, &flow, ctx->ingress_ifindex, pkt.len);
 	}
-	qps_count_reason(&xdp_reasons, reason, len);
+	qps_count_reason(&xdp_reasons, reason, pkt.len);
 	return XDP_PASS;
 }
 

@@ -12,10 +12,8 @@
 #include "lib/attachments.h"
 #include "lib/counters.h"
 #include "lib/parse_outer.h"
+#include "lib/pkt.h"
 #include "lib/vni_mode.h" /* not read here: every object defines attachments and vni_mode */
-
-/* Outer headers (Ethernet, a tag, IPv4 with options, UDP, VXLAN) and the inner ones. */
-#define QPS_UPLINK_WINDOW (14 + 4 + 60 + 8 + QPS_VXLAN_HLEN + 14 + 8 + 60 + 8 + QPS_BTH_LEN)
 
 const volatile struct qps_uplink_cfg qps_uplink = { .vxlan_port = 4789 };
 
@@ -52,34 +50,26 @@ static __always_inline void qps_track_qp(__u32 vni, __u32 qpn, __u32 ifindex, __
 SEC("tc")
 int qps_uplink_egress(struct __sk_buff *skb)
 {
+	/* The outer headers and the inner ones. */
+	struct qps_pkt pkt = qps_pkt_from_skb(skb, QPS_OUTER_WINDOW + QPS_INNER_WINDOW);
 	struct qps_roce_flow flow = {};
 	struct qps_path_key key = {};
 	struct qps_outer o = {};
 	enum qps_reason reason;
-	void *data, *data_end;
-	__u32 want = skb->len < QPS_UPLINK_WINDOW ? skb->len : QPS_UPLINK_WINDOW;
-
-	data = (void *)(long)skb->data;
-	data_end = (void *)(long)skb->data_end;
-	if (data + want > data_end) {
-		bpf_skb_pull_data(skb, want);
-		data = (void *)(long)skb->data;
-		data_end = (void *)(long)skb->data_end;
-	}
 
 	key.ifindex = skb->ifindex;
-	reason = qps_parse_vxlan(data, data_end, qps_uplink.vxlan_port, &o);
+	reason = qps_parse_vxlan(pkt.data, pkt.data_end, qps_uplink.vxlan_port, &o);
 	if (reason != QPS_PARSE_OK) {
 		/* Counted per interface too, so every frame it sends is in path_stats once. */
 		key.vni = QPS_VNI_OTHER;
-		qps_count_path(&path_stats, &key, skb->len, 0);
-		qps_count_reason(&uplink_reasons, reason, skb->len);
+		qps_count_path(&path_stats, &key, pkt.len, 0);
+		qps_count_reason(&uplink_reasons, reason, pkt.len);
 		return TC_ACT_UNSPEC;
 	}
 	key.vni = o.vni;
 	__builtin_memcpy(key.remote, o.dst, 16);
-	reason = qps_parse_rocev2(o.inner, data_end, &flow);
-	qps_count_path(&path_stats, &key, skb->len, reason == QPS_PARSE_OK);
+	reason = qps_parse_rocev2(o.inner, pkt.data_end, &flow);
+	qps_count_path(&path_stats, &key, pkt.len, reason == QPS_PARSE_OK);
 	if (reason == QPS_PARSE_OK)
 		qps_track_qp(o.vni, flow.dest_qp, skb->ifindex, bpf_ntohs(o.udp->source));
 	return TC_ACT_UNSPEC;

@@ -14,11 +14,9 @@
 #include "qpspread/flow_hash.h"
 #include "lib/counters.h"
 #include "lib/parse_inner.h"
+#include "lib/pkt.h"
 #include "lib/attachments.h"
 #include "lib/vni_mode.h"
-
-/* Headers we read: Ethernet, 2 VLAN tags, IPv6 (the longer of IPv4 w/o options), UDP, BTH. */
-#define QPS_PARSE_WINDOW (14 + 8 + 60 + 8 + QPS_BTH_LEN)
 
 QPS_REASONS_MAP(reasons);
 
@@ -68,33 +66,18 @@ static __always_inline void qps_count_qp(__u32 vni, __u32 qpn, __u32 len, __u16 
 	}
 }
 
-/*
- * Headers beyond the linear part (rare on this path) are pulled in; the bytes stay the same. Only
- * when needed: bpf_skb_pull_data also makes the head writable, which copies a cloned skb.
- */
-static __always_inline void qps_linearize_headers(struct __sk_buff *skb)
-{
-	void *data = (void *)(long)skb->data;
-	void *data_end = (void *)(long)skb->data_end;
-	__u32 want = skb->len < QPS_PARSE_WINDOW ? skb->len : QPS_PARSE_WINDOW;
-
-	if (data + want > data_end)
-		bpf_skb_pull_data(skb, want);
-}
-
 SEC("tc")
 int qps_vxlan_egress(struct __sk_buff *skb)
 {
+	struct qps_pkt pkt = qps_pkt_from_skb(skb, QPS_INNER_WINDOW);
 	struct qps_roce_flow flow = {};
 	enum qps_reason reason;
 	__u32 vni = qps_dev.vni;
 	__u16 sport = 0;
 
-	qps_linearize_headers(skb);
-
-	reason = qps_parse_rocev2((void *)(long)skb->data, (void *)(long)skb->data_end, &flow);
+	reason = qps_parse_rocev2(pkt.data, pkt.data_end, &flow);
 	if (reason != QPS_R_STEERED) {
-		qps_count_reason(&reasons, reason, skb->len);
+		qps_count_reason(&reasons, reason, pkt.len);
 		return TC_ACT_UNSPEC;
 	}
 
@@ -103,8 +86,8 @@ int qps_vxlan_egress(struct __sk_buff *skb)
 	else
 		reason = QPS_R_MODE_OFF;
 
-	qps_count_reason(&reasons, reason, skb->len);
-	qps_count_qp(vni, flow.dest_qp, skb->len, sport);
+	qps_count_reason(&reasons, reason, pkt.len);
+	qps_count_qp(vni, flow.dest_qp, pkt.len, sport);
 	return TC_ACT_UNSPEC;
 }
 

@@ -12,6 +12,7 @@
 
 #include "common/error.h"
 #include "loader/bpffs.h"
+#include "loader/skeleton.h"
 #include "loader/tc_hook.h"
 #include "loader/vxlan_discovery.h"
 #include "loader/xdp_hook.h"
@@ -23,7 +24,13 @@
 namespace qpspread {
 namespace {
 
-using Skel = std::unique_ptr<vxlan_egress, decltype(&vxlan_egress__destroy)>;
+constexpr SkeletonOps<vxlan_egress> kVxlanEgress{vxlan_egress__open, vxlan_egress__load, vxlan_egress__destroy,
+                                                 "VXLAN tc"};
+constexpr SkeletonOps<underlay_xdp> kUnderlayXdp{underlay_xdp__open, underlay_xdp__load, underlay_xdp__destroy, "XDP"};
+constexpr SkeletonOps<transit_ingress> kTransitIngress{transit_ingress__open, transit_ingress__load,
+                                                       transit_ingress__destroy, "transit tc"};
+constexpr SkeletonOps<uplink_egress> kUplinkEgress{uplink_egress__open, uplink_egress__load, uplink_egress__destroy,
+                                                   "uplink"};
 
 std::string names_of(const std::vector<VxlanDevice>& devs) {
   std::string s;
@@ -75,35 +82,14 @@ std::vector<std::string> resolve_uplinks(const AttachOptions& opts, const std::v
   return found.uplinks;
 }
 
-// Pinned maps are reused at load when they exist: every instance and every later command share
-// one set of counters and modes per namespace.
-void set_pin_paths(bpf_object* obj, const std::string& pin_dir) {
-  bpf_map* map = nullptr;
-  bpf_object__for_each_map(map, obj) {
-    if (bpf_map__is_internal(map)) continue;  // .rodata belongs to this instance
-    const std::string path = pin_dir + "/" + bpf_map__name(map);
-    if (int err = bpf_map__set_pin_path(map, path.c_str()); err)
-      throw Error(errno_text("cannot set pin path " + path, err));
-  }
-}
-
-std::string load_hint(int err, const std::string& pin_dir) {
-  if (err == -EPERM || err == -EACCES) return " (run as root)";
-  return "; if pins in " + pin_dir + " are from another version, run 'qpspread detach' first, or rerun with -v";
-}
-
 // One program instance per device, its config in .rodata: the datapath looks nothing up for it.
-Skel open_and_load(const std::string& pin_dir, const qps_dev_cfg& cfg) {
-  Skel skel(vxlan_egress__open(), vxlan_egress__destroy);
-  if (!skel) throw Error(errno_text("cannot open the BPF object", errno));
-  skel->rodata->qps_dev.vni = cfg.vni;
-  skel->rodata->qps_dev.mark = cfg.mark;
-  skel->rodata->qps_dev.port_min = cfg.port_min;
-  skel->rodata->qps_dev.port_count = cfg.port_count;
-  set_pin_paths(skel->obj, pin_dir);
-  if (int err = vxlan_egress__load(skel.get()); err)
-    throw Error(errno_text("cannot load the BPF program", err) + load_hint(err, pin_dir));
-  return skel;
+LoadedSkel<vxlan_egress> open_and_load(const std::string& pin_dir, const qps_dev_cfg& cfg) {
+  return load_skeleton(kVxlanEgress, pin_dir, [&](vxlan_egress& s) {
+    s.rodata->qps_dev.vni = cfg.vni;
+    s.rodata->qps_dev.mark = cfg.mark;
+    s.rodata->qps_dev.port_min = cfg.port_min;
+    s.rodata->qps_dev.port_count = cfg.port_count;
+  });
 }
 
 qps_dev_cfg dev_cfg(const VxlanDevice& dev, uint32_t mark) {
@@ -187,21 +173,9 @@ DeviceState attach_vxlan(AttachTxn& txn, const VxlanDevice& dev, uint32_t mark) 
   DeviceState st{.ifname = dev.ifname, .ifindex = dev.ifindex, .vni = dev.vni, .port_min = dev.port_min,
                  .port_count = dev.port_count, .mark = mark};
   return install(txn, st, QPS_ATTACH_VXLAN, cfg, [&] {
-    auto skel = std::make_shared<Skel>(open_and_load(txn.pin_dir, cfg));
-    return std::make_pair(skel, (*skel)->progs.qps_vxlan_egress);
+    std::shared_ptr<vxlan_egress> skel = open_and_load(txn.pin_dir, cfg);
+    return std::make_pair(skel, skel->progs.qps_vxlan_egress);
   });
-}
-
-using XdpSkel = std::unique_ptr<underlay_xdp, decltype(&underlay_xdp__destroy)>;
-
-XdpSkel load_xdp(const std::string& pin_dir, const qps_xdp_cfg& cfg) {
-  XdpSkel skel(underlay_xdp__open(), underlay_xdp__destroy);
-  if (!skel) throw Error(errno_text("cannot open the XDP BPF object", errno));
-  skel->rodata->qps_xdp = cfg;
-  set_pin_paths(skel->obj, pin_dir);
-  if (int err = underlay_xdp__load(skel.get()); err)
-    throw Error(errno_text("cannot load the XDP program", err) + load_hint(err, pin_dir));
-  return skel;
 }
 
 const char* xdp_mode_name(uint32_t flags) {
@@ -219,7 +193,7 @@ void install_xdp(AttachTxn& txn, DeviceState& st, uint8_t kind, const qps_xdp_cf
     st.xdp_mode = xdp_mode_name(rec->xdp_flags);
     return;
   }
-  XdpSkel skel = load_xdp(txn.pin_dir, cfg);
+  auto skel = load_skeleton(kUnderlayXdp, txn.pin_dir, [&](underlay_xdp& s) { s.rodata->qps_xdp = cfg; });
   if (!txn.maps) txn.maps = PinnedMaps::open(txn.pin_dir);
   const uint32_t ours = rec ? rec->xdp_prog_id : 0;
   const XdpAttachResult r = xdp_attach(st.ifindex, st.ifname, bpf_program__fd(skel->progs.qps_underlay_xdp), ours);
@@ -265,8 +239,6 @@ qps_xdp_cfg xdp_cfg(const std::vector<VxlanDevice>& devs, uint8_t roles) {
   return cfg;
 }
 
-using TransitSkel = std::unique_ptr<transit_ingress, decltype(&transit_ingress__destroy)>;
-
 // The tc ingress half of a transit interface (see transit_ingress.bpf.c), recorded with the XDP
 // half that install_xdp put on the same interface.
 void install_transit_rehash(AttachTxn& txn, DeviceState& st, uint16_t vxlan_port) {
@@ -276,12 +248,8 @@ void install_transit_rehash(AttachTxn& txn, DeviceState& st, uint16_t vxlan_port
     st.created_qdisc = rec.created_qdisc;
     return;
   }
-  TransitSkel skel(transit_ingress__open(), transit_ingress__destroy);
-  if (!skel) throw Error(errno_text("cannot open the transit BPF object", errno));
-  skel->rodata->qps_transit.vxlan_port = vxlan_port;
-  set_pin_paths(skel->obj, txn.pin_dir);
-  if (int err = transit_ingress__load(skel.get()); err)
-    throw Error(errno_text("cannot load the transit tc program", err) + load_hint(err, txn.pin_dir));
+  auto skel = load_skeleton(kTransitIngress, txn.pin_dir,
+                            [&](transit_ingress& s) { s.rodata->qps_transit.vxlan_port = vxlan_port; });
   const TcAttachResult r = tc_attach_ingress(st.ifindex, bpf_program__fd(skel->progs.qps_transit_ingress));
   st.already_attached = false;
   st.prog_id = r.prog_id;
@@ -315,18 +283,12 @@ DeviceState attach_transit(AttachTxn& txn, const Netns& ns, const std::string& i
   return st;
 }
 
-using UplinkSkel = std::unique_ptr<uplink_egress, decltype(&uplink_egress__destroy)>;
-
 DeviceState attach_uplink_tc(AttachTxn& txn, const Netns& ns, const std::string& ifname) {
   const int ifindex = interface_index(ns, ifname, "uplinks are the underlay interfaces toward the spines");
   DeviceState st{.ifname = ifname, .ifindex = ifindex, .kind = QPS_ATTACH_UPLINK};
   return install(txn, st, QPS_ATTACH_UPLINK, qps_dev_cfg{}, [&] {
-    auto skel = std::make_shared<UplinkSkel>(uplink_egress__open(), uplink_egress__destroy);
-    if (!*skel) throw Error(errno_text("cannot open the uplink BPF object", errno));
-    set_pin_paths((*skel)->obj, txn.pin_dir);
-    if (int err = uplink_egress__load(skel->get()); err)
-      throw Error(errno_text("cannot load the uplink program", err) + load_hint(err, txn.pin_dir));
-    return std::make_pair(skel, (*skel)->progs.qps_uplink_egress);
+    std::shared_ptr<uplink_egress> skel = load_skeleton(kUplinkEgress, txn.pin_dir);
+    return std::make_pair(skel, skel->progs.qps_uplink_egress);
   });
 }
 

@@ -34,6 +34,10 @@ struct qps_vlan_hdr {
 	__be16 encap_proto;
 };
 
+/* What qps_parse_rocev2 may read: Ethernet, two VLAN tags, IPv4 with options (longer than IPv6's
+ * 40 bytes), UDP, BTH. */
+#define QPS_INNER_WINDOW (14 + 8 + 60 + 8 + QPS_BTH_LEN)
+
 /* Bounds check of [p, p + len) against the end of the linear data. */
 #define QPS_FITS(p, len, end) ((void *)(p) + (len) <= (void *)(end))
 

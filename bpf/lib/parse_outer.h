@@ -10,6 +10,9 @@
 
 #define QPS_VXLAN_HLEN 8
 
+/* What qps_parse_vxlan may read: Ethernet, one tag, IPv4 with options, UDP, VXLAN. */
+#define QPS_OUTER_WINDOW (14 + 4 + 60 + 8 + QPS_VXLAN_HLEN)
+
 struct qps_outer {
 	__u8 src[16];  /* IPv4 as ::ffff:a.b.c.d */
 	__u8 dst[16];
