@@ -395,6 +395,8 @@ NetnsStatus status(const Netns& ns) {
     }
     st.vni_modes = maps->vni_modes();
     st.reasons = maps->reasons();
+    st.uplink_reasons = maps->uplink_reasons();
+    st.xdp_reasons = maps->xdp_reasons();
     st.qp_entries = maps->qp_stats().size();
   });
   return st;

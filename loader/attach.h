@@ -70,7 +70,10 @@ struct NetnsStatus {
   std::vector<DeviceState> uplinks;
   std::vector<DeviceState> transit;
   std::map<uint32_t, uint32_t> vni_modes;
-  std::vector<ReasonStats> reasons;
+  // Per program, summed over CPUs; empty when that program was never attached here.
+  std::vector<ReasonStats> reasons;         // vxlan_egress (VTEP, tc on the VXLAN devices)
+  std::vector<ReasonStats> uplink_reasons;  // uplink_egress (tc on the uplinks): frames not VXLAN
+  std::vector<ReasonStats> xdp_reasons;     // underlay_xdp (uplinks: rx; transit: rewrite)
   size_t qp_entries = 0;
 };
 

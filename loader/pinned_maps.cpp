@@ -114,6 +114,7 @@ std::optional<PinnedMaps> PinnedMaps::open(const std::string& dir) {
   m.qp_stats_ = open_pin(dir, "qp_stats");
   m.path_stats_ = open_pin(dir, "path_stats");
   m.qp_paths_ = open_pin(dir, "qp_paths");
+  m.uplink_reasons_ = open_pin(dir, "uplink_reasons");
   m.rx_paths_ = open_pin(dir, "rx_paths");
   m.qp_rx_ = open_pin(dir, "qp_rx");
   m.xdp_reasons_ = open_pin(dir, "xdp_reasons");
@@ -167,6 +168,8 @@ void PinnedMaps::set_mode(uint32_t vni, uint32_t mode) const {
 }
 
 std::vector<ReasonStats> PinnedMaps::reasons() const { return read_reasons(reasons_.get()); }
+
+std::vector<ReasonStats> PinnedMaps::uplink_reasons() const { return read_reasons(uplink_reasons_.get()); }
 
 std::vector<ReasonStats> PinnedMaps::xdp_reasons() const { return read_reasons(xdp_reasons_.get()); }
 

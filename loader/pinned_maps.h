@@ -79,6 +79,7 @@ class PinnedMaps {
   // Uplink program state; empty when no uplink was attached.
   std::vector<PathStats> path_stats() const;       // summed over CPUs
   std::map<qps_qp_key, qps_qp_path> qp_paths() const;
+  std::vector<ReasonStats> uplink_reasons() const;  // frames the uplink program found not VXLAN
   // Receive/transit (XDP) program state; empty when no XDP program was attached.
   std::vector<PathStats> rx_paths() const;         // summed over CPUs; remote = the sending VTEP
   std::map<qps_qp_key, qps_qp_rx> qp_rx() const;
@@ -87,7 +88,7 @@ class PinnedMaps {
  private:
   PinnedMaps() = default;
   UniqueFd vni_mode_, attachments_, reasons_, qp_stats_;
-  UniqueFd path_stats_, qp_paths_;  // present once an uplink was attached
+  UniqueFd path_stats_, qp_paths_, uplink_reasons_;  // present once an uplink was attached
   UniqueFd rx_paths_, qp_rx_, xdp_reasons_;  // present once an XDP program was attached
 };
 

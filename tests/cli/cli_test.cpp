@@ -61,6 +61,16 @@ class CliTest : public ::testing::Test {
   std::unique_ptr<ScopedNetns> ns_;
 };
 
+// The demo's rates use the one netem-style syntax; a bare number is refused before anything is set
+// up, with the syntax it accepts.
+TEST(CliDemo, RatesAreNetemStyleAndABareNumberIsRefused) {
+  for (const char* flag : {"--rate", "--wan-rate"}) {
+    CommandResult r = run({QPSPREAD_BIN, "-j", "demo", "--name", "qps-never-up", flag, "24"});
+    EXPECT_EQ(r.exit_code, 1) << flag;
+    EXPECT_NE(r.out.find(std::string(flag) + ": '24' is not a rate like 1gbit, 100mbit"), std::string::npos) << r.out;
+  }
+}
+
 TEST_F(CliTest, UnknownNetnsNamesItAndPrintsJsonError) {
   CommandResult r = qps({"-j", "attach", "--netns", "qps-no-such-ns"});
   EXPECT_NE(r.exit_code, 0);

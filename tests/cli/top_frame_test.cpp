@@ -6,25 +6,40 @@
 #include "userspace/cli/output.h"
 #include "userspace/report/top_frame.h"
 
-namespace qpspread::cli {
+namespace qpspread::report {
 namespace {
 
 using nlohmann::json;
 
-json path(const std::string& ifname, uint64_t packets, uint64_t bytes, uint64_t roce_bytes) {
-  return {{"ifname", ifname}, {"remote_vtep", "10.0.0.2"}, {"tx_packets", packets}, {"tx_bytes", bytes},
-          {"tx_roce_packets", packets}, {"tx_roce_bytes", roce_bytes}, {"share", 0.0}};
+VniPath path(const std::string& ifname, uint64_t packets, uint64_t bytes, uint64_t roce_bytes) {
+  VniPath p;
+  p.ifname = ifname;
+  p.remote_vtep = "10.0.0.2";
+  p.tx = {packets, bytes, packets, roce_bytes};
+  return p;
 }
 
-json qp(uint32_t qpn, uint64_t packets, uint64_t bytes, uint64_t moves = 0) {
-  return {{"qpn", qpn}, {"packets", packets}, {"bytes", bytes}, {"sport", 49152}, {"path", "up1"}, {"moves", moves}};
+QpRow qp(uint32_t qpn, uint64_t packets, uint64_t bytes, uint64_t moves = 0) {
+  QpRow q;
+  q.qpn = qpn;
+  q.packets = packets;
+  q.bytes = bytes;
+  q.sport = 49152;
+  q.path = "up1";
+  q.moves = moves;
+  return q;
 }
 
-json report(json paths, json qps = json::array()) {
-  return {{"netns", "ns1"},
-          {"vnis", json::array({{{"vni", 100}, {"mode", "qp-hash"}, {"paths", paths}, {"imbalance", 0.0},
-                                 {"jain", 0.0}, {"qps", qps}}})},
-          {"reasons", json::object()}};
+StatsReport report(std::vector<VniPath> paths, std::vector<QpRow> qps = {}) {
+  StatsReport r;
+  r.netns = "ns1";
+  VniReport v;
+  v.vni = 100;
+  v.mode = QPS_MODE_QP_HASH;
+  v.paths = std::move(paths);
+  v.qps = std::move(qps);
+  r.vnis.push_back(std::move(v));
+  return r;
 }
 
 TEST(TopFrame, RatesAreDeltasOverTheMeasuredTime) {
@@ -39,11 +54,11 @@ TEST(TopFrame, RatesAreDeltasOverTheMeasuredTime) {
 }
 
 TEST(TopFrame, ReceiveCountersAreUsedWhenTheReportHasThem) {
-  json a = path("up1", 0, 0, 0), b = path("up1", 0, 0, 0);
-  a["rx_packets"] = 10;
-  a["rx_bytes"] = 1000;
-  b["rx_packets"] = 30;
-  b["rx_bytes"] = 3000;
+  VniPath a = path("up1", 0, 0, 0), b = path("up1", 0, 0, 0);
+  a.rx.packets = 10;
+  a.rx.bytes = 1000;
+  b.rx.packets = 30;
+  b.rx.bytes = 3000;
   const json f = top_frame(report({a}), report({b}), 2.0, 10);
   const json& p = f["vnis"][0]["paths"][0];
   EXPECT_DOUBLE_EQ(p["rx_pps"].get<double>(), 10.0);
@@ -59,8 +74,8 @@ TEST(TopFrame, ReportsWithoutReceiveCountersGiveZeroReceiveRates) {
 
 TEST(TopFrame, SharesImbalanceAndJainAreOverTheIntervalNotTheTotals) {
   // Cumulatively up1 carried far more; in this interval up1 moved 300 bytes, up2 100.
-  const json before = report({path("up1", 0, 0, 1'000'000), path("up2", 0, 0, 0)});
-  const json after = report({path("up1", 0, 0, 1'000'300), path("up2", 0, 0, 100)});
+  const StatsReport before = report({path("up1", 0, 0, 1'000'000), path("up2", 0, 0, 0)});
+  const StatsReport after = report({path("up1", 0, 0, 1'000'300), path("up2", 0, 0, 100)});
   const json f = top_frame(before, after, 1.0, 10);
   const json& v = f["vnis"][0];
   EXPECT_DOUBLE_EQ(v["paths"][0]["share"].get<double>(), 0.75);
@@ -72,9 +87,9 @@ TEST(TopFrame, SharesImbalanceAndJainAreOverTheIntervalNotTheTotals) {
 // Paths to a remote VTEP the VNI sends nothing to are not idle alternatives: the balance is over
 // the uplinks, each with all its remote VTEPs together.
 TEST(TopFrame, ImbalanceIsOverUplinksNotOverEveryRemoteVtep) {
-  json a1 = path("up1", 0, 0, 0), a2 = path("up2", 0, 0, 0), b1 = path("up1", 0, 0, 100), b2 = path("up2", 0, 0, 100);
-  json idle1 = path("up1", 0, 0, 0), idle2 = path("up2", 0, 0, 0);
-  idle1["remote_vtep"] = idle2["remote_vtep"] = "10.9.9.9";
+  VniPath a1 = path("up1", 0, 0, 0), a2 = path("up2", 0, 0, 0), b1 = path("up1", 0, 0, 100), b2 = path("up2", 0, 0, 100);
+  VniPath idle1 = path("up1", 0, 0, 0), idle2 = path("up2", 0, 0, 0);
+  idle1.remote_vtep = idle2.remote_vtep = "10.9.9.9";
   const json f = top_frame(report({a1, a2, idle1, idle2}), report({b1, b2, idle1, idle2}), 1.0, 10);
   EXPECT_DOUBLE_EQ(f["vnis"][0]["imbalance"].get<double>(), 1.0);
   EXPECT_DOUBLE_EQ(f["vnis"][0]["jain"].get<double>(), 1.0);
@@ -82,8 +97,8 @@ TEST(TopFrame, ImbalanceIsOverUplinksNotOverEveryRemoteVtep) {
 }
 
 TEST(TopFrame, PathsAreMatchedByNameNotByPosition) {
-  const json before = report({path("up1", 100, 0, 0), path("up2", 200, 0, 0)});
-  const json after = report({path("up2", 210, 0, 0), path("up1", 101, 0, 0)});
+  const StatsReport before = report({path("up1", 100, 0, 0), path("up2", 200, 0, 0)});
+  const StatsReport after = report({path("up2", 210, 0, 0), path("up1", 101, 0, 0)});
   const json f = top_frame(before, after, 1.0, 10);
   const json& paths = f["vnis"][0]["paths"];
   EXPECT_EQ(paths[0]["ifname"], "up2");
@@ -110,8 +125,8 @@ TEST(TopFrame, PathOrQpNewInTheIntervalCountsAllItsTraffic) {
 
 TEST(TopFrame, BusiestQpsByIntervalByteRateFirstAndOnlyK) {
   // QP 1 has the most bytes in total but was idle in this interval.
-  const json before = report({}, {qp(1, 0, 9'000'000), qp(2, 0, 0), qp(3, 0, 0), qp(4, 0, 0)});
-  const json after = report({}, {qp(1, 0, 9'000'000), qp(2, 10, 1000), qp(3, 30, 3000), qp(4, 20, 2000)});
+  const StatsReport before = report({}, {qp(1, 0, 9'000'000), qp(2, 0, 0), qp(3, 0, 0), qp(4, 0, 0)});
+  const StatsReport after = report({}, {qp(1, 0, 9'000'000), qp(2, 10, 1000), qp(3, 30, 3000), qp(4, 20, 2000)});
   const json f = top_frame(before, after, 1.0, 2);
   const json& qps = f["vnis"][0]["qps"];
   ASSERT_EQ(qps.size(), 2u);
@@ -121,7 +136,7 @@ TEST(TopFrame, BusiestQpsByIntervalByteRateFirstAndOnlyK) {
 }
 
 TEST(TopFrame, IdleQpsKeepTheirOrderByQpn) {
-  const json r = report({}, {qp(30, 0, 0), qp(10, 0, 0), qp(20, 0, 0)});
+  const StatsReport r = report({}, {qp(30, 0, 0), qp(10, 0, 0), qp(20, 0, 0)});
   const json f = top_frame(r, r, 1.0, 10);
   const json& qps = f["vnis"][0]["qps"];
   ASSERT_EQ(qps.size(), 3u);
@@ -130,11 +145,11 @@ TEST(TopFrame, IdleQpsKeepTheirOrderByQpn) {
 }
 
 TEST(TopFrame, MovesReorderedAndGapsAreTheIntervalsCounts) {
-  json a = qp(5, 0, 0, 4), b = qp(5, 0, 0, 6);
-  a["reordered"] = 100;
-  a["gaps"] = 7;
-  b["reordered"] = 103;
-  b["gaps"] = 7;
+  QpRow a = qp(5, 0, 0, 4), b = qp(5, 0, 0, 6);
+  a.reordered = 100;
+  a.gaps = 7;
+  b.reordered = 103;
+  b.gaps = 7;
   const json f = top_frame(report({}, {a}), report({}, {b}), 1.0, 10);
   const json& q = f["vnis"][0]["qps"][0];
   EXPECT_EQ(q["moves"], 2);
@@ -151,8 +166,8 @@ TEST(TopFrame, NoElapsedTimeGivesZeroRatesNotInfinity) {
 }
 
 TEST(TopFrame, TextHasHeaderTablesUnitsAndNoEscapeCodes) {
-  const json before = report({path("up1", 0, 0, 0), path("up2", 0, 0, 0)}, {qp(0x1234, 0, 0)});
-  const json after = report({path("up1", 100'000, 150'000'000, 300), path("up2", 0, 0, 100)}, {qp(0x1234, 10, 1000, 1)});
+  const StatsReport before = report({path("up1", 0, 0, 0), path("up2", 0, 0, 0)}, {qp(0x1234, 0, 0)});
+  const StatsReport after = report({path("up1", 100'000, 150'000'000, 300), path("up2", 0, 0, 100)}, {qp(0x1234, 10, 1000, 1)});
   json f = top_frame(before, after, 1.0, 10);
   f["interval"] = 1.0;
   f["time"] = "2024-01-02 03:04:05";
@@ -179,4 +194,4 @@ TEST(HumanRate, SiPrefixesAsLinkSpeedsAreGiven) {
 }
 
 }  // namespace
-}  // namespace qpspread::cli
+}  // namespace qpspread::report

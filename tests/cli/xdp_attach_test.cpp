@@ -19,6 +19,8 @@
 #include "common/unique_fd.h"
 #include "loader/xdp_hook.h"
 #include "tests/support/test_util.h"
+#include "userspace/workload/raw_socket.h"
+#include "userspace/workload/roce_frame.h"
 
 namespace qpspread::test {
 namespace {
@@ -107,6 +109,42 @@ TEST_F(XdpAttachTest, ANodeWithoutVxlanCanObserveItsUplinks) {
   run_ok({QPSPREAD_BIN, "detach", "--netns", ns_->name()});
   EXPECT_EQ(xdp_id("up1"), 0u);
   EXPECT_FALSE(pinned());
+}
+
+// status counts per program: the VTEP program steers RoCEv2 sent into the VXLAN device, the
+// uplink's tc program counts what it sends that is not VXLAN, XDP what the uplink receives.
+TEST_F(XdpAttachTest, StatusShowsTheReasonsOfEveryProgram) {
+  add_vxlan();
+  ns_->ip({"link", "set", "vx100", "up"});
+  run_ok({QPSPREAD_BIN, "attach", "--netns", ns_->name(), "--uplink", "up1"});
+  workload::RoceFrameSpec spec;
+  spec.src_mac = {0x02, 0, 0, 0, 1, 1};
+  spec.dst_mac = {0x02, 0, 0, 0, 2, 1};
+  spec.src_ip = 0x0a640001;
+  spec.dst_ip = 0x0a640002;
+  const std::vector<uint8_t> frame = workload::build_rocev2_frame(spec);
+  Netns::open(ns_->name()).run([&] {
+    // RoCEv2 to UDP 4791: steered in vx100; not VXLAN on up1 out, and on up1 in (sent by its peer).
+    for (const char* dev : {"vx100", "up1", "up1p"}) {
+      workload::RawSender tx(dev);
+      for (int i = 0; i < 5; i++) tx.send(frame);
+    }
+  });
+  json s = qps_json({"status", "--netns", ns_->name()})["namespaces"][0];
+  EXPECT_GE(s["reasons"]["steered"]["packets"].get<uint64_t>(), 5u) << s.dump();
+  EXPECT_GE(s["uplink_reasons"]["not_vxlan"]["packets"].get<uint64_t>(), 5u) << s.dump();
+  EXPECT_GE(s["xdp_reasons"]["not_vxlan"]["packets"].get<uint64_t>(), 5u) << s.dump();
+  const std::string plain = run_ok({QPSPREAD_BIN, "status", "--netns", ns_->name()});
+  EXPECT_NE(plain.find("packets by reason: steered="), std::string::npos) << plain;
+  EXPECT_NE(plain.find("uplink frames by reason (not VXLAN):"), std::string::npos) << plain;
+  EXPECT_NE(plain.find("XDP frames by reason:"), std::string::npos) << plain;
+  EXPECT_NE(plain.find("not_vxlan="), std::string::npos) << plain;
+  json st = qps_json({"stats", "--netns", ns_->name()});
+  EXPECT_GE(st["uplink_reasons"]["not_vxlan"]["packets"].get<uint64_t>(), 5u) << st.dump();
+  EXPECT_GE(st["xdp_reasons"]["not_vxlan"]["packets"].get<uint64_t>(), 5u) << st.dump();
+  const std::string prom = run_ok({QPSPREAD_BIN, "stats", "--prometheus", "--netns", ns_->name()});
+  EXPECT_NE(prom.find("qpspread_xdp_packets_total{"), std::string::npos) << prom;
+  EXPECT_NE(prom.find("qpspread_uplink_packets_total{"), std::string::npos) << prom;
 }
 
 TEST_F(XdpAttachTest, TransitOnANodeWithoutVxlanNeedsTheVnis) {

@@ -257,6 +257,16 @@ TEST_F(LabTest, QpspreadAttachesToALeafByLabAndNode) {
   json a = json::parse(run({QPSPREAD_BIN, "-j", "attach", "--lab", name_, "--node", "dc1-leaf1"}).out);
   EXPECT_EQ(a["devices"].size(), 2u) << a.dump();
   EXPECT_EQ(a["uplinks"].size(), 2u) << "both spine-facing uplinks discovered: " << a.dump();
+  // The border has no VXLAN device: it observes its WAN interfaces, as the demo attaches it.
+  std::vector<std::string> border = {QPSPREAD_BIN, "-j", "attach", "--lab", name_, "--node", "dc1-border1"};
+  std::set<std::string> wan_ifs;
+  for (const char* w : {"wan1", "wan2"})
+    for (const auto* ep : {&wan(w).a, &wan(w).b})
+      if (ep->node == "dc1-border1") wan_ifs.insert(ep->ifname);
+  ASSERT_EQ(wan_ifs.size(), 2u);
+  for (const auto& i : wan_ifs) border.insert(border.end(), {"--uplink", i});
+  CommandResult ba = run(border);
+  ASSERT_EQ(ba.exit_code, 0) << ba.err;
   json s = json::parse(run({QPSPREAD_BIN, "-j", "stats", "--lab", name_, "--node", "dc1-leaf1"}).out);
   EXPECT_EQ(s["vnis"].size(), 2u);
   // A cross-DC AllReduce from dc1-leaf1's host, with the per-path shares qpspread counted there.
@@ -272,6 +282,23 @@ TEST_F(LabTest, QpspreadAttachesToALeafByLabAndNode) {
     if (v["vni"] == 100)
       for (const auto& p : v["paths"]) share += p["share"].get<double>();
   EXPECT_NEAR(share, 1.0, 1e-9) << "VNI 100's paths carried the AllReduce";
+  // The border saw every dc1 -> dc2 QP of the AllReduce leave by a WAN link, with its outer port.
+  json bs = json::parse(run({QPSPREAD_BIN, "-j", "stats", "--lab", name_, "--node", "dc1-border1"}).out);
+  const json* v100 = nullptr;
+  for (const auto& v : bs["vnis"])
+    if (v["vni"] == 100) v100 = &v;
+  ASSERT_NE(v100, nullptr) << bs.dump();
+  EXPECT_TRUE((*v100)["mode"].is_null()) << "the border does not steer VNI 100";
+  EXPECT_FALSE((*v100)["paths"].empty());
+  size_t on_wan = 0;
+  for (const auto& q : (*v100)["qps"]) {
+    if (q["path"].is_null()) continue;
+    EXPECT_EQ(wan_ifs.count(q["path"].get<std::string>()), 1u) << q.dump();
+    EXPECT_GT(q["path_sport"].get<unsigned>(), 0u) << q.dump();
+    on_wan++;
+  }
+  EXPECT_GE(on_wan, 4u) << "the AllReduce's QPs toward dc2 on the border's WAN links: " << v100->dump();
+  EXPECT_EQ(run({QPSPREAD_BIN, "detach", "--lab", name_, "--node", "dc1-border1"}).exit_code, 0);
   EXPECT_EQ(run({QPSPREAD_BIN, "detach", "--lab", name_, "--node", "dc1-leaf1"}).exit_code, 0);
 }
 

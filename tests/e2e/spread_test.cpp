@@ -183,7 +183,7 @@ TEST_F(SpreadTest, UplinkCountersAgreeWithTheFramesOnTheWire) {
     share_sum += p["share"].get<double>();
   }
   EXPECT_NEAR(share_sum, 1.0, 1e-9);
-  EXPECT_NEAR(v["imbalance"].get<double>(), metrics::imbalance(lab::frame_counts(r)), 1e-9);
+  EXPECT_NEAR(v["imbalance"].get<double>(), report::imbalance(lab::frame_counts(r)), 1e-9);
   EXPECT_EQ(v["qps"].size(), 16u);
 }
 

@@ -208,6 +208,35 @@ TEST_F(TransitTest, TransitSpreadsQpsOverTheSpinesAndTheFarVtepGetsEveryFrame) {
   }
 }
 
+// A leaf that only forwards VXLAN (no VXLAN device, no transit): attach --uplink counts, and stats
+// lists the VNI its uplinks saw (no mode: not steered here), its paths, and per QP the uplink and
+// outer source port the wire shows.
+TEST_F(TransitTest, AnUplinkOnlyLeafListsEachQpsPathInStats) {
+  host_vtep(false);
+  json a = json::parse(run_ok({QPSPREAD_BIN, "-j", "attach", "--netns", lf_->name(), "--uplink", "u1", "--uplink", "u2"}));
+  ASSERT_EQ(a["devices"].size(), 0u);
+  ASSERT_EQ(a["uplinks"].size(), 2u);
+  const Observed o = send(frames(20));
+  json st = json::parse(run_ok({QPSPREAD_BIN, "-j", "stats", "--netns", lf_->name()}));
+  ASSERT_EQ(st["vnis"].size(), 1u) << st.dump();
+  const json& v = st["vnis"][0];
+  EXPECT_EQ(v["vni"], kVni);
+  EXPECT_TRUE(v["mode"].is_null());
+  EXPECT_EQ(v["paths"].size(), 2u) << "u1 and u2 toward 10.2.2.2: " << v["paths"].dump();
+  for (const auto& p : v["paths"]) EXPECT_EQ(p["remote_vtep"], "10.2.2.2");
+  ASSERT_EQ(v["qps"].size(), o.qp_uplinks.size());
+  for (const auto& q : v["qps"]) {
+    const uint32_t qpn = q["qpn"].get<uint32_t>();
+    ASSERT_TRUE(q["path"].is_string()) << q.dump();
+    EXPECT_EQ(o.qp_uplinks.at(qpn).count(q["path"].get<std::string>()), 1u) << q.dump();
+    EXPECT_EQ(o.qp_sports.at(qpn).count(q["path_sport"].get<uint16_t>()), 1u) << q.dump();
+    EXPECT_EQ(q["moves"], 0) << q.dump();
+  }
+  const std::string plain = run_ok({QPSPREAD_BIN, "stats", "--netns", lf_->name()});
+  EXPECT_NE(plain.find("VNI 100 (seen on the uplinks, not steered here)"), std::string::npos) << plain;
+  EXPECT_NE(plain.find("u1"), std::string::npos) << plain;
+}
+
 // The mode flips every few milliseconds, on the host's VTEP program and on the leaf's transit
 // program, while 16 QPs send: paths change under the traffic, and still every frame arrives.
 TEST_F(TransitTest, TogglingTheModeUnderLoadLosesNoFrame) {

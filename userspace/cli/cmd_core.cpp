@@ -1,5 +1,8 @@
 // attach, detach, status, mode, stats: each builds its JSON result from the loader's report, and
-// a plain renderer prints the same result for people.
+// a plain renderer prints the same result for people. status -j: per namespace "reasons" (the VTEP
+// program on the VXLAN devices), "uplink_reasons" (the uplinks' tc program: frames that were not
+// VXLAN) and "xdp_reasons" (underlay XDP), each {name: {"packets", "bytes"}}, empty when that
+// program is not attached.
 #include <dirent.h>
 
 #include <cstdio>
@@ -9,6 +12,7 @@
 #include "loader/attach.h"
 #include "loader/bpffs.h"
 #include "userspace/cli/commands.h"
+#include "userspace/report/stats_report.h"
 
 namespace qpspread::cli {
 namespace {
@@ -54,8 +58,20 @@ json status_json(const NetnsStatus& st) {
   for (const auto& u : st.uplinks) j["uplinks"].push_back(underlay_json(u, false));
   j["transit"] = json::array();
   for (const auto& t : st.transit) j["transit"].push_back(underlay_json(t, true));
-  for (const auto& r : st.reasons) j["reasons"][r.name] = {{"packets", r.packets}, {"bytes", r.bytes}};
+  j["reasons"] = report::reasons_json(st.reasons);
+  j["uplink_reasons"] = report::reasons_json(st.uplink_reasons);
+  j["xdp_reasons"] = report::reasons_json(st.xdp_reasons);
   return j;
+}
+
+// One line per program; a program not attached here (empty object) has no line, except the
+// VTEP program's, which status has always shown.
+void print_reasons(const char* title, const json& reasons, bool always = false) {
+  if (reasons.empty() && !always) return;
+  std::cout << "  " << title << ":";
+  for (const auto& [name, r] : reasons.items())
+    if (r["packets"].get<uint64_t>()) std::cout << " " << name << "=" << r["packets"].get<uint64_t>();
+  std::cout << "\n";
 }
 
 void print_status(const json& all) {
@@ -85,10 +101,10 @@ void print_status(const json& all) {
       std::printf("  %-16s %-8d %-9s %-8s %-9u %s\n", t["ifname"].get<std::string>().c_str(), t["ifindex"].get<int>(),
                   "transit", t["xdp_mode"].get<std::string>().c_str(), t["xdp_prog_id"].get<unsigned>(),
                   t["attached"].get<bool>() ? "rewriting" : "XDP PROGRAM MISSING (run attach again)");
-    std::cout << "  packets by reason:";
-    for (const auto& [name, r] : j["reasons"].items())
-      if (r["packets"].get<uint64_t>()) std::cout << " " << name << "=" << r["packets"].get<uint64_t>();
-    std::cout << "\n  QPs tracked: " << j["qp_entries"].get<size_t>() << "\n";
+    print_reasons("packets by reason", j["reasons"], true);
+    print_reasons("uplink frames by reason (not VXLAN)", j["uplink_reasons"]);
+    print_reasons("XDP frames by reason", j["xdp_reasons"]);
+    std::cout << "  QPs tracked: " << j["qp_entries"].get<size_t>() << "\n";
   }
 }
 

@@ -25,12 +25,13 @@ void register_stats_command(CLI::App& app, Context& ctx) {
   cmd->callback([&ctx, target, vni, vni_opt, prom] {
     ctx.action = [&ctx, target, vni, vni_opt, prom] {
       Netns ns = Netns::open(target->resolve());
-      json j = build_stats(ns, vni_opt->count() ? std::optional<uint32_t>(*vni) : std::nullopt);
+      const report::StatsReport r =
+          report::build_stats(ns, vni_opt->count() ? std::optional<uint32_t>(*vni) : std::nullopt);
       if (*prom) {
-        std::cout << prometheus_text(j);
+        std::cout << report::prometheus_text(r);
         return;
       }
-      emit(ctx.out, j, print_stats_table);
+      emit(ctx.out, report::to_json(r), [&r](const json&) { report::print_stats_table(r); });
     };
   });
 }

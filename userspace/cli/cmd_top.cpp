@@ -127,17 +127,17 @@ bool wait_for_quit(const SignalWaker& sig, bool keys, Clock::time_point deadline
 }
 
 struct Snapshot {
-  json stats;
+  report::StatsReport stats;
   Clock::time_point at;
 };
 
 Snapshot take(const Netns& ns, const TopOptions& o) {
-  json stats = build_stats(ns, o.only_vni ? std::optional<uint32_t>(o.vni) : std::nullopt);
+  report::StatsReport stats = report::build_stats(ns, o.only_vni ? std::optional<uint32_t>(o.vni) : std::nullopt);
   return {std::move(stats), Clock::now()};
 }
 
 json frame_between(const Snapshot& a, const Snapshot& b, const TopOptions& o) {
-  json f = top_frame(a.stats, b.stats, std::chrono::duration<double>(b.at - a.at).count(), o.qps);
+  json f = report::top_frame(a.stats, b.stats, std::chrono::duration<double>(b.at - a.at).count(), o.qps);
   f["interval"] = o.interval;
   char when[32];
   const std::time_t now = std::time(nullptr);
@@ -173,9 +173,9 @@ void draw(const OutputOptions& out, const json& frame, bool screen) {
   if (out.json || out.pretty)
     emit(out, frame, nullptr);
   else if (!screen)
-    std::printf("%s\n", render_top_frame(frame).c_str());
+    std::printf("%s\n", report::render_top_frame(frame).c_str());
   else
-    std::fputs(for_screen(render_top_frame(frame)).c_str(), stdout);
+    std::fputs(for_screen(report::render_top_frame(frame)).c_str(), stdout);
   std::fflush(stdout);
 }
 

@@ -128,19 +128,19 @@ void print_workload(const json& j) {
 class PathWatch {
  public:
   explicit PathWatch(const std::vector<std::string>& names) : t0_(std::chrono::steady_clock::now()) {
-    for (const auto& n : names) before_.emplace_back(n, build_stats(Netns::open(n), std::nullopt));
+    for (const auto& n : names) before_.emplace_back(n, report::build_stats(Netns::open(n), std::nullopt));
   }
   json result() const {
     const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
     json out = json::array();
     for (const auto& [name, before] : before_)
-      out.push_back(top_frame(before, build_stats(Netns::open(name), std::nullopt), elapsed, 0));
+      out.push_back(report::top_frame(before, report::build_stats(Netns::open(name), std::nullopt), elapsed, 0));
     return out;
   }
 
  private:
   std::chrono::steady_clock::time_point t0_;
-  std::vector<std::pair<std::string, json>> before_;
+  std::vector<std::pair<std::string, report::StatsReport>> before_;
 };
 
 template <typename Run>
@@ -155,7 +155,7 @@ void print_paths(const json& j) {
   for (const auto& f : j.value("paths", json::array()))
     for (const auto& v : f["vnis"]) {
       std::printf("\nqpspread in %s, VNI %u (mode %s): imbalance %.2f, Jain's index %.3f\n",
-                  f["netns"].get<std::string>().c_str(), v["vni"].get<unsigned>(), v["mode"].get<std::string>().c_str(),
+                  f["netns"].get<std::string>().c_str(), v["vni"].get<unsigned>(), v["mode"].is_string() ? v["mode"].get<std::string>().c_str() : "-",
                   v["imbalance"].get<double>(), v["jain"].get<double>());
       for (const auto& p : v["paths"])
         std::printf("  %-10s to %-16s %12s %6.1f%%\n", p["ifname"].get<std::string>().c_str(),

@@ -1,9 +1,10 @@
 #include "userspace/report/fairness.h"
 
 #include <algorithm>
+#include <map>
 #include <numeric>
 
-namespace qpspread::metrics {
+namespace qpspread::report {
 
 std::vector<double> shares(const std::vector<uint64_t>& v) {
   const double total = static_cast<double>(std::accumulate(v.begin(), v.end(), uint64_t{0}));
@@ -28,4 +29,12 @@ double jain_index(const std::vector<uint64_t>& v) {
   return sq ? sum * sum / (static_cast<double>(v.size()) * sq) : 0;
 }
 
-}  // namespace qpspread::metrics
+Balance uplink_balance(const std::vector<std::pair<std::string, uint64_t>>& path_load) {
+  std::map<std::string, uint64_t> per_uplink;
+  for (const auto& [uplink, load] : path_load) per_uplink[uplink] += load;
+  std::vector<uint64_t> load;
+  for (const auto& [_, n] : per_uplink) load.push_back(n);
+  return {imbalance(load), jain_index(load)};
+}
+
+}  // namespace qpspread::report

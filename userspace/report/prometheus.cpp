@@ -4,12 +4,9 @@
 #include <iomanip>
 #include <iterator>
 #include <sstream>
-#include <tuple>
 
-namespace qpspread::cli {
+namespace qpspread::report {
 namespace {
-
-using nlohmann::json;
 
 std::string escape(const std::string& v) {
   std::string out;
@@ -48,59 +45,87 @@ class Writer {
   std::ostringstream out_;
 };
 
+std::string vni_labels(const std::string& ns, const VniReport& v) {
+  return ns + ",vni=\"" + std::to_string(v.vni) + "\"";
+}
+
+// One sample per path of every VNI.
+template <class Get>
+void path_samples(Writer& w, const StatsReport& r, const char* name, const std::string& ns, Get get) {
+  for (const auto& v : r.vnis)
+    for (const auto& p : v.paths)
+      w.sample(name, vni_labels(ns, v) + ",path=\"" + escape(p.ifname) + "\",remote_vtep=\"" + escape(p.remote_vtep) + "\"",
+               get(p));
+}
+
+void reason_samples(Writer& w, const Family& f, const std::string& ns, const std::vector<ReasonStats>& reasons) {
+  if (reasons.empty()) return;  // the program is not attached here
+  w.family(f);
+  for (const auto& r : reasons) w.sample(f.name, ns + ",reason=\"" + r.name + "\"", static_cast<double>(r.packets));
+}
+
+double num(uint64_t v) { return static_cast<double>(v); }
+
 }  // namespace
 
-std::string prometheus_text(const json& j) {
+std::string prometheus_text(const StatsReport& r) {
   Writer w;
-  const std::string ns = "netns=\"" + escape(j["netns"].get<std::string>()) + "\"";
-  auto vni_labels = [&](const json& v) { return ns + ",vni=\"" + std::to_string(v["vni"].get<unsigned>()) + "\""; };
-  auto path_labels = [&](const json& v, const json& p) {
-    return vni_labels(v) + ",path=\"" + escape(p["ifname"].get<std::string>()) + "\",remote_vtep=\"" +
-           escape(p["remote_vtep"].get<std::string>()) + "\"";
-  };
-  const Family path_counters[] = {
-      {"qpspread_path_tx_packets_total", "counter", "VXLAN frames sent on the path (uplink, VNI, remote VTEP)"},
-      {"qpspread_path_tx_bytes_total", "counter", "bytes of VXLAN frames sent on the path"},
-      {"qpspread_path_tx_rocev2_packets_total", "counter", "VXLAN frames with RoCEv2 inside sent on the path"},
-      {"qpspread_path_tx_rocev2_bytes_total", "counter", "bytes of VXLAN frames with RoCEv2 inside sent on the path"},
-      {"qpspread_path_rx_packets_total", "counter", "VXLAN frames received on the path (uplink, VNI, sending VTEP)"},
-      {"qpspread_path_rx_bytes_total", "counter", "bytes of VXLAN frames received on the path"},
-      {"qpspread_path_rx_rocev2_packets_total", "counter", "VXLAN frames with RoCEv2 inside received on the path"},
-      {"qpspread_path_rx_rocev2_bytes_total", "counter", "bytes of VXLAN frames with RoCEv2 inside received on the path"}};
-  const char* path_fields[] = {"tx_packets", "tx_bytes", "tx_roce_packets", "tx_roce_bytes",
-                               "rx_packets", "rx_bytes", "rx_roce_packets", "rx_roce_bytes"};
-  for (size_t i = 0; i < std::size(path_fields); i++) {
-    w.family(path_counters[i]);
-    for (const auto& v : j["vnis"])
-      for (const auto& p : v["paths"]) w.sample(path_counters[i].name, path_labels(v, p), p[path_fields[i]].get<double>());
+  const std::string ns = "netns=\"" + escape(r.netns) + "\"";
+  using Get = double (*)(const VniPath&);
+  const std::pair<Family, Get> path_counters[] = {
+      {{"qpspread_path_tx_packets_total", "counter", "VXLAN frames sent on the path (uplink, VNI, remote VTEP)"},
+       [](const VniPath& p) { return num(p.tx.packets); }},
+      {{"qpspread_path_tx_bytes_total", "counter", "bytes of VXLAN frames sent on the path"},
+       [](const VniPath& p) { return num(p.tx.bytes); }},
+      {{"qpspread_path_tx_rocev2_packets_total", "counter", "VXLAN frames with RoCEv2 inside sent on the path"},
+       [](const VniPath& p) { return num(p.tx.roce_packets); }},
+      {{"qpspread_path_tx_rocev2_bytes_total", "counter", "bytes of VXLAN frames with RoCEv2 inside sent on the path"},
+       [](const VniPath& p) { return num(p.tx.roce_bytes); }},
+      {{"qpspread_path_rx_packets_total", "counter", "VXLAN frames received on the path (uplink, VNI, sending VTEP)"},
+       [](const VniPath& p) { return num(p.rx.packets); }},
+      {{"qpspread_path_rx_bytes_total", "counter", "bytes of VXLAN frames received on the path"},
+       [](const VniPath& p) { return num(p.rx.bytes); }},
+      {{"qpspread_path_rx_rocev2_packets_total", "counter", "VXLAN frames with RoCEv2 inside received on the path"},
+       [](const VniPath& p) { return num(p.rx.roce_packets); }},
+      {{"qpspread_path_rx_rocev2_bytes_total", "counter", "bytes of VXLAN frames with RoCEv2 inside received on the path"},
+       [](const VniPath& p) { return num(p.rx.roce_bytes); }}};
+  for (const auto& [family, get] : path_counters) {
+    w.family(family);
+    path_samples(w, r, family.name, ns, get);
   }
   w.family({"qpspread_path_share", "gauge", "share of the VNI's RoCEv2 bytes on the path"});
-  for (const auto& v : j["vnis"])
-    for (const auto& p : v["paths"]) w.sample("qpspread_path_share", path_labels(v, p), p["share"].get<double>());
-  w.family({"qpspread_vni_imbalance", "gauge", "max share / mean share over the VNI's paths"});
-  for (const auto& v : j["vnis"]) w.sample("qpspread_vni_imbalance", vni_labels(v), v["imbalance"].get<double>());
-  w.family({"qpspread_vni_jain_index", "gauge", "Jain's fairness index over the VNI's paths"});
-  for (const auto& v : j["vnis"]) w.sample("qpspread_vni_jain_index", vni_labels(v), v["jain"].get<double>());
+  path_samples(w, r, "qpspread_path_share", ns, [](const VniPath& p) { return p.share; });
+  w.family({"qpspread_vni_imbalance", "gauge", "max share / mean share over the VNI's uplinks"});
+  for (const auto& v : r.vnis) w.sample("qpspread_vni_imbalance", vni_labels(ns, v), v.balance.imbalance);
+  w.family({"qpspread_vni_jain_index", "gauge", "Jain's fairness index over the VNI's uplinks"});
+  for (const auto& v : r.vnis) w.sample("qpspread_vni_jain_index", vni_labels(ns, v), v.balance.jain);
   w.family({"qpspread_vni_qps", "gauge", "queue pairs seen on the VNI"});
-  for (const auto& v : j["vnis"]) w.sample("qpspread_vni_qps", vni_labels(v), static_cast<double>(v["qps"].size()));
+  for (const auto& v : r.vnis) w.sample("qpspread_vni_qps", vni_labels(ns, v), num(v.qps.size()));
   // Summed over the VNI's QPs: per-QP series would be unbounded.
-  for (const auto& [name, field, help] :
-       {std::tuple{"qpspread_vni_reordered_total", "reordered", "received RoCEv2 frames whose PSN was lower than expected"},
-        std::tuple{"qpspread_vni_psn_gaps_total", "gaps", "times a QP's received PSN jumped ahead of the expected one"}}) {
-    w.family({name, "counter", help});
-    for (const auto& v : j["vnis"]) {
-      double sum = 0;
-      for (const auto& q : v["qps"]) sum += q[field].get<double>();
-      w.sample(name, vni_labels(v), sum);
-    }
+  w.family({"qpspread_vni_reordered_total", "counter", "received RoCEv2 frames whose PSN was lower than expected"});
+  for (const auto& v : r.vnis) {
+    uint64_t sum = 0;
+    for (const auto& q : v.qps) sum += q.reordered;
+    w.sample("qpspread_vni_reordered_total", vni_labels(ns, v), num(sum));
   }
+  w.family({"qpspread_vni_psn_gaps_total", "counter", "times a QP's received PSN jumped ahead of the expected one"});
+  for (const auto& v : r.vnis) {
+    uint64_t sum = 0;
+    for (const auto& q : v.qps) sum += q.gaps;
+    w.sample("qpspread_vni_psn_gaps_total", vni_labels(ns, v), num(sum));
+  }
+  // A VNI only observed on the uplinks has no mode here: no sample rather than a made-up one.
   w.family({"qpspread_vni_mode_info", "gauge", "the VNI's mode (1 for the current one)"});
-  for (const auto& v : j["vnis"])
-    w.sample("qpspread_vni_mode_info", vni_labels(v) + ",mode=\"" + v["mode"].get<std::string>() + "\"", 1);
+  for (const auto& v : r.vnis)
+    if (v.mode) w.sample("qpspread_vni_mode_info", vni_labels(ns, v) + ",mode=\"" + mode_name(*v.mode) + "\"", 1);
   w.family({"qpspread_vxlan_packets_total", "counter", "packets the VXLAN-device program saw, by reason"});
-  for (const auto& [reason, r] : j["reasons"].items())
-    w.sample("qpspread_vxlan_packets_total", ns + ",reason=\"" + reason + "\"", r["packets"].get<double>());
+  for (const auto& reason : r.reasons)
+    w.sample("qpspread_vxlan_packets_total", ns + ",reason=\"" + reason.name + "\"", num(reason.packets));
+  reason_samples(w, {"qpspread_uplink_packets_total", "counter", "frames the uplink program found not VXLAN, by reason"},
+                 ns, r.uplink_reasons);
+  reason_samples(w, {"qpspread_xdp_packets_total", "counter", "frames the underlay XDP program saw, by reason"}, ns,
+                 r.xdp_reasons);
   return w.str();
 }
 
-}  // namespace qpspread::cli
+}  // namespace qpspread::report

@@ -1,4 +1,4 @@
-// The stats report: what the datapath counted in one namespace, per VNI and path, as JSON.
+// The stats report: what the datapath counted in one namespace, per VNI and path.
 #include "userspace/report/stats_report.h"
 
 #include <cstdio>
@@ -6,184 +6,262 @@
 #include <set>
 
 #include "common/units.h"
-#include "loader/attach.h"
-#include "userspace/report/fairness.h"
 
-namespace qpspread::cli {
+namespace qpspread::report {
 namespace {
 
 using nlohmann::json;
 
-PathStats find_path(const std::vector<PathStats>& all, uint32_t vni, const std::string& remote, uint32_t ifindex) {
+PathCounters find_path(const std::vector<PathStats>& all, uint32_t vni, const std::string& remote, uint32_t ifindex) {
   for (const auto& p : all)
-    if (p.vni == vni && p.remote == remote && p.ifindex == ifindex) return p;
+    if (p.vni == vni && p.remote == remote && p.ifindex == ifindex) return {p.packets, p.bytes, p.roce_packets, p.roce_bytes};
   return {};
 }
 
 // Every attached uplink is a path to every remote VTEP of the VNI: one that carried nothing is a
-// path with zero traffic, which is exactly what an imbalance must see. A path's tx counters are
-// what left by the uplink toward the VTEP, its rx counters what arrived by it from the VTEP.
-json vni_paths(uint32_t vni, const PathReport& pr) {
+// path with zero traffic, which is exactly what an imbalance must see.
+void vni_paths(VniReport& v, const PathReport& pr) {
   std::set<std::string> remotes;
   for (const auto* list : {&pr.paths, &pr.rx_paths})
     for (const auto& p : *list)
-      if (p.vni == vni) remotes.insert(p.remote);
-  json paths = json::array();
+      if (p.vni == v.vni) remotes.insert(p.remote);
   std::vector<uint64_t> load;
-  std::map<uint32_t, uint64_t> per_uplink;
+  std::vector<std::pair<std::string, uint64_t>> uplink_load;
   for (const auto& remote : remotes) {
     for (const auto& [ifindex, ifname] : pr.ifnames) {
-      const PathStats tx = find_path(pr.paths, vni, remote, ifindex);
-      const PathStats rx = find_path(pr.rx_paths, vni, remote, ifindex);
-      paths.push_back({{"ifname", ifname}, {"remote_vtep", remote}, {"tx_packets", tx.packets},
-                       {"tx_bytes", tx.bytes}, {"tx_roce_packets", tx.roce_packets},
-                       {"tx_roce_bytes", tx.roce_bytes}, {"rx_packets", rx.packets}, {"rx_bytes", rx.bytes},
-                       {"rx_roce_packets", rx.roce_packets}, {"rx_roce_bytes", rx.roce_bytes}});
-      load.push_back(tx.roce_bytes);
-      per_uplink[ifindex] += tx.roce_bytes;
+      VniPath p{ifname, remote, find_path(pr.paths, v.vni, remote, ifindex), find_path(pr.rx_paths, v.vni, remote, ifindex)};
+      load.push_back(p.tx.roce_bytes);
+      uplink_load.emplace_back(ifname, p.tx.roce_bytes);
+      v.paths.push_back(std::move(p));
     }
   }
-  const std::vector<double> share = metrics::shares(load);
-  for (size_t i = 0; i < paths.size(); i++) paths[i]["share"] = share[i];
-  // The ECMP choice is the uplink: the balance is over the uplinks, all remote VTEPs together (a
-  // remote VTEP the VNI sends nothing to must not count as an idle path).
-  std::vector<uint64_t> uplink_load;
-  for (const auto& [ifindex, ifname] : pr.ifnames) uplink_load.push_back(per_uplink[ifindex]);
-  return {{"paths", paths}, {"imbalance", metrics::imbalance(uplink_load)}, {"jain", metrics::jain_index(uplink_load)}};
+  const std::vector<double> share = shares(load);
+  for (size_t i = 0; i < v.paths.size(); i++) v.paths[i].share = share[i];
+  v.balance = uplink_balance(uplink_load);
 }
 
-json ifname_or_index(const PathReport& pr, uint32_t ifindex) {
+std::string ifname_or_index(const PathReport& pr, uint32_t ifindex) {
   auto name = pr.ifnames.find(ifindex);
-  return name == pr.ifnames.end() ? json(std::to_string(ifindex)) : json(name->second);
+  return name == pr.ifnames.end() ? std::to_string(ifindex) : name->second;
 }
 
-// The VNI's QPs, sent (VTEP program, uplink program) or received (XDP), by QPN.
-json vni_qps(uint32_t vni, const std::vector<QpStats>& sent, const PathReport& pr) {
-  std::map<uint32_t, json> by_qpn;
-  auto entry = [&](uint32_t qpn) -> json& {
-    json& q = by_qpn[qpn];
-    if (q.is_null())
-      q = {{"qpn", qpn}, {"packets", 0}, {"bytes", 0}, {"sport", 0},  {"path", nullptr},   {"moves", 0},
-           {"rx_packets", 0}, {"rx_bytes", 0}, {"rx_path", nullptr}, {"reordered", 0}, {"gaps", 0}};
+// The VNI's QPs, sent (VTEP program; uplink program: path, port, moves) or received (XDP), by QPN.
+// A node without VXLAN devices knows its QPs from the uplink and XDP programs only.
+std::vector<QpRow> vni_qps(uint32_t vni, const std::vector<QpStats>& sent, const PathReport& pr) {
+  std::map<uint32_t, QpRow> by_qpn;
+  auto entry = [&](uint32_t qpn) -> QpRow& {
+    QpRow& q = by_qpn[qpn];
+    q.qpn = qpn;
     return q;
   };
   for (const auto& q : sent) {
     if (q.vni != vni) continue;
-    json& qj = entry(q.qpn);
-    qj["packets"] = q.packets;
-    qj["bytes"] = q.bytes;
-    qj["sport"] = q.sport;
-    if (auto it = pr.qp_paths.find(qps_qp_key{q.vni, q.qpn}); it != pr.qp_paths.end()) {
-      qj["path"] = ifname_or_index(pr, it->second.ifindex);
-      qj["moves"] = it->second.moves;
-    }
+    QpRow& row = entry(q.qpn);
+    row.packets = q.packets;
+    row.bytes = q.bytes;
+    row.sport = q.sport;
+  }
+  for (const auto& [key, p] : pr.qp_paths) {
+    if (key.vni != vni) continue;
+    QpRow& row = entry(key.qpn);
+    row.path = ifname_or_index(pr, p.ifindex);
+    row.path_sport = p.sport;
+    row.moves = p.moves;
   }
   for (const auto& [key, rx] : pr.qp_rx) {
     if (key.vni != vni) continue;
-    json& qj = entry(key.qpn);
-    qj["rx_packets"] = rx.packets;
-    qj["rx_bytes"] = rx.bytes;
-    qj["rx_path"] = ifname_or_index(pr, rx.ifindex);
-    qj["reordered"] = rx.reordered;
-    qj["gaps"] = rx.gaps;
+    QpRow& row = entry(key.qpn);
+    row.rx_packets = rx.packets;
+    row.rx_bytes = rx.bytes;
+    row.rx_path = ifname_or_index(pr, rx.ifindex);
+    row.reordered = rx.reordered;
+    row.gaps = rx.gaps;
   }
-  json out = json::array();
+  std::vector<QpRow> out;
+  out.reserve(by_qpn.size());
   for (auto& [qpn, q] : by_qpn) out.push_back(std::move(q));
   return out;
 }
 
-// Per attached uplink, every frame it sent and received (VXLAN of any VNI, and the rest: ARP,
-// BGP, BFD) as the programs counted them: what the kernel's interface counters show too.
-json uplink_totals(const PathReport& pr) {
-  json out = json::array();
+std::vector<UplinkTotals> uplink_totals(const PathReport& pr) {
+  std::vector<UplinkTotals> out;
   for (const auto& [ifindex, ifname] : pr.ifnames) {
-    json u = {{"ifname", ifname}};
-    for (const auto& [dir, list] : {std::pair{"tx", &pr.paths}, std::pair{"rx", &pr.rx_paths}}) {
-      uint64_t packets = 0, bytes = 0, other_packets = 0, other_bytes = 0;
+    UplinkTotals u{ifname, {}, {}};
+    for (const auto& [dir, list] : {std::pair{&u.tx, &pr.paths}, std::pair{&u.rx, &pr.rx_paths}}) {
       for (const auto& p : *list) {
         if (p.ifindex != ifindex) continue;
-        packets += p.packets;
-        bytes += p.bytes;
+        dir->packets += p.packets;
+        dir->bytes += p.bytes;
         if (p.vni == QPS_VNI_OTHER) {
-          other_packets += p.packets;
-          other_bytes += p.bytes;
+          dir->other_packets += p.packets;
+          dir->other_bytes += p.bytes;
         }
       }
-      const std::string d = dir;
-      u[d + "_packets"] = packets;
-      u[d + "_bytes"] = bytes;
-      u[d + "_other_packets"] = other_packets;
-      u[d + "_other_bytes"] = other_bytes;
     }
-    out.push_back(u);
+    out.push_back(std::move(u));
   }
   return out;
 }
 
-}  // namespace
-
-json build_stats(const Netns& ns, std::optional<uint32_t> only) {
-  const NetnsStatus st = status(ns);
-  const PathReport pr = path_report(ns);
-  const std::vector<QpStats> qps = qp_stats(ns, only);
-  std::set<uint32_t> vnis;  // the VXLAN devices' VNIs and the transit ones (every VNI has a mode)
+// The VXLAN devices' VNIs, the transit ones (both have a mode), and those the uplinks saw.
+std::set<uint32_t> report_vnis(const NetnsStatus& st, const PathReport& pr) {
+  std::set<uint32_t> vnis;
   for (const auto& d : st.devices) vnis.insert(d.vni);
   for (const auto& [vni, mode] : st.vni_modes) vnis.insert(vni);
-  json j = {{"netns", ns.name()}, {"vnis", json::array()}, {"uplinks", uplink_totals(pr)}, {"reasons", json::object()}};
-  for (const auto& r : st.reasons) j["reasons"][r.name] = {{"packets", r.packets}, {"bytes", r.bytes}};
-  for (uint32_t vni : vnis) {
+  for (const auto* list : {&pr.paths, &pr.rx_paths})
+    for (const auto& p : *list)
+      if (p.vni != QPS_VNI_OTHER) vnis.insert(p.vni);
+  for (const auto& [key, _] : pr.qp_paths) vnis.insert(key.vni);
+  for (const auto& [key, _] : pr.qp_rx) vnis.insert(key.vni);
+  return vnis;
+}
+
+}  // namespace
+
+StatsReport make_stats(const NetnsStatus& st, const PathReport& pr, const std::vector<QpStats>& sent,
+                       std::optional<uint32_t> only) {
+  StatsReport r;
+  r.netns = st.netns;
+  r.uplinks = uplink_totals(pr);
+  r.reasons = st.reasons;
+  r.uplink_reasons = st.uplink_reasons;
+  r.xdp_reasons = st.xdp_reasons;
+  std::set<uint32_t> device_vnis;
+  for (const auto& d : st.devices) device_vnis.insert(d.vni);
+  for (uint32_t vni : report_vnis(st, pr)) {
     if (only && vni != *only) continue;
-    auto m = st.vni_modes.find(vni);
-    json v = vni_paths(vni, pr);
-    v["vni"] = vni;
-    v["mode"] = mode_name(m == st.vni_modes.end() ? static_cast<uint32_t>(QPS_MODE_OFF) : m->second);
-    v["qps"] = vni_qps(vni, qps, pr);
+    VniReport v;
+    v.vni = vni;
+    if (auto m = st.vni_modes.find(vni); m != st.vni_modes.end())
+      v.mode = m->second;
+    else if (device_vnis.count(vni))
+      v.mode = QPS_MODE_OFF;  // the datapath reads a missing entry as off
+    vni_paths(v, pr);
+    v.qps = vni_qps(vni, sent, pr);
     // Moved, not copied: with 100 000 QPs a copy of the list costs as much as building it.
-    j["vnis"].push_back(std::move(v));
+    r.vnis.push_back(std::move(v));
+  }
+  return r;
+}
+
+StatsReport build_stats(const Netns& ns, std::optional<uint32_t> only) {
+  return make_stats(status(ns), path_report(ns), qp_stats(ns, only), only);
+}
+
+json mode_json(const std::optional<uint32_t>& mode) { return mode ? json(mode_name(*mode)) : json(nullptr); }
+
+json reasons_json(const std::vector<ReasonStats>& reasons) {
+  json j = json::object();
+  for (const auto& r : reasons) j[r.name] = {{"packets", r.packets}, {"bytes", r.bytes}};
+  return j;
+}
+
+namespace {
+
+template <class T>
+json or_null(const std::optional<T>& v) {
+  return v ? json(*v) : json(nullptr);
+}
+
+json path_json(const VniPath& p) {
+  return {{"ifname", p.ifname},
+          {"remote_vtep", p.remote_vtep},
+          {"tx_packets", p.tx.packets},
+          {"tx_bytes", p.tx.bytes},
+          {"tx_roce_packets", p.tx.roce_packets},
+          {"tx_roce_bytes", p.tx.roce_bytes},
+          {"rx_packets", p.rx.packets},
+          {"rx_bytes", p.rx.bytes},
+          {"rx_roce_packets", p.rx.roce_packets},
+          {"rx_roce_bytes", p.rx.roce_bytes},
+          {"share", p.share}};
+}
+
+json qp_json(const QpRow& q) {
+  return {{"qpn", q.qpn},
+          {"packets", q.packets},
+          {"bytes", q.bytes},
+          {"sport", q.sport},
+          {"path", or_null(q.path)},
+          {"path_sport", or_null(q.path_sport)},
+          {"moves", q.moves},
+          {"rx_packets", q.rx_packets},
+          {"rx_bytes", q.rx_bytes},
+          {"rx_path", or_null(q.rx_path)},
+          {"reordered", q.reordered},
+          {"gaps", q.gaps}};
+}
+
+json uplink_json(const UplinkTotals& u) {
+  json j = {{"ifname", u.ifname}};
+  for (const auto& [d, dir] : {std::pair{"tx", &u.tx}, std::pair{"rx", &u.rx}}) {
+    const std::string prefix = d;
+    j[prefix + "_packets"] = dir->packets;
+    j[prefix + "_bytes"] = dir->bytes;
+    j[prefix + "_other_packets"] = dir->other_packets;
+    j[prefix + "_other_bytes"] = dir->other_bytes;
+  }
+  return j;
+}
+
+}  // namespace
+
+json to_json(const StatsReport& r) {
+  json j = {{"netns", r.netns}, {"vnis", json::array()}, {"uplinks", json::array()}};
+  for (const auto& u : r.uplinks) j["uplinks"].push_back(uplink_json(u));
+  j["reasons"] = reasons_json(r.reasons);
+  j["uplink_reasons"] = reasons_json(r.uplink_reasons);
+  j["xdp_reasons"] = reasons_json(r.xdp_reasons);
+  for (const auto& v : r.vnis) {
+    json vj = {{"vni", v.vni}, {"mode", mode_json(v.mode)}, {"paths", json::array()},
+               {"imbalance", v.balance.imbalance}, {"jain", v.balance.jain}, {"qps", json::array()}};
+    for (const auto& p : v.paths) vj["paths"].push_back(path_json(p));
+    for (const auto& q : v.qps) vj["qps"].push_back(qp_json(q));
+    j["vnis"].push_back(std::move(vj));
   }
   return j;
 }
 
 namespace {
 
-std::string name_or_dash(const json& v) { return v.is_string() ? v.get<std::string>() : "-"; }
-unsigned long ul(const json& v) { return static_cast<unsigned long>(v.get<uint64_t>()); }
+const char* name_or_dash(const std::optional<std::string>& v) { return v ? v->c_str() : "-"; }
+unsigned long ul(uint64_t v) { return static_cast<unsigned long>(v); }
 
-void print_paths(const json& v) {
+void print_paths(const VniReport& v) {
   std::printf("  %-10s %-16s %11s %10s %11s %10s %7s\n", "UPLINK", "REMOTE-VTEP", "TX-PACKETS", "TX-BYTES", "RX-PACKETS",
               "RX-BYTES", "SHARE");
-  for (const auto& p : v["paths"])
-    std::printf("  %-10s %-16s %11lu %10s %11lu %10s %6.1f%%\n", p["ifname"].get<std::string>().c_str(),
-                p["remote_vtep"].get<std::string>().c_str(), ul(p["tx_packets"]), human_bytes(p["tx_bytes"].get<uint64_t>()).c_str(),
-                ul(p["rx_packets"]), human_bytes(p["rx_bytes"].get<uint64_t>()).c_str(), 100 * p["share"].get<double>());
+  for (const auto& p : v.paths)
+    std::printf("  %-10s %-16s %11lu %10s %11lu %10s %6.1f%%\n", p.ifname.c_str(), p.remote_vtep.c_str(), ul(p.tx.packets),
+                human_bytes(p.tx.bytes).c_str(), ul(p.rx.packets), human_bytes(p.rx.bytes).c_str(), 100 * p.share);
   std::set<std::string> uplinks;
-  for (const auto& p : v["paths"]) uplinks.insert(p["ifname"].get<std::string>());
-  std::printf("  imbalance %.2f, Jain's index %.3f (over the tx RoCEv2 bytes of %zu uplinks)\n", v["imbalance"].get<double>(),
-              v["jain"].get<double>(), uplinks.size());
+  for (const auto& p : v.paths) uplinks.insert(p.ifname);
+  std::printf("  imbalance %.2f, Jain's index %.3f (over the tx RoCEv2 bytes of %zu uplinks)\n", v.balance.imbalance,
+              v.balance.jain, uplinks.size());
 }
 
-void print_qps(const json& v) {
+// SPORT: the port this VTEP chose, else the one the uplink program saw (a node that only forwards).
+void print_qps(const VniReport& v) {
   std::printf("  %-10s %10s %10s %6s %-8s %5s %10s %-8s %9s %6s\n", "QPN", "TX-PKTS", "TX-BYTES", "SPORT", "PATH", "MOVES",
               "RX-PKTS", "RX-PATH", "REORDERED", "GAPS");
-  for (const auto& q : v["qps"]) {
-    const unsigned sport = q["sport"].get<unsigned>();
-    std::printf("  0x%-8x %10lu %10s %6s %-8s %5lu %10lu %-8s %9lu %6lu\n", q["qpn"].get<unsigned>(), ul(q["packets"]),
-                human_bytes(q["bytes"].get<uint64_t>()).c_str(), sport ? std::to_string(sport).c_str() : "-",
-                name_or_dash(q["path"]).c_str(), ul(q["moves"]), ul(q["rx_packets"]), name_or_dash(q["rx_path"]).c_str(),
-                ul(q["reordered"]), ul(q["gaps"]));
+  for (const auto& q : v.qps) {
+    const unsigned sport = q.sport ? q.sport : q.path_sport.value_or(0);
+    std::printf("  0x%-8x %10lu %10s %6s %-8s %5lu %10lu %-8s %9lu %6lu\n", q.qpn, ul(q.packets),
+                human_bytes(q.bytes).c_str(), sport ? std::to_string(sport).c_str() : "-", name_or_dash(q.path),
+                ul(q.moves), ul(q.rx_packets), name_or_dash(q.rx_path), ul(q.reordered), ul(q.gaps));
   }
 }
 
 }  // namespace
 
-void print_stats_table(const json& j) {
-  for (const auto& v : j["vnis"]) {
-    std::printf("VNI %u (mode %s) in netns %s\n", v["vni"].get<unsigned>(), v["mode"].get<std::string>().c_str(),
-                j["netns"].get<std::string>().c_str());
-    if (!v["paths"].empty()) print_paths(v);
+void print_stats_table(const StatsReport& r) {
+  for (const auto& v : r.vnis) {
+    if (v.mode)
+      std::printf("VNI %u (mode %s) in netns %s\n", v.vni, mode_name(*v.mode), r.netns.c_str());
+    else
+      std::printf("VNI %u (seen on the uplinks, not steered here) in netns %s\n", v.vni, r.netns.c_str());
+    if (!v.paths.empty()) print_paths(v);
     print_qps(v);
   }
 }
 
-
-}  // namespace qpspread::cli
+}  // namespace qpspread::report

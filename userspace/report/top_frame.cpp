@@ -7,36 +7,27 @@
 #include "common/units.h"
 #include "userspace/report/fairness.h"
 
-namespace qpspread::cli {
+namespace qpspread::report {
 namespace {
 
 using nlohmann::json;
 
-// j[key] when it is an array, else an empty one: a report may lack a part (no QPs yet), and
-// json::value() would return a copy that pointers into it must not outlive.
-const json& items(const json& j, const char* key) {
-  static const json empty = json::array();
-  if (!j.is_object()) return empty;
-  auto it = j.find(key);
-  return it != j.end() && it->is_array() ? *it : empty;
-}
-
-// The element of `arr` whose `key` fields equal those of `like`, or null: paths are matched by
-// (ifname, remote_vtep), QPs by qpn, VNIs by vni, since the order of a report is not stable.
-const json* find_like(const json& arr, const json& like, std::initializer_list<const char*> keys) {
-  for (const auto& e : arr) {
-    bool same = true;
-    for (const char* k : keys) same = same && e.contains(k) && like.contains(k) && e[k] == like[k];
-    if (same) return &e;
-  }
+// The element of `arr` that `same` says is `like`, or null: paths are matched by (ifname,
+// remote_vtep), QPs by qpn, VNIs by vni, since the order of a report is not stable.
+template <class T, class Same>
+const T* find_like(const std::vector<T>& arr, const T& like, Same same) {
+  for (const auto& e : arr)
+    if (same(e, like)) return &e;
   return nullptr;
 }
 
-// Counter `field` grew by this much; a missing field (a report from before the receive-side
-// counters existed) counts as 0, an element new in `after` has counted all of it in the interval.
-uint64_t grew(const json* before, const json& after, const char* field) {
-  const uint64_t now = after.value(field, uint64_t{0});
-  return counter_delta(before ? before->value(field, uint64_t{0}) : 0, now);
+// Counter `field` grew by this much; an element new in `after` has counted all of it in the interval.
+template <class T>
+uint64_t grew(const T* before, const T& after, uint64_t T::*field) {
+  return counter_delta(before ? before->*field : 0, after.*field);
+}
+uint64_t grew(const VniPath* before, const VniPath& after, PathCounters VniPath::*dir, uint64_t PathCounters::*field) {
+  return counter_delta(before ? (before->*dir).*field : 0, (after.*dir).*field);
 }
 
 struct Rate {
@@ -45,39 +36,43 @@ struct Rate {
   double bits_per_s(uint64_t bytes) const { return per_s(bytes) * 8; }
 };
 
-json vni_paths(const json* before, const json& after, Rate r) {
+json vni_paths(const VniReport* before, const VniReport& after, Rate r) {
   json paths = json::array();
   std::vector<uint64_t> roce;
-  for (const auto& p : items(after, "paths")) {
-    const json* b = before ? find_like(items(*before, "paths"), p, {"ifname", "remote_vtep"}) : nullptr;
-    paths.push_back({{"ifname", p.value("ifname", "")}, {"remote_vtep", p.value("remote_vtep", "")},
-                     {"tx_pps", r.per_s(grew(b, p, "tx_packets"))}, {"tx_bps", r.bits_per_s(grew(b, p, "tx_bytes"))},
-                     {"rx_pps", r.per_s(grew(b, p, "rx_packets"))}, {"rx_bps", r.bits_per_s(grew(b, p, "rx_bytes"))}});
-    roce.push_back(grew(b, p, "tx_roce_bytes"));
+  std::vector<std::pair<std::string, uint64_t>> uplink_load;
+  for (const auto& p : after.paths) {
+    const VniPath* b = before ? find_like(before->paths, p, [](const VniPath& x, const VniPath& y) {
+      return x.ifname == y.ifname && x.remote_vtep == y.remote_vtep;
+    }) : nullptr;
+    using P = PathCounters;
+    paths.push_back({{"ifname", p.ifname}, {"remote_vtep", p.remote_vtep},
+                     {"tx_pps", r.per_s(grew(b, p, &VniPath::tx, &P::packets))},
+                     {"tx_bps", r.bits_per_s(grew(b, p, &VniPath::tx, &P::bytes))},
+                     {"rx_pps", r.per_s(grew(b, p, &VniPath::rx, &P::packets))},
+                     {"rx_bps", r.bits_per_s(grew(b, p, &VniPath::rx, &P::bytes))}});
+    roce.push_back(grew(b, p, &VniPath::tx, &P::roce_bytes));
+    uplink_load.emplace_back(p.ifname, roce.back());
   }
-  const std::vector<double> share = metrics::shares(roce);
-  std::map<std::string, uint64_t> per_uplink;  // the ECMP choice is the uplink: balance is over them
-  for (size_t i = 0; i < paths.size(); i++) {
-    paths[i]["share"] = share[i];
-    per_uplink[paths[i]["ifname"].get<std::string>()] += roce[i];
-  }
-  std::vector<uint64_t> load;
-  for (const auto& [_, bytes] : per_uplink) load.push_back(bytes);
-  return {{"paths", paths}, {"imbalance", metrics::imbalance(load)}, {"jain", metrics::jain_index(load)}};
+  const std::vector<double> share = shares(roce);
+  for (size_t i = 0; i < paths.size(); i++) paths[i]["share"] = share[i];
+  const Balance bal = uplink_balance(uplink_load);
+  return {{"paths", paths}, {"imbalance", bal.imbalance}, {"jain", bal.jain}};
 }
 
-json vni_qps(const json* before, const json& after, Rate r, size_t top_qps) {
+json vni_qps(const VniReport* before, const VniReport& after, Rate r, size_t top_qps) {
   struct Row {
     uint64_t bytes, packets;
     json j;
   };
   std::vector<Row> rows;
-  for (const auto& q : items(after, "qps")) {
-    const json* b = before ? find_like(items(*before, "qps"), q, {"qpn"}) : nullptr;
-    Row row{grew(b, q, "bytes"), grew(b, q, "packets"), json::object()};
-    row.j = {{"qpn", q.value("qpn", 0u)}, {"pps", r.per_s(row.packets)}, {"bps", r.bits_per_s(row.bytes)},
-             {"moves", grew(b, q, "moves")}, {"reordered", grew(b, q, "reordered")}, {"gaps", grew(b, q, "gaps")}};
-    if (q.contains("path")) row.j["path"] = q["path"];
+  for (const auto& q : after.qps) {
+    const QpRow* b = before ? find_like(before->qps, q, [](const QpRow& x, const QpRow& y) { return x.qpn == y.qpn; })
+                            : nullptr;
+    Row row{grew(b, q, &QpRow::bytes), grew(b, q, &QpRow::packets), json::object()};
+    row.j = {{"qpn", q.qpn}, {"pps", r.per_s(row.packets)}, {"bps", r.bits_per_s(row.bytes)},
+             {"moves", grew(b, q, &QpRow::moves)}, {"reordered", grew(b, q, &QpRow::reordered)},
+             {"gaps", grew(b, q, &QpRow::gaps)}};
+    if (q.path) row.j["path"] = *q.path;
     rows.push_back(std::move(row));
   }
   // Busiest first; ties by packets, then by QPN so that idle QPs keep their place between frames.
@@ -94,7 +89,7 @@ json vni_qps(const json* before, const json& after, Rate r, size_t top_qps) {
 void render_vni(std::string& s, const json& v) {
   char line[256];
   std::snprintf(line, sizeof(line), "\nVNI %u (mode %s), %zu paths, %u QPs\n", v["vni"].get<unsigned>(),
-                v["mode"].get<std::string>().c_str(), v["paths"].size(), v["qp_count"].get<unsigned>());
+                v["mode"].is_string() ? v["mode"].get<std::string>().c_str() : "-", v["paths"].size(), v["qp_count"].get<unsigned>());
   s += line;
   if (!v["paths"].empty()) {
     std::snprintf(line, sizeof(line), "  %-10s %-16s %10s %12s %10s %12s %7s\n", "UPLINK", "REMOTE-VTEP", "TX-PKT/S",
@@ -130,15 +125,16 @@ void render_vni(std::string& s, const json& v) {
 
 uint64_t counter_delta(uint64_t before, uint64_t after) { return after >= before ? after - before : after; }
 
-json top_frame(const json& before, const json& after, double elapsed_s, size_t top_qps) {
+json top_frame(const StatsReport& before, const StatsReport& after, double elapsed_s, size_t top_qps) {
   const Rate r{elapsed_s};
-  json frame = {{"netns", after.value("netns", "")}, {"elapsed", elapsed_s}, {"vnis", json::array()}};
-  for (const auto& v : items(after, "vnis")) {
-    const json* b = find_like(items(before, "vnis"), v, {"vni"});
+  json frame = {{"netns", after.netns}, {"elapsed", elapsed_s}, {"vnis", json::array()}};
+  for (const auto& v : after.vnis) {
+    const VniReport* b =
+        find_like(before.vnis, v, [](const VniReport& x, const VniReport& y) { return x.vni == y.vni; });
     json fv = vni_paths(b, v, r);
-    fv["vni"] = v.value("vni", 0u);
-    fv["mode"] = v.value("mode", "");
-    fv["qp_count"] = items(v, "qps").size();
+    fv["vni"] = v.vni;
+    fv["mode"] = mode_json(v.mode);
+    fv["qp_count"] = v.qps.size();
     fv["qps"] = vni_qps(b, v, r, top_qps);
     frame["vnis"].push_back(std::move(fv));
   }
@@ -161,4 +157,4 @@ std::string render_top_frame(const json& frame) {
   return s;
 }
 
-}  // namespace qpspread::cli
+}  // namespace qpspread::report

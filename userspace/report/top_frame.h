@@ -9,7 +9,9 @@
 #include <cstdint>
 #include <string>
 
-namespace qpspread::cli {
+#include "userspace/report/stats_report.h"
+
+namespace qpspread::report {
 
 // How much a cumulative counter grew between two reads. A counter that went down was reset (a
 // detach and re-attach, an LRU eviction and re-insertion): it has counted `after` since then.
@@ -18,14 +20,14 @@ uint64_t counter_delta(uint64_t before, uint64_t after);
 // {"netns", "elapsed", "vnis": [{"vni", "mode", "qp_count",
 //   "paths": [{"ifname", "remote_vtep", "tx_pps", "tx_bps", "rx_pps", "rx_bps", "share"}],
 //   "imbalance", "jain", "qps": [{"qpn", "path"?, "pps", "bps", "moves", "reordered", "gaps"}]}]}
-// Shares, imbalance and Jain's index are over the interval's RoCEv2 bytes per path; moves,
-// reordered and gaps are the interval's counts. `qps` holds the `top_qps` busiest by byte rate.
-nlohmann::json top_frame(const nlohmann::json& before, const nlohmann::json& after, double elapsed_s,
-                         size_t top_qps);
+// Shares, imbalance and Jain's index (uplink_balance) are over the interval's RoCEv2 bytes per
+// path; moves, reordered and gaps are the interval's counts. `qps` holds the `top_qps` busiest by
+// byte rate. mode is null for a VNI only observed on the uplinks, as in the stats report.
+nlohmann::json top_frame(const StatsReport& before, const StatsReport& after, double elapsed_s, size_t top_qps);
 
 // The frame for people: a header, then per VNI the path table, the fairness line and the QP
 // table. Plain text without escape codes; "interval" and "time", when the caller set them, go
 // into the header.
 std::string render_top_frame(const nlohmann::json& frame);
 
-}  // namespace qpspread::cli
+}  // namespace qpspread::report

@@ -1,0 +1,52 @@
+// The demo, the main job: brings up the multi-DC lab (lab/scaleacross.clab.yml) without Docker,
+// caps both WAN links' rate, attaches qpspread to every leaf (and, to count per WAN link, to the
+// borders' WAN interfaces), runs a cross-DC ring AllReduce between hosts of one VNI with the mode
+// off and then qp-hash, collects the WAN shares, balance and iteration times and the stats of one
+// leaf, writes the result JSON and tears the lab down on every path: success, error, Ctrl-C.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "userspace/report/stats_report.h"
+
+namespace qpspread::scenario {
+
+struct DemoOptions {
+  std::string topo = "lab/scaleacross.clab.yml";
+  std::string lab = "qpspread-demo";
+  uint32_t vni = 100;
+  int ranks = 2;  // one host per data center: the WAN, not the 2 cores, is the bottleneck
+  int qps = 8;    // per peer
+  uint64_t wan_rate_bps = 20'000'000;  // each WAN link's cap
+  uint64_t rate_bps = 24'000'000;      // per host: above one capped WAN link, below two
+  size_t size = 1000000;               // AllReduce bytes per rank
+  int iterations = 4;                  // per mode
+  std::string out = "results/demo.json";  // where the result JSON goes; "" writes none
+};
+
+struct DemoResult {
+  // What the result file holds: {"lab", "lab_up_s", "stats_leaf", "total_s",
+  //   "workload": {"algorithm", "ranks", "bytes", "qps", "iterations", "rate_mbit_per_host", "rate",
+  //                "sport", "wan_rate", "vni"},
+  //   "modes": {"off"|"qp-hash": {"wan_links": [{"link", "rocev2_bytes", "share"}], "imbalance", "jain",
+  //             "iteration_ms_p50", "iteration_ms_p99", "iteration_ms", "correct", "frames",
+  //             "retransmitted_frames"}},
+  //   "qp_hash_stats": stats -j of the stats leaf after both runs, "qp_hash_top": a top frame over
+  //   the qp-hash run}
+  nlohmann::json doc;
+  report::StatsReport qp_hash_stats;  // the same report, typed, for the plain renderer
+  std::string written;                // the file written ("" when none)
+};
+
+using Progress = std::function<void(const std::string&)>;
+
+// Installs the Ctrl-C/SIGTERM handler (common/interrupt.h) so an interrupt tears the lab down.
+// Throws qpspread::Error when a step fails, after the lab is down.
+DemoResult run_demo(const DemoOptions& opts, const Progress& progress);
+
+}  // namespace qpspread::scenario
