@@ -87,7 +87,8 @@ RouterView router_view(const std::string& ns) {
         v.bgp_peers[std::string(afi) + " " + peer] = p.value("state", "?");
   const json bfd = frr_show(ns, "show bfd peers");
   if (bfd.is_array())
-    for (const auto& p : bfd) v.bfd_peers[p.value("interface", "") + "/" + p.value("peer", "")] = p.value("status", "?");
+    for (const auto& p : bfd)
+      v.bfd_peers[p.value("interface", "") + "/" + p.value("peer", "")] = p.value("status", "?");
   const json vnis = frr_show(ns, "show evpn vni");
   if (vnis.is_object()) {
     for (const auto& [key, info] : vnis.items()) {
