@@ -19,9 +19,9 @@
 #include <set>
 #include <thread>
 
-#include "tests/support/fabric_checks.h"
 #include "tests/support/test_util.h"
 #include "userspace/lab/clab_file.h"
+#include "userspace/lab/lab_runner.h"
 #include "userspace/lab/lab_state.h"
 
 namespace qpspread::test {

@@ -4,6 +4,7 @@
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -11,6 +12,7 @@
 #include <sstream>
 
 #include "tests/support/test_util.h"
+#include "userspace/labgen/clab_writer.h"
 #include "userspace/labgen/lab_spec.h"
 
 namespace {
@@ -182,6 +184,19 @@ TEST(LabSpec, HostAddressesAreUniqueAcrossDataCenters) {
     else EXPECT_TRUE(ips.insert(n.host_ip).second) << n.name;
   }
   EXPECT_EQ(ips.size(), 8u);
+}
+
+// A host's MAC is set only when the spec names one (the test fabric's hosts need known MACs).
+TEST(LabSpec, HostMacIsSetBeforeTheLinkComesUpOnlyWhenGiven) {
+  qpspread::lab::LabNode h;
+  h.host_ip = "10.100.0.1/24";
+  for (const auto& c : qpspread::lab::node_exec(h)) EXPECT_EQ(c.find("address"), std::string::npos) << c;
+  h.mac = "02:00:00:00:01:01";
+  const std::vector<std::string> cmds = qpspread::lab::node_exec(h);
+  const auto mac = std::find(cmds.begin(), cmds.end(), "ip link set dev eth1 address 02:00:00:00:01:01");
+  const auto up = std::find(cmds.begin(), cmds.end(), "ip link set dev eth1 up");
+  ASSERT_NE(mac, cmds.end());
+  EXPECT_LT(mac, up);
 }
 
 // vtysh parses the integrated file against every daemon's command tree and reports each line it

@@ -1,37 +1,21 @@
-// The lab's building blocks: commands in namespaces, veth links, FRR daemons, FRR's view.
+// The lab's building blocks: commands in namespaces, veth links, FRR daemons.
 #include <grp.h>
 #include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <thread>
 
 #include "common/command.h"
 #include "common/error.h"
+#include "common/process.h"
 #include "userspace/lab/lab_internal.h"
 #include "userspace/lab/lab_runner.h"
 
 namespace qpspread::lab {
-namespace {
 
 namespace fs = std::filesystem;
-using nlohmann::json;
-
-pid_t wait_for_pidfile(const std::string& path) {
-  for (auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-       std::chrono::steady_clock::now() < deadline;) {
-    std::ifstream f(path);
-    pid_t pid = 0;
-    if (f >> pid && pid > 0) return pid;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return 0;
-}
-
-}  // namespace
 
 std::vector<std::string> in_netns(const std::string& ns, const std::vector<std::string>& argv) {
   std::vector<std::string> out;
@@ -73,41 +57,6 @@ void start_frr(LabState& st, const std::string& ns, const std::string& node, con
   }
   CommandOutput r = run_command({"vtysh", "-N", ns, "-f", frr_conf});
   if (r.exit_code != 0) throw Error("node " + node + ": FRR refused " + frr_conf + ": " + r.out + r.err);
-}
-
-json frr_show(const std::string& ns, const std::string& command) {
-  CommandOutput r = run_command({"vtysh", "-N", ns, "-c", command + " json"});
-  if (r.exit_code != 0 || r.out.empty()) return json();
-  return json::parse(r.out, nullptr, /*allow_exceptions=*/false);
-}
-
-RouterView router_view(const std::string& ns) {
-  RouterView v;
-  const json bgp = frr_show(ns, "show bgp summary");
-  if (bgp.is_discarded() || !bgp.is_object()) return v;
-  v.answered = true;
-  for (const char* afi : {"ipv4Unicast", "l2VpnEvpn"})
-    if (bgp.contains(afi) && bgp[afi].contains("peers"))
-      for (const auto& [peer, p] : bgp[afi]["peers"].items())
-        v.bgp_peers[std::string(afi) + " " + peer] = p.value("state", "?");
-  const json bfd = frr_show(ns, "show bfd peers");
-  if (bfd.is_array())
-    for (const auto& p : bfd) v.bfd_peers[p.value("interface", "") + "/" + p.value("peer", "")] = p.value("status", "?");
-  const json vnis = frr_show(ns, "show evpn vni");
-  if (vnis.is_object()) {
-    for (const auto& [key, info] : vnis.items()) {
-      const uint32_t vni = info.value("vni", 0u);
-      if (!vni) continue;
-      std::vector<std::string>& vteps = v.vni_remote_vteps[vni];
-      const json detail = frr_show(ns, "show evpn vni " + std::to_string(vni));
-      // FRR 8.4 lists the remote VTEPs as strings under "numRemoteVteps"; later versions as
-      // objects under "remoteVteps".
-      for (const char* k : {"numRemoteVteps", "remoteVteps"})
-        if (detail.is_object() && detail.contains(k) && detail[k].is_array())
-          for (const auto& r : detail[k]) vteps.push_back(r.is_string() ? r.get<std::string>() : r.value("ip", ""));
-    }
-  }
-  return v;
 }
 
 }  // namespace qpspread::lab

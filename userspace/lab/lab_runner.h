@@ -18,7 +18,7 @@ namespace qpspread::lab {
 using Progress = std::function<void(const std::string&)>;
 
 struct UpOptions {
-  int timeout_s = 60;  // for BGP, BFD and EVPN to converge
+  int timeout_s = 60;  // for not_converged() to come back empty 3 times
   Progress progress;
 };
 
@@ -47,5 +47,16 @@ nlohmann::json lab_node(const std::string& lab, const std::string& node, bool st
 
 // FRR's view of one router: `vtysh -N ns -c "<command> json"`; null when it does not answer.
 nlohmann::json frr_show(const std::string& netns, const std::string& command);
+
+// What still keeps the lab from being converged, one line each ("dc1-leaf1: BFD peer eth1/... is
+// down"); empty when it is. Every router answers, every BGP session is Established, every BFD
+// peer is up, every VTEP lists every other VTEP of its VNIs, and each VTEP's kernel route to a
+// remote VTEP has as many next hops as FRR installed. lab_up waits for 3 empty results 1 s apart.
+std::vector<std::string> not_converged(const ClabTopology& topo);
+
+// The devices of the kernel's next hops for `prefix` (e.g. "10.0.0.12/32") in netns `ns`, one per
+// path: read from the route's multipath list, or from its nexthop group when the kernel reports
+// only the group id (net.ipv4.nexthop_compat_mode=0). Empty when there is no such route.
+std::vector<std::string> kernel_nexthop_devs(const std::string& ns, const std::string& prefix);
 
 }  // namespace qpspread::lab

@@ -2,7 +2,6 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <map>
 #include <sstream>
 #include <thread>
 
@@ -75,37 +74,6 @@ void start_routers(LabState& st, const ClabTopology& t) {
   }
 }
 
-// What still keeps the lab from being converged; empty when it is.
-std::vector<std::string> not_converged(const ClabTopology& t) {
-  std::vector<std::string> missing;
-  std::map<uint32_t, int> leaves_per_vni;
-  std::map<std::string, std::map<uint32_t, int>> remote_vteps;  // node -> vni -> count
-  for (const auto& n : t.nodes) {
-    if (n.frr_conf().empty()) continue;
-    const std::string ns = t.netns(n.name);
-    const RouterView v = router_view(ns);
-    if (!v.answered) {
-      missing.push_back(n.name + ": FRR does not answer");
-      continue;
-    }
-    for (const auto& [peer, state] : v.bgp_peers)
-      if (state != "Established") missing.push_back(n.name + ": BGP peer " + peer + " is " + state);
-    if (v.bgp_peers.empty()) missing.push_back(n.name + ": no BGP peer yet");
-    for (const auto& [peer, status] : v.bfd_peers)
-      if (status != "up") missing.push_back(n.name + ": BFD peer " + peer + " is " + status);
-    for (const auto& [vni, vteps] : v.vni_remote_vteps) {
-      leaves_per_vni[vni]++;
-      remote_vteps[n.name][vni] = static_cast<int>(vteps.size());
-    }
-  }
-  for (const auto& [node, vnis] : remote_vteps)
-    for (const auto& [vni, count] : vnis)
-      if (count != leaves_per_vni[vni] - 1)
-        missing.push_back(node + ": VNI " + std::to_string(vni) + " sees " + std::to_string(count) + " of " +
-                          std::to_string(leaves_per_vni[vni] - 1) + " remote VTEPs");
-  return missing;
-}
-
 }  // namespace
 
 json lab_up(const ClabTopology& t, const UpOptions& o) {
@@ -131,15 +99,19 @@ json lab_up(const ClabTopology& t, const UpOptions& o) {
   start_routers(st, t);
   st.json()["up"] = true;
   st.event("up");
-  say(o, "waiting for BGP, BFD and EVPN to converge (timeout " + std::to_string(o.timeout_s) + " s)");
+  say(o, "waiting for BGP, BFD, EVPN and the VTEPs' ECMP routes to converge (timeout " +
+             std::to_string(o.timeout_s) + " s)");
   std::vector<std::string> missing;
   // Converged means 3 clean checks in a row, 1 s apart: a session that flaps once is not up.
-  for (int clean = 0; clean < 3;) {
+  int clean = 0;
+  while (clean < 3) {
     missing = not_converged(t);
     clean = missing.empty() ? clean + 1 : 0;
     if (std::chrono::steady_clock::now() - t0 > std::chrono::seconds(o.timeout_s)) break;
     if (clean < 3) std::this_thread::sleep_for(std::chrono::seconds(1));
   }
+  if (missing.empty() && clean < 3)
+    missing.push_back("clean for only " + std::to_string(clean) + " of 3 checks in a row when the timeout came");
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   st.event(missing.empty() ? "converged" : "not converged after " + std::to_string(o.timeout_s) + " s");
   return {{"lab", t.name}, {"converged", missing.empty()}, {"seconds", secs}, {"not_converged", missing},

@@ -101,6 +101,7 @@ std::vector<std::string> node_exec(const LabNode& n) {
     return cmds;
   }
   cmds.push_back("ip link set dev eth1 mtu " + std::to_string(kOverlayMtu));
+  if (!n.mac.empty()) cmds.push_back("ip link set dev eth1 address " + n.mac);
   cmds.push_back("ip addr add " + n.host_ip + " dev eth1");
   cmds.push_back("ip link set dev eth1 up");
   return cmds;

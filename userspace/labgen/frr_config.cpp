@@ -61,10 +61,6 @@ std::string bgp_section(const RouterConfig& r) {
 
 }  // namespace
 
-std::string zebra_conf(const RouterConfig& r) { return header(r); }
-std::string bfdd_conf(const RouterConfig& r) { return header(r) + bfd_section(r); }
-std::string bgpd_conf(const RouterConfig& r) { return header(r) + bgp_section(r); }
-
 std::string frr_conf(const RouterConfig& r) {
   // Kernel nexthop objects off: FRR 8.4 left a leaf's ECMP nexthop group with one member after a
   // spine stopped and started (zebra listed both next hops, the kernel group had one); classic

@@ -1,7 +1,6 @@
 // FRR configuration for the routers of a lab: eBGP unnumbered underlay with multipath, EVPN
-// (advertise-all-vni on the VTEPs), BFD on every session. Two shapes: one file per daemon (the
-// namespace test fabric starts each daemon with -f) and FRR's integrated frr.conf (the multi-DC
-// lab, read by `vtysh -b` in the FRR container).
+// (advertise-all-vni on the VTEPs), BFD on every session, as FRR's integrated frr.conf (read by
+// `vtysh -b` in the FRR container, and by the lab runner's `vtysh -f`).
 #pragma once
 
 #include <string>
@@ -30,10 +29,7 @@ struct RouterConfig {
   bool evpn_nexthop_unchanged = false;
 };
 
-std::string zebra_conf(const RouterConfig& r);
-std::string bfdd_conf(const RouterConfig& r);
-std::string bgpd_conf(const RouterConfig& r);
-// Everything in one file: FRR's integrated configuration (/etc/frr/frr.conf).
+// FRR's integrated configuration (/etc/frr/frr.conf).
 std::string frr_conf(const RouterConfig& r);
 // FRR's /etc/frr/daemons: bgpd and bfdd on (zebra, staticd and watchfrr always run).
 std::string frr_daemons_file();

@@ -55,6 +55,7 @@ struct LabNode {
   // Hosts
   uint32_t vni = 0;
   std::string host_ip;  // "10.100.0.11/24"
+  std::string mac;      // "02:00:00:00:01:01" on eth1; "" keeps the kernel's random one
   int next_if = 1;      // containerlab's eth0 is management: links start at eth1
 
   bool router() const { return role != Role::host; }
