@@ -4,13 +4,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <thread>
 
 #include "common/command.h"
 #include "common/error.h"
+#include "common/process.h"
 #include "userspace/lab/lab_internal.h"
 #include "userspace/lab/lab_runner.h"
 
@@ -19,17 +18,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
-
-pid_t wait_for_pidfile(const std::string& path) {
-  for (auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-       std::chrono::steady_clock::now() < deadline;) {
-    std::ifstream f(path);
-    pid_t pid = 0;
-    if (f >> pid && pid > 0) return pid;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return 0;
-}
 
 }  // namespace
 
