@@ -254,7 +254,8 @@ TEST_F(LabRunnerTest, ABadImpairmentInTheTopologyIsRefusedBeforeAnythingIsMade) 
 )");
   CommandResult r = lab({"up", "-t", file});
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_NE(r.err.find("link wan1: vars.impairment.rate: '20xbit' is not a rate like 1gbit"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("link wan1: vars.impairment.rate: '20xbit' is not a rate like 1gbit"), std::string::npos)
+      << r.err;
   EXPECT_FALSE(node_netns_exists("a"));
   EXPECT_FALSE(fs::exists("/run/qpspread/lab/" + name_));
 }

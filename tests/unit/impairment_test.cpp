@@ -68,7 +68,8 @@ TEST(Impairment, AChangeNamesTheKeyTheValueAndTheSyntax) {
     parse_impairment_change(std::nullopt, std::nullopt, std::nullopt, "20xbit");
     FAIL() << "accepted 20xbit";
   } catch (const Error& e) {
-    EXPECT_STREQ(e.what(), "--rate: '20xbit' is not a rate like 1gbit, 100mbit or 500kbit (bits per second; 0 = unlimited)");
+    EXPECT_STREQ(e.what(),
+                 "--rate: '20xbit' is not a rate like 1gbit, 100mbit or 500kbit (bits per second; 0 = unlimited)");
   }
   try {
     parse_impairment_change(std::nullopt, std::nullopt, "150", std::nullopt, "vars.impairment.");
@@ -79,7 +80,8 @@ TEST(Impairment, AChangeNamesTheKeyTheValueAndTheSyntax) {
 }
 
 TEST(RelayControl, WrittenAsTheRelayReadsIt) {
-  const std::string path = std::filesystem::temp_directory_path() / ("qps-control-" + std::to_string(::getpid()) + ".json");
+  const std::string path =
+      std::filesystem::temp_directory_path() / ("qps-control-" + std::to_string(::getpid()) + ".json");
   const Impairment imp = parse_impairment("20ms", "1ms", "0.5", "100mbit");
   write_control(path, imp);
   Impairment ab, ba;

@@ -59,10 +59,11 @@ void print_lab_status(const json& j) {
     std::printf("  %-16s %-7s %-9s %-9s %s\n", n["name"].get<std::string>().c_str(), n["exists"].get<bool>() ? "yes" : "MISSING",
                 count_up("bgp", "state", "Established").c_str(), count_up("bfd", "status", "up").c_str(), vnis.c_str());
   }
-  for (const auto& l : j["links"])
+  for (const auto& l : j["links"]) {
+    const wan::Impairment imp = wan::impairment_from_json(l.value("impairment", json::object()));
     std::printf("  WAN %s: backend %s, impairment %s%s\n", l["name"].get<std::string>().c_str(),
-                l.value("backend", "?").c_str(), wan::describe(wan::impairment_from_json(l.value("impairment", json::object()))).c_str(),
-                l.value("cut", false) ? ", CUT" : "");
+                l.value("backend", "?").c_str(), wan::describe(imp).c_str(), l.value("cut", false) ? ", CUT" : "");
+  }
 }
 
 void add_up(CLI::App* lab, Context& ctx) {

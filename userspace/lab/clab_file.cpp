@@ -88,7 +88,8 @@ wan::Impairment parse_impairment(const fs::path& file, const std::string& link, 
   for (const auto& kv : imp) {
     const std::string key = kv.first.as<std::string>();
     const auto* k = std::find_if(std::begin(keys), std::end(keys), [&](const char* x) { return key == x; });
-    if (k == std::end(keys)) bad(file, "link " + link + ": vars.impairment." + key + " is unknown (known: delay, jitter, loss, rate)");
+    if (k == std::end(keys))
+      bad(file, "link " + link + ": vars.impairment." + key + " is unknown (known: delay, jitter, loss, rate)");
     values[k - std::begin(keys)] = kv.second.as<std::string>("");
   }
   try {

@@ -98,10 +98,11 @@ void start_relay(LabState& st, const std::string& name, const std::string& wire)
   const std::string log = link["log"].get<std::string>(), pidfile = st.dir() + "/" + name + ".pid";
   // The control file is read on SIGHUP; the declared impairment goes in as flags from the start.
   const wan::Impairment imp = effective(link);
-  std::vector<std::string> argv = {self_exe(), "wan-relay", "--netns", wire, "--a", "wire-a", "--b", "wire-b",
-                                   "--control", link["control"].get<std::string>(), "--pidfile", pidfile,
-                                   "--delay", format_duration_us(imp.delay_us), "--jitter", format_duration_us(imp.jitter_us),
-                                   "--loss", format_number(imp.loss_percent), "--rate", format_rate_bps(imp.rate_bps)};
+  const std::vector<std::string> argv = {
+      self_exe(), "wan-relay", "--netns", wire, "--a", "wire-a", "--b", "wire-b",
+      "--control", link["control"].get<std::string>(), "--pidfile", pidfile,
+      "--delay", format_duration_us(imp.delay_us), "--jitter", format_duration_us(imp.jitter_us),
+      "--loss", format_number(imp.loss_percent), "--rate", format_rate_bps(imp.rate_bps)};
   const pid_t pid = spawn_daemon(argv, log);
   const LabProcess p{"wire:" + name, "wan-relay", pid, process_start_ticks(pid)};
   st.add_process(p);
@@ -110,8 +111,8 @@ void start_relay(LabState& st, const std::string& name, const std::string& wire)
   st.save();
   if (wait_for_pidfile(pidfile, std::chrono::seconds(10), pid) == 0) {
     const std::string why = last_line(log);
-    throw Error("WAN link " + name + ": the relay did not start" + (why.empty() ? "" : " (" + why + ")") + "; see " + log +
-                ", and 'qpspread lab down' removes what the lab made");
+    throw Error("WAN link " + name + ": the relay did not start" + (why.empty() ? "" : " (" + why + ")") + "; see " +
+                log + ", and 'qpspread lab down' removes what the lab made");
   }
 }
 

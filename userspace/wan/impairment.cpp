@@ -33,7 +33,8 @@ Impairment ImpairmentChange::applied_to(Impairment imp) const {
   return imp;
 }
 
-ImpairmentChange parse_impairment_change(const std::optional<std::string>& delay, const std::optional<std::string>& jitter,
+ImpairmentChange parse_impairment_change(const std::optional<std::string>& delay,
+                                         const std::optional<std::string>& jitter,
                                          const std::optional<std::string>& loss, const std::optional<std::string>& rate,
                                          const std::string& prefix) {
   ImpairmentChange c;

@@ -43,7 +43,8 @@ struct ImpairmentChange {
 // From the values given (nullopt: not given, "" or "0": none); throws qpspread::Error naming the
 // key as `prefix` + key ("--rate" for flags, "vars.impairment.rate" for a topology file), the
 // value and the syntax, before anything is changed.
-ImpairmentChange parse_impairment_change(const std::optional<std::string>& delay, const std::optional<std::string>& jitter,
+ImpairmentChange parse_impairment_change(const std::optional<std::string>& delay,
+                                         const std::optional<std::string>& jitter,
                                          const std::optional<std::string>& loss, const std::optional<std::string>& rate,
                                          const std::string& prefix = "--");
 
