@@ -28,12 +28,12 @@ namespace {
 
 // The three namespaces of one link, removed however the benchmark ends.
 struct BenchLink {
-  lab::WanLinkNamespaces ns;
+  wan::WanLinkNamespaces ns;
   BenchLink() {
     const std::string tag = std::to_string(::getpid());
     ns = {"qps-wb-a-" + tag, "qps-wb-w-" + tag, "qps-wb-b-" + tag};
     for (const auto& n : {ns.node_a, ns.wire, ns.node_b}) run_checked({"ip", "netns", "add", n});
-    lab::wire_wan_link(ns);
+    wan::wire_wan_link(ns);
   }
   ~BenchLink() {
     for (const auto& n : {ns.node_a, ns.wire, ns.node_b}) run_command({"ip", "netns", "del", n});
@@ -41,23 +41,23 @@ struct BenchLink {
 };
 
 // Until the relay has sent everything a blast left queued (nothing forwarded for 300 ms).
-void wait_drained(const lab::WanRelay& relay) {
+void wait_drained(const wan::WanRelay& relay) {
   uint64_t last = UINT64_MAX;
   for (;;) {
-    const uint64_t now = relay.counters(lab::WanDirection::AtoB).forwarded;
+    const uint64_t now = relay.counters(wan::WanDirection::AtoB).forwarded;
     if (now == last) return;
     last = now;
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
   }
 }
 
-json throughput(lab::WanRelay& relay, const lab::WanLinkNamespaces& ns, size_t frame, double seconds) {
-  relay.set_impairment(lab::Impairment{});
-  const lab::WanCounters before = relay.counters(lab::WanDirection::AtoB);
+json throughput(wan::WanRelay& relay, const wan::WanLinkNamespaces& ns, size_t frame, double seconds) {
+  relay.set_impairment(wan::Impairment{});
+  const wan::WanCounters before = relay.counters(wan::WanDirection::AtoB);
   const int64_t t0 = mono_ns();
-  const lab::BlastResult b = lab::udp_blast(ns, frame, 0, std::chrono::milliseconds(static_cast<int>(seconds * 1000)));
+  const wan::BlastResult b = wan::udp_blast(ns, frame, 0, std::chrono::milliseconds(static_cast<int>(seconds * 1000)));
   const double elapsed = static_cast<double>(mono_ns() - t0) / 1e9 - 0.5;  // less the receiver's quiet wait
-  const lab::WanCounters after = relay.counters(lab::WanDirection::AtoB);
+  const wan::WanCounters after = relay.counters(wan::WanDirection::AtoB);
   wait_drained(relay);
   const double fwd = static_cast<double>(after.forwarded - before.forwarded);
   return {{"frame_bytes", frame}, {"offered_fps", static_cast<double>(b.sent) / seconds},
@@ -66,13 +66,13 @@ json throughput(lab::WanRelay& relay, const lab::WanLinkNamespaces& ns, size_t f
           {"relay_rx_share", b.sent ? static_cast<double>(after.received - before.received) / static_cast<double>(b.sent) : 0.0}};
 }
 
-json delay_accuracy(lab::WanRelay& relay, const lab::WanLinkNamespaces& ns, int delay_ms, int probes) {
-  lab::Impairment imp;
+json delay_accuracy(wan::WanRelay& relay, const wan::WanLinkNamespaces& ns, int delay_ms, int probes) {
+  wan::Impairment imp;
   imp.delay_us = static_cast<uint64_t>(delay_ms) * 1000;
   relay.set_impairment(imp);
-  lab::ProbeSpec spec;
+  wan::ProbeSpec spec;
   spec.count = probes;
-  const lab::ProbeResult r = lab::udp_probe(ns, spec);
+  const wan::ProbeResult r = wan::udp_probe(ns, spec);
   std::vector<double> err_us;
   for (double ms : r.one_way_ms) err_us.push_back((ms - delay_ms) * 1000);
   return {{"delay_ms", delay_ms}, {"probes", r.sent}, {"received", r.one_way_ms.size()},
@@ -109,12 +109,12 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   try {
     BenchLink link;
-    std::unique_ptr<lab::WanRelay> relay;
-    lab::WanRelayOptions opts;
+    std::unique_ptr<wan::WanRelay> relay;
+    wan::WanRelayOptions opts;
     opts.a = "a";
     opts.b = "b";
     opts.realtime_priority = rt;
-    Netns::open(link.ns.wire).run([&] { relay = std::make_unique<lab::WanRelay>(opts); });
+    Netns::open(link.ns.wire).run([&] { relay = std::make_unique<wan::WanRelay>(opts); });
     std::atomic<bool> stop{false};
     std::thread runner([&] { relay->run(stop); });
     json j = {{"seconds", seconds}, {"probes", probes}, {"rt_priority", rt}, {"throughput", json::array()}, {"delay", json::array()}};

@@ -7,6 +7,19 @@
 #include <thread>
 
 namespace qpspread {
+namespace {
+
+// A child that ended stays a zombie until its parent reaps it: kill(pid, 0) still succeeds, so
+// the state letter (field 3) tells whether it runs.
+bool runs(pid_t pid) {
+  if (::kill(pid, 0) != 0) return false;
+  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  const size_t close = stat.rfind(')');
+  return close == std::string::npos || close + 2 >= stat.size() || stat[close + 2] != 'Z';
+}
+
+}  // namespace
 
 unsigned long long process_start_ticks(pid_t pid) {
   std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
@@ -26,7 +39,7 @@ pid_t wait_for_pidfile(const std::string& path, std::chrono::milliseconds timeou
     std::ifstream f(path);
     pid_t pid = 0;
     if (f >> pid && pid > 0) return pid;
-    if (alive_pid > 0 && ::kill(alive_pid, 0) != 0) return 0;
+    if (alive_pid > 0 && !runs(alive_pid)) return 0;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return 0;

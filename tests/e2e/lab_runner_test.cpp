@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <thread>
+#include <tuple>
 
 #include "tests/support/test_util.h"
 
@@ -187,6 +188,94 @@ TEST_F(LabRunnerTest, WanLinkDelayChangesAtRunTimeAndACutDropsEverything) {
   json d = json::parse(lab({"-j", "down", "-t", file}).out);
   EXPECT_EQ(d["namespaces_removed"].size(), 3u);  // a, b and the WAN wire
   EXPECT_GE(d["processes_ended"].get<int>(), 1);
+}
+
+constexpr const char* kWanLink = R"(    - endpoints: ["a:eth2", "b:eth2"]
+      vars:
+        name: wan1
+        impairment: {delay: 5ms, jitter: 0ms, loss: "0", rate: ""}
+)";
+
+// A value that does not parse exits 1 naming it and the syntax, and changes nothing: the state,
+// the relay's control file (what the relay applies), the relay itself.
+TEST_F(LabRunnerTest, ABadImpairmentValueIsRefusedAndChangesNothing) {
+  const std::string file = write_topology(kWanLink);
+  ASSERT_EQ(lab({"up", "-t", file}).exit_code, 0);
+  const std::string control = "/run/qpspread/lab/" + name_ + "/wan1.json";
+  auto read = [](const std::string& path) {
+    std::ifstream in(path);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  };
+  const std::string control_before = read(control);
+  ASSERT_FALSE(control_before.empty());
+  const json before = json::parse(lab({"-j", "status", "-t", file}).out)["links"][0]["impairment"];
+  EXPECT_EQ(before["delay"], "5ms");
+  for (const auto& [flag, value, syntax] : {std::tuple{"--rate", "20xbit", "a rate like 1gbit"},
+                                            std::tuple{"--delay", "5xs", "a duration like 20ms"},
+                                            std::tuple{"--loss", "150", "a loss in percent from 0 to 100"}}) {
+    CommandResult r = lab({"impair", "-t", file, "wan1", flag, value});
+    EXPECT_EQ(r.exit_code, 1) << flag << " " << value;
+    EXPECT_NE(r.err.find(std::string(flag) + ": '" + value + "'"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find(syntax), std::string::npos) << r.err;
+    CommandResult j = lab({"-j", "impair", "-t", file, "wan1", flag, value});
+    EXPECT_EQ(j.exit_code, 1);
+    const json err = json::parse(j.out, nullptr, false);
+    ASSERT_TRUE(err.is_object()) << j.out;
+    EXPECT_NE(err.value("error", "").find(std::string("'") + value + "'"), std::string::npos) << j.out;
+    EXPECT_NE(err.value("error", "").find(syntax), std::string::npos) << j.out;
+  }
+  const json st = json::parse(lab({"-j", "status", "-t", file}).out);
+  EXPECT_EQ(st["links"][0]["impairment"], before);
+  EXPECT_TRUE(st["links"][0]["relay_running"].get<bool>());
+  EXPECT_EQ(read(control), control_before);
+  for (const auto& e : st["events"]) EXPECT_EQ(e["what"].get<std::string>().rfind("impair", 0), std::string::npos) << e;
+}
+
+TEST_F(LabRunnerTest, APartialImpairmentChangeKeepsTheOtherValues) {
+  const std::string file = write_topology(kWanLink);
+  ASSERT_EQ(lab({"up", "-t", file}).exit_code, 0);
+  CommandResult r = lab({"-j", "impair", "-t", file, "wan1", "--rate", "20mbit"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out)["impairment"]["rate"], "20mbit");
+  const json imp = json::parse(lab({"-j", "status", "-t", file}).out)["links"][0]["impairment"];
+  EXPECT_EQ(imp["rate"], "20mbit");
+  EXPECT_EQ(imp["delay"], "5ms");
+  std::ifstream in("/run/qpspread/lab/" + name_ + "/wan1.json");
+  const json control = json::parse(in);
+  EXPECT_EQ(control["rate"], "20mbit");
+  EXPECT_EQ(control["delay"], "5ms");
+}
+
+TEST_F(LabRunnerTest, ABadImpairmentInTheTopologyIsRefusedBeforeAnythingIsMade) {
+  const std::string file = write_topology(R"(    - endpoints: ["a:eth2", "b:eth2"]
+      vars:
+        name: wan1
+        impairment: {delay: 5ms, rate: 20xbit}
+)");
+  CommandResult r = lab({"up", "-t", file});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("link wan1: vars.impairment.rate: '20xbit' is not a rate like 1gbit"), std::string::npos)
+      << r.err;
+  EXPECT_FALSE(node_netns_exists("a"));
+  EXPECT_FALSE(fs::exists("/run/qpspread/lab/" + name_));
+}
+
+// The relay cannot write its pidfile where the runner waits for it (a directory is in the way):
+// it exits at once, and `up` says so naming the link and the relay's log instead of waiting.
+TEST_F(LabRunnerTest, ARelayThatDoesNotStartIsReportedWithItsLog) {
+  const std::string file = write_topology(kWanLink);
+  const std::string dir = "/run/qpspread/lab/" + name_;
+  fs::create_directories(dir + "/wan1.pid/in-the-way");
+  const auto t0 = std::chrono::steady_clock::now();
+  CommandResult r = lab({"up", "-t", file});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(8)) << "waited for a relay that had ended";
+  EXPECT_NE(r.err.find("WAN link wan1: the relay did not start"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(dir + "/wan1.log"), std::string::npos) << r.err;
+  EXPECT_TRUE(fs::exists(dir + "/state.json")) << "the lab is no longer recorded for lab down";
+  const json d = json::parse(lab({"-j", "down", "-t", file}).out);
+  EXPECT_EQ(d["namespaces_removed"].size(), 3u);  // a, b and the WAN wire
+  EXPECT_FALSE(node_netns_exists("a"));
 }
 
 }  // namespace

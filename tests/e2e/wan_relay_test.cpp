@@ -29,12 +29,12 @@
 namespace qpspread::test {
 namespace {
 
-using lab::Impairment;
+using wan::Impairment;
 constexpr double kAllowanceMs = 2.0;
 
 Impairment imp(const std::string& delay, const std::string& jitter = "", const std::string& loss = "",
                const std::string& rate = "") {
-  return lab::parse_impairment(delay, jitter, loss, rate);
+  return wan::parse_impairment(delay, jitter, loss, rate);
 }
 
 class WanRelayTest : public ::testing::Test {
@@ -45,39 +45,39 @@ class WanRelayTest : public ::testing::Test {
     w_ = std::make_unique<ScopedNetns>("qps-wan-w");
     b_ = std::make_unique<ScopedNetns>("qps-wan-b");
     ns_ = {a_->name(), w_->name(), b_->name()};
-    lab::wire_wan_link(ns_);
+    wan::wire_wan_link(ns_);
   }
   void TearDown() override { stop_relay(); }
 
   void start_relay(const Impairment& both) {
-    lab::WanRelayOptions o;
+    wan::WanRelayOptions o;
     o.a = "a";
     o.b = "b";
     o.a_to_b = o.b_to_a = both;
     o.realtime_priority = 10;
-    Netns::open(w_->name()).run([&] { relay_ = std::make_unique<lab::WanRelay>(o); });
+    Netns::open(w_->name()).run([&] { relay_ = std::make_unique<wan::WanRelay>(o); });
     runner_ = std::thread([this] { relay_->run(stop_); });
   }
   void stop_relay() {
     stop_ = true;
     if (runner_.joinable()) runner_.join();
   }
-  lab::ProbeResult echo(std::chrono::microseconds interval = std::chrono::microseconds(2000)) {
-    lab::ProbeSpec spec;
+  wan::ProbeResult echo(std::chrono::microseconds interval = std::chrono::microseconds(2000)) {
+    wan::ProbeSpec spec;
     spec.count = 200;
     spec.echo = true;
     spec.interval = interval;
-    return lab::udp_probe(ns_, spec);
+    return wan::udp_probe(ns_, spec);
   }
-  static void expect_rtt(const lab::ProbeResult& r, double one_way_ms) {
+  static void expect_rtt(const wan::ProbeResult& r, double one_way_ms) {
     ASSERT_GE(r.rtt_ms.size(), 190u) << "echoes lost on a link without loss";
     const double median = percentile(r.rtt_ms, 50), want = 2 * one_way_ms;
     EXPECT_NEAR(median, want, std::max(0.1 * want, 0.5)) << "median RTT of " << r.rtt_ms.size() << " echoes";
   }
 
   std::unique_ptr<ScopedNetns> a_, w_, b_;
-  lab::WanLinkNamespaces ns_;
-  std::unique_ptr<lab::WanRelay> relay_;
+  wan::WanLinkNamespaces ns_;
+  std::unique_ptr<wan::WanRelay> relay_;
   std::atomic<bool> stop_{false};
   std::thread runner_;
 };
@@ -87,7 +87,7 @@ TEST_F(WanRelayTest, RoundTripIsTwiceTheDelayAndFollowsSetImpairment) {
   expect_rtt(echo(), 10);
   relay_->set_impairment(imp("3ms"));
   expect_rtt(echo(), 3);
-  relay_->set_impairment(lab::WanDirection::AtoB, imp("20ms"));  // one direction only
+  relay_->set_impairment(wan::WanDirection::AtoB, imp("20ms"));  // one direction only
   expect_rtt(echo(), 11.5);
 }
 
@@ -95,7 +95,7 @@ TEST_F(WanRelayTest, JitterStaysWithinBoundsAndNeverReorders) {
   start_relay(imp("10ms", "3ms"));
   // Probes 8 ms apart, more than the 6 ms jitter window: none is held back behind the one before
   // (which keeps order but lengthens its delay beyond the window; the next test covers that).
-  const lab::ProbeResult r = echo(std::chrono::microseconds(8000));
+  const wan::ProbeResult r = echo(std::chrono::microseconds(8000));
   ASSERT_GE(r.rtt_ms.size(), 190u);
   for (double rtt : r.rtt_ms) {
     EXPECT_GE(rtt, 2 * (10 - 3));
@@ -108,10 +108,10 @@ TEST_F(WanRelayTest, JitterStaysWithinBoundsAndNeverReorders) {
 
 TEST_F(WanRelayTest, DenseJitteredFramesStayInOrder) {
   start_relay(imp("10ms", "5ms"));
-  lab::ProbeSpec spec;
+  wan::ProbeSpec spec;
   spec.count = 2000;
   spec.interval = std::chrono::microseconds(100);  // 100 frames inside one jitter window
-  const lab::ProbeResult r = lab::udp_probe(ns_, spec);
+  const wan::ProbeResult r = wan::udp_probe(ns_, spec);
   EXPECT_EQ(r.one_way_ms.size(), 2000u);
   EXPECT_TRUE(r.in_order) << "netem would reorder these; RoCE would count each as a loss";
   for (double ms : r.one_way_ms) EXPECT_GE(ms, 5.0);
@@ -121,15 +121,15 @@ TEST_F(WanRelayTest, LossIsWithinFourSigmaOfTheConfiguredPercent) {
   constexpr int kN = 5000;
   constexpr double kP = 0.10;
   start_relay(imp("", "", "10"));
-  lab::ProbeSpec spec;
+  wan::ProbeSpec spec;
   spec.count = kN;
   spec.interval = std::chrono::microseconds(100);
-  const lab::ProbeResult r = lab::udp_probe(ns_, spec);
+  const wan::ProbeResult r = wan::udp_probe(ns_, spec);
   const double lost = kN - static_cast<double>(r.one_way_ms.size());
   const double sigma = std::sqrt(kN * kP * (1 - kP));
   EXPECT_NEAR(lost, kN * kP, 4 * sigma) << "lost " << lost << " of " << kN;
   // Every missing probe is one the relay dropped on purpose (IPv6 chatter from A may add a few).
-  const uint64_t dropped = relay_->counters(lab::WanDirection::AtoB).dropped_loss;
+  const uint64_t dropped = relay_->counters(wan::WanDirection::AtoB).dropped_loss;
   EXPECT_GE(dropped, static_cast<uint64_t>(lost));
   EXPECT_LE(dropped, static_cast<uint64_t>(lost) + 10);
 }
@@ -139,11 +139,11 @@ TEST_F(WanRelayTest, RateCapHoldsWithinTenPercent) {
   for (uint64_t cap : {50000000ull, 200000000ull}) {
     relay_->set_impairment(Impairment{0, 0, 0, cap});
     // Offered at 1.5 x the cap: the relay's queue stays full, tail drop does the rest.
-    const lab::BlastResult b = lab::udp_blast(ns_, 1000, cap * 3 / 2, std::chrono::milliseconds(2000));
+    const wan::BlastResult b = wan::udp_blast(ns_, 1000, cap * 3 / 2, std::chrono::milliseconds(2000));
     EXPECT_NEAR(b.received_bps, static_cast<double>(cap), 0.1 * static_cast<double>(cap))
         << b.received << " of " << b.sent << " frames in " << b.seconds << " s";
   }
-  EXPECT_GT(relay_->counters(lab::WanDirection::AtoB).dropped_queue, 0u) << "the excess is tail-dropped";
+  EXPECT_GT(relay_->counters(wan::WanDirection::AtoB).dropped_queue, 0u) << "the excess is tail-dropped";
 }
 
 // The command as the lab runner starts it; killed by PID and reaped whatever the test does.
@@ -185,6 +185,16 @@ TEST_F(WanRelayTest, CommandAppliesSighupControlAndExitsCleanlyOnSigterm) {
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
   EXPECT_FALSE(std::filesystem::exists(pidfile)) << "pidfile left behind";
   std::filesystem::remove_all(dir);
+}
+
+// An interface the relay cannot open: exit 1 naming it, and no pidfile for the runner to wait on.
+TEST_F(WanRelayTest, CommandThatCannotOpenItsInterfaceFailsWithoutAPidfile) {
+  const std::string pidfile = "/tmp/qps-wan-" + std::to_string(::getpid()) + ".pid";
+  const CommandResult r = run({QPSPREAD_BIN, "wan-relay", "--netns", w_->name(), "--a", "nosuch0", "--b", "b",
+                               "--pidfile", pidfile});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("no interface 'nosuch0'"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(pidfile));
 }
 
 }  // namespace

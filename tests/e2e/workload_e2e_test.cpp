@@ -124,5 +124,21 @@ TEST_F(WorkloadE2e, CliPrintsJsonForAllReduceAndPs) {
   }
 }
 
+// --rate takes rates as tc netem and `lab impair` write them; the old "10G" is refused naming the
+// value and the syntax, before any host is touched.
+TEST_F(WorkloadE2e, CliRateTakesNetemSyntax) {
+  std::vector<std::string> argv = {QPSPREAD_BIN, "-j", "workload", "allreduce", "--size", "65536", "--iterations", "2",
+                                   "--rate", "400mbit", "--hosts"};
+  for (const auto& h : hosts_) argv.push_back(h.netns);
+  CommandResult r = run(argv);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_DOUBLE_EQ(nlohmann::json::parse(r.out)["options"]["rate_bps"].get<double>(), 4e8);
+  argv[9] = "10G";
+  argv.erase(argv.begin() + 1);  // plain output: the error on stderr
+  r = run(argv);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("--rate: '10G' is not a rate like 1gbit, 100mbit or 500kbit"), std::string::npos) << r.err;
+}
+
 }  // namespace
 }  // namespace qpspread::test

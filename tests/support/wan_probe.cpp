@@ -17,7 +17,7 @@
 #include "common/netns.h"
 #include "common/unique_fd.h"
 
-namespace qpspread::lab {
+namespace qpspread::wan {
 namespace {
 
 constexpr const char* kIpA = "10.77.0.1";
@@ -176,4 +176,4 @@ BlastResult udp_blast(const WanLinkNamespaces& ns, size_t frame_bytes, uint64_t 
   return r;
 }
 
-}  // namespace qpspread::lab
+}  // namespace qpspread::wan

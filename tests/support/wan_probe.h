@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-namespace qpspread::lab {
+namespace qpspread::wan {
 
 struct WanLinkNamespaces {
   std::string node_a, wire, node_b;  // existing namespaces
@@ -51,4 +51,4 @@ BlastResult udp_blast(const WanLinkNamespaces& ns, size_t frame_bytes, uint64_t 
                       std::chrono::milliseconds duration);
 
 
-}  // namespace qpspread::lab
+}  // namespace qpspread::wan

@@ -1,10 +1,16 @@
 // netem-style values: what containerlab's flags accept, and errors that name the flag.
+#include <unistd.h>
+
 #include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
 
 #include "common/error.h"
 #include "userspace/wan/impairment.h"
+#include "userspace/wan/relay_service.h"
 
-namespace qpspread::lab {
+namespace qpspread::wan {
 namespace {
 
 TEST(Impairment, ParsesDurationsRatesAndLoss) {
@@ -45,5 +51,51 @@ TEST(Impairment, FormatsAndRoundTripsThroughJson) {
   EXPECT_THROW(impairment_from_json(nlohmann::json::parse(R"({"dleay": "5ms"})")), Error);
 }
 
+TEST(Impairment, APartialChangeKeepsTheOtherValues) {
+  const Impairment before = parse_impairment("20ms", "1ms", "0.1", "1gbit");
+  const ImpairmentChange c = parse_impairment_change(std::nullopt, std::nullopt, std::nullopt, "20mbit");
+  const Impairment after = c.applied_to(before);
+  EXPECT_EQ(after.rate_bps, 20000000u);
+  EXPECT_EQ(after.delay_us, 20000u);
+  EXPECT_EQ(after.jitter_us, 1000u);
+  EXPECT_DOUBLE_EQ(after.loss_percent, 0.1);
+  EXPECT_EQ(ImpairmentChange{}.applied_to(before), before);
+  EXPECT_EQ(parse_impairment_change("0", std::nullopt, std::nullopt, std::nullopt).applied_to(before).delay_us, 0u);
+}
+
+TEST(Impairment, AChangeNamesTheKeyTheValueAndTheSyntax) {
+  try {
+    parse_impairment_change(std::nullopt, std::nullopt, std::nullopt, "20xbit");
+    FAIL() << "accepted 20xbit";
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(),
+                 "--rate: '20xbit' is not a rate like 1gbit, 100mbit or 500kbit (bits per second; 0 = unlimited)");
+  }
+  try {
+    parse_impairment_change(std::nullopt, std::nullopt, "150", std::nullopt, "vars.impairment.");
+    FAIL() << "accepted a loss of 150 %";
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(), "vars.impairment.loss: '150' is not a loss in percent from 0 to 100, like 0.1");
+  }
+}
+
+TEST(RelayControl, WrittenAsTheRelayReadsIt) {
+  const std::string path =
+      std::filesystem::temp_directory_path() / ("qps-control-" + std::to_string(::getpid()) + ".json");
+  const Impairment imp = parse_impairment("20ms", "1ms", "0.5", "100mbit");
+  write_control(path, imp);
+  Impairment ab, ba;
+  read_control(path, &ab, &ba);
+  EXPECT_EQ(ab, imp);
+  EXPECT_EQ(ba, imp);
+  std::ofstream(path) << R"({"a_to_b": {"delay": "12ms"}, "b_to_a": {"rate": "1gbit"}})";
+  read_control(path, &ab, &ba);
+  EXPECT_EQ(ab.delay_us, 12000u);
+  EXPECT_EQ(ba.rate_bps, 1000000000u);
+  std::ofstream(path) << "{not json";
+  EXPECT_THROW(read_control(path, &ab, &ba), Error);
+  std::filesystem::remove(path);
+}
+
 }  // namespace
-}  // namespace qpspread::lab
+}  // namespace qpspread::wan

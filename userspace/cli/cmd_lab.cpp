@@ -1,7 +1,9 @@
 // lab up|down|status|exec|impair|link|node: the containerlab topology run without Docker.
+#include <array>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 
 #include "common/error.h"
 #include "common/interrupt.h"
@@ -10,6 +12,7 @@
 #include "userspace/lab/lab_runner.h"
 #include "userspace/lab/lab_state.h"
 #include "userspace/lab/lab_wan.h"
+#include "userspace/wan/impairment.h"
 
 namespace qpspread::cli {
 namespace {
@@ -56,10 +59,11 @@ void print_lab_status(const json& j) {
     std::printf("  %-16s %-7s %-9s %-9s %s\n", n["name"].get<std::string>().c_str(), n["exists"].get<bool>() ? "yes" : "MISSING",
                 count_up("bgp", "state", "Established").c_str(), count_up("bfd", "status", "up").c_str(), vnis.c_str());
   }
-  for (const auto& l : j["links"])
+  for (const auto& l : j["links"]) {
+    const wan::Impairment imp = wan::impairment_from_json(l.value("impairment", json::object()));
     std::printf("  WAN %s: backend %s, impairment %s%s\n", l["name"].get<std::string>().c_str(),
-                l.value("backend", "?").c_str(), l.value("impairment", json::object()).dump().c_str(),
-                l.value("cut", false) ? ", CUT" : "");
+                l.value("backend", "?").c_str(), wan::describe(imp).c_str(), l.value("cut", false) ? ", CUT" : "");
+  }
 }
 
 void add_up(CLI::App* lab, Context& ctx) {
@@ -123,22 +127,28 @@ void add_failures(CLI::App* lab, Context& ctx) {
   auto* impair = lab->add_subcommand("impair", "change a WAN link's impairment (flags of containerlab tools netem set)");
   auto it = std::make_shared<LabTarget>();
   auto link = std::make_shared<std::string>();
-  auto change = std::make_shared<lab::ImpairmentText>();
+  auto flags = std::make_shared<std::array<std::optional<std::string>, 4>>();
   it->add_to(impair);
   impair->add_option("link", *link, "WAN link: its vars.name or an endpoint NODE:IF")->required();
-  for (const char* k : {"delay", "jitter", "loss", "rate"})
-    impair->add_option_function<std::string>(std::string("--") + k, [change, k](const std::string& v) { (*change)[k] = v; },
-                                             std::string(k) == "loss" ? "loss in percent" : k);
-  impair->callback([&ctx, it, link, change] {
-    ctx.action = [&ctx, it, link, change] {
+  impair->add_option("--delay", (*flags)[0], "one-way delay, like 20ms, 1.5ms, 500us");
+  impair->add_option("--jitter", (*flags)[1], "jitter around the delay, like 1ms");
+  impair->add_option("--loss", (*flags)[2], "loss in percent, 0-100, like 0.1");
+  impair->add_option("--rate", (*flags)[3], "rate like 1gbit, 100mbit, 500kbit; 0: unlimited");
+  impair->callback([&ctx, it, link, flags] {
+    ctx.action = [&ctx, it, link, flags] {
+      // Parsed before the lab is looked at: a bad value changes nothing.
+      const auto& f = *flags;
+      const wan::ImpairmentChange change = wan::parse_impairment_change(f[0], f[1], f[2], f[3]);
       const std::string name = it->lab();
       auto st = lab::LabState::load(name);
       if (!st) throw Error("lab " + name + " is not up");
       const lab::ClabTopology t = lab::load_clab(st->json()["topology"].get<std::string>());
       const lab::ClabLink* l = t.link(*link);
       if (!l || !l->wan) throw Error("lab " + name + " has no WAN link '" + *link + "' (WAN links have vars.impairment)");
-      emit(ctx.out, lab::wan_impair(*st, *l, *change), [](const json& j) { std::printf("%s %s: %s\n", j["time"].get<std::string>().c_str(),
-          j["link"].get<std::string>().c_str(), j["impairment"].dump().c_str()); });
+      emit(ctx.out, lab::wan_impair(*st, *l, change), [](const json& j) {
+        std::printf("%s %s: %s\n", j["time"].get<std::string>().c_str(), j["link"].get<std::string>().c_str(),
+                    wan::describe(wan::impairment_from_json(j["impairment"])).c_str());
+      });
     };
   });
   for (const auto& [verb, what, states] : {std::tuple{"link", "a link (vars.name or NODE:IF)", std::pair{"down", "up"}},

@@ -1,22 +1,10 @@
-// wan-relay: plumbing for the lab runner on kernels without sch_netem. Runs a WanRelay in the
-// foreground inside the wire namespace of one WAN link until SIGTERM or SIGINT (exit 0, counters
-// on stdout); SIGHUP re-reads the impairment from the --control file, which the runner rewrites
-// for `qpspread lab impair`. The pidfile is written once both sockets are open: its appearance is
-// the runner's signal that the link carries traffic.
-#include <signal.h>
-#include <unistd.h>
-
-#include <atomic>
+// wan-relay: plumbing for the lab runner on kernels without sch_netem (userspace/wan/relay_service.h
+// does the work): exit 0 and the counters on stdout after SIGTERM or SIGINT.
 #include <cstdio>
-#include <filesystem>
-#include <fstream>
 #include <iostream>
-#include <thread>
 
-#include "common/error.h"
-#include "common/netns.h"
 #include "userspace/cli/commands.h"
-#include "userspace/wan/wan_relay.h"
+#include "userspace/wan/relay_service.h"
 
 namespace qpspread::cli {
 namespace {
@@ -28,36 +16,6 @@ struct WanRelayArgs {
   int rt_priority = 10;
 };
 
-// The control file: one impairment for both directions, or {"a_to_b": {...}, "b_to_a": {...}}.
-void read_control(const std::string& path, lab::Impairment* a_to_b, lab::Impairment* b_to_a) {
-  std::ifstream in(path);
-  if (!in) throw Error("wan-relay: cannot read control file " + path);
-  json j;
-  try {
-    j = json::parse(in);
-  } catch (const json::exception& e) {
-    throw Error("wan-relay: control file " + path + " is not JSON: " + e.what());
-  }
-  if (j.is_object() && (j.contains("a_to_b") || j.contains("b_to_a"))) {
-    *a_to_b = lab::impairment_from_json(j.value("a_to_b", json::object()));
-    *b_to_a = lab::impairment_from_json(j.value("b_to_a", json::object()));
-  } else {
-    *a_to_b = *b_to_a = lab::impairment_from_json(j);
-  }
-}
-
-json counters_json(const lab::WanRelay& relay) {
-  json j = json::object();
-  for (auto d : {lab::WanDirection::AtoB, lab::WanDirection::BtoA}) {
-    const lab::WanCounters c = relay.counters(d);
-    j[lab::direction_name(d)] = {{"impairment", lab::to_json(relay.impairment(d))},
-                                 {"received", c.received}, {"forwarded", c.forwarded},
-                                 {"forwarded_bytes", c.forwarded_bytes}, {"dropped_loss", c.dropped_loss},
-                                 {"dropped_queue", c.dropped_queue}, {"dropped_error", c.dropped_error}};
-  }
-  return j;
-}
-
 void print_counters(const json& j) {
   std::printf("%-7s %10s %10s %12s %12s %12s\n", "DIR", "RECEIVED", "FORWARDED", "DROP_LOSS", "DROP_QUEUE", "DROP_ERROR");
   for (const char* d : {"a_to_b", "b_to_a"}) {
@@ -68,70 +26,16 @@ void print_counters(const json& j) {
   }
 }
 
-// Waits for signals in this thread (they are blocked in every thread, so none is lost to another)
-// while the relay runs on its own; returns when told to stop or when the relay failed.
-void serve(lab::WanRelay& relay, const WanRelayArgs& args, const sigset_t& signals) {
-  std::atomic<bool> stop{false}, ended{false};
-  std::exception_ptr failure;
-  std::thread worker([&] {
-    try {
-      relay.run(stop);
-    } catch (...) {
-      failure = std::current_exception();
-    }
-    ended = true;
-  });
-  const timespec tick{0, 200000000};
-  while (!ended.load()) {
-    const int sig = ::sigtimedwait(&signals, nullptr, &tick);
-    if (sig == SIGTERM || sig == SIGINT) break;
-    if (sig != SIGHUP) continue;
-    if (args.control.empty()) {
-      std::cerr << "wan-relay: SIGHUP without --control: nothing to re-read\n";
-      continue;
-    }
-    try {
-      lab::Impairment ab, ba;
-      read_control(args.control, &ab, &ba);
-      relay.set_impairment(lab::WanDirection::AtoB, ab);
-      relay.set_impairment(lab::WanDirection::BtoA, ba);
-      std::cerr << "wan-relay: a_to_b " << lab::describe(ab) << ", b_to_a " << lab::describe(ba) << "\n";
-    } catch (const std::exception& e) {
-      std::cerr << e.what() << "; keeping the impairment as it was\n";
-    }
-  }
-  stop = true;
-  worker.join();
-  if (failure) std::rethrow_exception(failure);
-}
-
 void run_wan_relay(const Context& ctx, const WanRelayArgs& args) {
-  sigset_t signals;
-  sigemptyset(&signals);
-  for (int s : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&signals, s);
-  // Before any thread starts (Netns::run starts one), so that all of them inherit the mask.
-  ::pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-
-  lab::WanRelayOptions opts{args.a, args.b, {}, {}};
-  opts.realtime_priority = args.rt_priority;
-  opts.a_to_b = opts.b_to_a = lab::parse_impairment(args.delay, args.jitter, args.loss, args.rate);
-  std::unique_ptr<lab::WanRelay> relay;
-  const Netns ns = args.netns.empty() ? Netns::current() : Netns::open(args.netns);
-  ns.run([&] { relay = std::make_unique<lab::WanRelay>(opts); });
-  if (!args.pidfile.empty()) {
-    std::ofstream(args.pidfile + ".tmp") << ::getpid() << "\n";
-    std::filesystem::rename(args.pidfile + ".tmp", args.pidfile);  // never seen half written
-  }
-  std::cerr << "wan-relay: " << args.a << " <-> " << args.b << " in " << ns.name() << ", "
-            << lab::describe(opts.a_to_b) << "\n";
-  try {
-    serve(*relay, args, signals);
-  } catch (...) {
-    if (!args.pidfile.empty()) std::filesystem::remove(args.pidfile);
-    throw;
-  }
-  if (!args.pidfile.empty()) std::filesystem::remove(args.pidfile);
-  emit(ctx.out, counters_json(*relay), print_counters);
+  wan::RelayServiceOptions o;
+  o.netns = args.netns;
+  o.relay.a = args.a;
+  o.relay.b = args.b;
+  o.relay.a_to_b = o.relay.b_to_a = wan::parse_impairment(args.delay, args.jitter, args.loss, args.rate);
+  o.relay.realtime_priority = args.rt_priority;
+  o.control = args.control;
+  o.pidfile = args.pidfile;
+  emit(ctx.out, wan::serve_relay(o, std::cerr), print_counters);
 }
 
 }  // namespace

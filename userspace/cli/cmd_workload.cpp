@@ -13,6 +13,7 @@
 #include "common/command.h"
 #include "common/error.h"
 #include "common/percentile.h"
+#include "common/units.h"
 #include "userspace/cli/commands.h"
 #include "userspace/lab/host_resolve.h"
 #include "userspace/report/stats_report.h"
@@ -39,23 +40,6 @@ struct WorkloadArgs {
   std::vector<std::string> paths_netns;  // namespaces where qpspread is attached: shares over the run
 };
 
-
-// 25G, 400M, 1.5e9: bits per second.
-double parse_rate(const std::string& s) {
-  size_t used = 0;
-  double v = 0;
-  try {
-    v = std::stod(s, &used);
-  } catch (const std::exception&) {
-    throw Error("--rate '" + s + "' is not a rate (e.g. 10G, 400M, 0 for unpaced)");
-  }
-  const std::string suffix = s.substr(used);
-  if (suffix == "K" || suffix == "k") v *= 1e3;
-  else if (suffix == "M") v *= 1e6;
-  else if (suffix == "G") v *= 1e9;
-  else if (!suffix.empty()) throw Error("--rate '" + s + "': unknown suffix (K, M, G)");
-  return v;
-}
 
 json stats_json(const workload::WorkloadReport& r, const workload::TransportOptions& opt) {
   std::vector<double> lat;
@@ -175,7 +159,8 @@ void add_common(CLI::App* cmd, WorkloadArgs& a) {
       ->check(CLI::IsMember({"rr", "split"}))->capture_default_str();
   cmd->add_option("--sport", a.sport, "inner UDP source port: fixed, qpn (Linux rdma_get_udp_sport), few")
       ->check(CLI::IsMember({"fixed", "qpn", "few"}))->capture_default_str();
-  cmd->add_option("--rate", a.rate, "pace per host in bit/s (K/M/G suffix; 0 = unpaced)")->capture_default_str();
+  cmd->add_option("--rate", a.rate, "pace per host, like 10gbit, 400mbit (as tc netem writes rates); 0: unpaced")
+      ->capture_default_str();
   cmd->add_option("--mtu", a.mtu, "RoCE payload bytes per frame")->check(CLI::Range(256, 4096))->capture_default_str();
   cmd->add_option("--size", a.size, "bytes per rank (allreduce) or parameter bytes (ps)")
       ->check(CLI::Range(size_t{64}, size_t{1} << 30))->capture_default_str();
@@ -194,7 +179,7 @@ workload::TransportOptions transport_of(const WorkloadArgs& a) {
   t.qps = a.qps;
   t.split = workload::parse_split_mode(a.split);
   t.sport = workload::parse_sport_model(a.sport);
-  t.rate_bps = parse_rate(a.rate);
+  t.rate_bps = static_cast<double>(parse_rate_bps("--rate", a.rate));
   t.mtu = a.mtu;
   return t;
 }

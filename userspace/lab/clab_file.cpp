@@ -2,6 +2,9 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
+#include <iterator>
+#include <optional>
 #include <set>
 
 #include "common/error.h"
@@ -77,6 +80,25 @@ ClabEndpoint parse_endpoint(const fs::path& file, const YAML::Node& e) {
   return ep;
 }
 
+// vars.impairment: {delay, jitter, loss, rate}, as `containerlab tools netem set` takes them.
+wan::Impairment parse_impairment(const fs::path& file, const std::string& link, const YAML::Node& imp) {
+  if (!imp.IsMap()) bad(file, "link " + link + ": vars.impairment is not a map like {delay: 20ms, loss: 0.1}");
+  std::optional<std::string> values[4];
+  const char* keys[4] = {"delay", "jitter", "loss", "rate"};
+  for (const auto& kv : imp) {
+    const std::string key = kv.first.as<std::string>();
+    const auto* k = std::find_if(std::begin(keys), std::end(keys), [&](const char* x) { return key == x; });
+    if (k == std::end(keys))
+      bad(file, "link " + link + ": vars.impairment." + key + " is unknown (known: delay, jitter, loss, rate)");
+    values[k - std::begin(keys)] = kv.second.as<std::string>("");
+  }
+  try {
+    return wan::parse_impairment_change(values[0], values[1], values[2], values[3], "vars.impairment.").applied_to({});
+  } catch (const Error& e) {
+    bad(file, "link " + link + ": " + e.what());
+  }
+}
+
 ClabLink parse_link(const fs::path& file, const YAML::Node& l) {
   const YAML::Node eps = l["endpoints"];
   if (!eps || !eps.IsSequence() || eps.size() != 2) bad(file, "every link needs exactly two endpoints");
@@ -89,7 +111,7 @@ ClabLink parse_link(const fs::path& file, const YAML::Node& l) {
     if (vars["name"]) link.name = vars["name"].as<std::string>();
     if (const YAML::Node imp = vars["impairment"]) {
       link.wan = true;
-      for (const auto& kv : imp) link.impairment[kv.first.as<std::string>()] = kv.second.as<std::string>("");
+      link.impairment = parse_impairment(file, link.name, imp);
     }
   }
   return link;

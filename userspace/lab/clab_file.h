@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "userspace/wan/impairment.h"
+
 namespace qpspread::lab {
 
 struct ClabNode {
@@ -30,9 +32,9 @@ struct ClabEndpoint {
 struct ClabLink {
   ClabEndpoint a, b;
   std::string name;                               // vars.name, else "A:IF--B:IF"
-  std::map<std::string, std::string> impairment;  // vars.impairment: delay, jitter, loss, rate
-  bool wan = false;                               // it has vars.impairment
-  int mtu = 9500;                                 // containerlab's default for veth links
+  wan::Impairment impairment;  // vars.impairment: delay, jitter, loss, rate (netem's syntax)
+  bool wan = false;            // it has vars.impairment
+  int mtu = 9500;              // containerlab's default for veth links
 };
 
 struct ClabTopology {
@@ -49,7 +51,8 @@ struct ClabTopology {
 };
 
 // Parses and checks the file: names, every endpoint's node, no interface used twice, no
-// interface called eth0 (containerlab's management interface). Throws qpspread::Error naming the
+// interface called eth0 (containerlab's management interface), every vars.impairment value in
+// netem's syntax. Throws qpspread::Error naming the
 // file and the problem.
 ClabTopology load_clab(const std::filesystem::path& file);
 

@@ -10,7 +10,10 @@
 
 #include "common/command.h"
 #include "common/error.h"
+#include "common/process.h"
+#include "common/units.h"
 #include "userspace/lab/lab_internal.h"
+#include "userspace/wan/relay_service.h"
 
 namespace qpspread::lab {
 namespace {
@@ -46,37 +49,30 @@ pid_t spawn_daemon(const std::vector<std::string>& argv, const std::string& log)
   return pid;
 }
 
-json text_json(const ImpairmentText& imp) {
-  json j = json::object();
-  for (const auto& [k, v] : imp) j[k] = v;
-  return j;
-}
-
 // What the relay or netem applies now: the declared impairment, or everything lost when cut.
-ImpairmentText effective(const json& link) {
-  ImpairmentText imp;
-  for (const auto& [k, v] : link["impairment"].items()) imp[k] = v.get<std::string>();
-  if (link.value("cut", false)) imp["loss"] = "100";
+wan::Impairment effective(const json& link) {
+  wan::Impairment imp = wan::impairment_from_json(link["impairment"]);
+  if (link.value("cut", false)) imp.loss_percent = 100;
   return imp;
 }
 
-std::vector<std::string> netem_args(const ImpairmentText& imp) {
-  std::vector<std::string> a = {"netem"};
-  auto get = [&](const char* k) {
-    auto it = imp.find(k);
-    return it == imp.end() ? std::string() : it->second;
-  };
-  a.insert(a.end(), {"delay", get("delay").empty() ? "0ms" : get("delay")});
-  if (!get("jitter").empty()) a.push_back(get("jitter"));
-  if (!get("loss").empty()) a.insert(a.end(), {"loss", get("loss") + "%"});
-  if (!get("rate").empty()) a.insert(a.end(), {"rate", get("rate")});
+std::vector<std::string> netem_args(const wan::Impairment& imp) {
+  std::vector<std::string> a = {"netem", "delay", imp.delay_us ? format_duration_us(imp.delay_us) : "0ms"};
+  if (imp.jitter_us) a.push_back(format_duration_us(imp.jitter_us));
+  if (imp.loss_percent > 0) a.insert(a.end(), {"loss", format_number(imp.loss_percent) + "%"});
+  if (imp.rate_bps) a.insert(a.end(), {"rate", format_rate_bps(imp.rate_bps)});
   return a;
 }
 
-void write_control(const json& link) {
-  const std::string path = link["control"].get<std::string>(), tmp = path + ".tmp";
-  std::ofstream(tmp) << text_json(effective(link)).dump() << "\n";
-  std::rename(tmp.c_str(), path.c_str());
+void write_control(const json& link) { wan::write_control(link["control"].get<std::string>(), effective(link)); }
+
+// The relay's last words, for an error message: its log's last non-empty line.
+std::string last_line(const std::string& file) {
+  std::ifstream in(file);
+  std::string line, last;
+  while (std::getline(in, line))
+    if (!line.empty()) last = line;
+  return last;
 }
 
 void apply(LabState& st, const std::string& name) {
@@ -96,6 +92,30 @@ void apply(LabState& st, const std::string& name) {
   ::kill(relay.pid, SIGHUP);
 }
 
+// The relay of one WAN link, recorded before it runs; returns once it has written its pidfile.
+void start_relay(LabState& st, const std::string& name, const std::string& wire) {
+  const json& link = st.json()["links"][name];
+  const std::string log = link["log"].get<std::string>(), pidfile = st.dir() + "/" + name + ".pid";
+  // The control file is read on SIGHUP; the declared impairment goes in as flags from the start.
+  const wan::Impairment imp = effective(link);
+  const std::vector<std::string> argv = {
+      self_exe(), "wan-relay", "--netns", wire, "--a", "wire-a", "--b", "wire-b",
+      "--control", link["control"].get<std::string>(), "--pidfile", pidfile,
+      "--delay", format_duration_us(imp.delay_us), "--jitter", format_duration_us(imp.jitter_us),
+      "--loss", format_number(imp.loss_percent), "--rate", format_rate_bps(imp.rate_bps)};
+  const pid_t pid = spawn_daemon(argv, log);
+  const LabProcess p{"wire:" + name, "wan-relay", pid, process_start_ticks(pid)};
+  st.add_process(p);
+  st.json()["links"][name]["relay_pid"] = pid;
+  st.json()["links"][name]["relay_start_ticks"] = p.start_ticks;
+  st.save();
+  if (wait_for_pidfile(pidfile, std::chrono::seconds(10), pid) == 0) {
+    const std::string why = last_line(log);
+    throw Error("WAN link " + name + ": the relay did not start" + (why.empty() ? "" : " (" + why + ")") + "; see " +
+                log + ", and 'qpspread lab down' removes what the lab made");
+  }
+}
+
 }  // namespace
 
 bool netem_available() {
@@ -111,7 +131,7 @@ bool netem_available() {
 }
 
 void wan_link_up(LabState& st, const ClabTopology& t, const ClabLink& l) {
-  json link = {{"name", l.name}, {"impairment", text_json(l.impairment)}, {"cut", false},
+  json link = {{"name", l.name}, {"impairment", wan::to_json(l.impairment)}, {"cut", false},
                {"ends", {{{"netns", t.netns(l.a.node)}, {"ifname", l.a.ifname}}, {{"netns", t.netns(l.b.node)}, {"ifname", l.b.ifname}}}}};
   if (netem_available()) {
     link["backend"] = "netem";
@@ -133,17 +153,7 @@ void wan_link_up(LabState& st, const ClabTopology& t, const ClabLink& l) {
   veth_between(t.netns(l.a.node), l.a.ifname, wire, "wire-a", l.mtu);
   veth_between(t.netns(l.b.node), l.b.ifname, wire, "wire-b", l.mtu);
   write_control(link);
-  // The control file is read on SIGHUP; the declared impairment goes in as flags from the start.
-  std::vector<std::string> argv = {self_exe(), "wan-relay", "--netns", wire, "--a", "wire-a", "--b", "wire-b",
-                                   "--control", link["control"].get<std::string>()};
-  for (const auto& [k, v] : effective(link))
-    if (!v.empty()) argv.insert(argv.end(), {"--" + k, v});
-  const pid_t pid = spawn_daemon(argv, link["log"].get<std::string>());
-  const LabProcess p{"wire:" + l.name, "wan-relay", pid, process_start_ticks(pid)};
-  st.add_process(p);
-  st.json()["links"][l.name]["relay_pid"] = pid;
-  st.json()["links"][l.name]["relay_start_ticks"] = p.start_ticks;
-  st.save();
+  start_relay(st, l.name, wire);
 }
 
 json wan_link_status(const LabState& st, const ClabLink& l) {
@@ -158,9 +168,9 @@ json wan_link_status(const LabState& st, const ClabLink& l) {
   return j;
 }
 
-json wan_impair(LabState& st, const ClabLink& l, const ImpairmentText& change) {
+json wan_impair(LabState& st, const ClabLink& l, const wan::ImpairmentChange& change) {
   json& link = st.json()["links"][l.name];
-  for (const auto& [k, v] : change) link["impairment"][k] = v;
+  link["impairment"] = wan::to_json(change.applied_to(wan::impairment_from_json(link["impairment"])));
   st.save();
   apply(st, l.name);
   st.event("impair " + l.name + " " + link["impairment"].dump());

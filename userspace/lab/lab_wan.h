@@ -11,17 +11,20 @@
 
 #include "userspace/lab/clab_file.h"
 #include "userspace/lab/lab_state.h"
+#include "userspace/wan/impairment.h"
 
 namespace qpspread::lab {
 
-using ImpairmentText = std::map<std::string, std::string>;  // delay, jitter, loss, rate as netem writes them
-
-// Creates the link with its declared impairment; recorded in the state under links.<name>.
+// Creates the link with its declared impairment; recorded in the state under links.<name>, the
+// impairment as wan::to_json writes it. On the relay backend, waits for the relay's pidfile and
+// throws qpspread::Error naming the link and the relay's log when it does not start (the lab
+// stays recorded for `lab down`).
 void wan_link_up(LabState& st, const ClabTopology& t, const ClabLink& l);
-// {"name", "endpoints", "backend", "impairment", "cut", "relay": {...}}
+// {"name", "endpoints", "backend", "impairment", "cut", "relay_running", ...}
 nlohmann::json wan_link_status(const LabState& st, const ClabLink& l);
-// Changes what is given (missing keys keep their value); takes effect at once.
-nlohmann::json wan_impair(LabState& st, const ClabLink& l, const ImpairmentText& change);
+// Changes what is set (the rest keeps its value); takes effect at once.
+// {"link", "backend", "impairment", "time"}
+nlohmann::json wan_impair(LabState& st, const ClabLink& l, const wan::ImpairmentChange& change);
 // Cut: every frame dropped in both directions, the ends keep their carrier; uncut restores.
 void wan_cut(LabState& st, const ClabLink& l, bool cut);
 // True when this kernel has sch_netem (probed once in a throwaway namespace).

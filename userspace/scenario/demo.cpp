@@ -194,8 +194,10 @@ DemoResult run_demo(const DemoOptions& o, const Progress& say) {
   if (!up["converged"].get<bool>()) throw Error("the lab did not converge: " + up["not_converged"].dump());
   throw_if_interrupted();
   auto st = lab::LabState::load(t.name);
+  wan::ImpairmentChange cap;
+  cap.rate_bps = o.wan_rate_bps;
   for (const auto& l : t.links)
-    if (l.wan) lab::wan_impair(*st, l, {{"rate", format_rate_bps(o.wan_rate_bps)}});
+    if (l.wan) lab::wan_impair(*st, l, cap);
   say("WAN links capped at " + format_rate_bps(o.wan_rate_bps) + " each");
   attach_all(t, say);
   const std::vector<workload::HostAddr> hosts = ring_hosts(t, o.vni, o.ranks);

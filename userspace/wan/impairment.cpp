@@ -2,7 +2,7 @@
 
 #include "common/error.h"
 
-namespace qpspread::lab {
+namespace qpspread::wan {
 
 std::string describe(const Impairment& imp) {
   if (imp.none()) return "none";
@@ -23,6 +23,26 @@ Impairment parse_impairment(const std::string& delay, const std::string& jitter,
   imp.loss_percent = parse_loss_percent("--loss", loss);
   imp.rate_bps = parse_rate_bps("--rate", rate);
   return imp;
+}
+
+Impairment ImpairmentChange::applied_to(Impairment imp) const {
+  if (delay_us) imp.delay_us = *delay_us;
+  if (jitter_us) imp.jitter_us = *jitter_us;
+  if (loss_percent) imp.loss_percent = *loss_percent;
+  if (rate_bps) imp.rate_bps = *rate_bps;
+  return imp;
+}
+
+ImpairmentChange parse_impairment_change(const std::optional<std::string>& delay,
+                                         const std::optional<std::string>& jitter,
+                                         const std::optional<std::string>& loss, const std::optional<std::string>& rate,
+                                         const std::string& prefix) {
+  ImpairmentChange c;
+  if (delay) c.delay_us = parse_duration_us(prefix + "delay", *delay);
+  if (jitter) c.jitter_us = parse_duration_us(prefix + "jitter", *jitter);
+  if (loss) c.loss_percent = parse_loss_percent(prefix + "loss", *loss);
+  if (rate) c.rate_bps = parse_rate_bps(prefix + "rate", *rate);
+  return c;
 }
 
 nlohmann::json to_json(const Impairment& imp) {
@@ -55,4 +75,4 @@ Impairment impairment_from_json(const nlohmann::json& j) {
   return imp;
 }
 
-}  // namespace qpspread::lab
+}  // namespace qpspread::wan

@@ -7,11 +7,12 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "common/units.h"
 
-namespace qpspread::lab {
+namespace qpspread::wan {
 
 struct Impairment {
   uint64_t delay_us = 0;
@@ -30,9 +31,26 @@ std::string describe(const Impairment& imp);
 Impairment parse_impairment(const std::string& delay, const std::string& jitter, const std::string& loss,
                             const std::string& rate);
 
+// Some of the four values (`lab impair --rate 20mbit`): what is not set keeps its value.
+struct ImpairmentChange {
+  std::optional<uint64_t> delay_us, jitter_us;
+  std::optional<double> loss_percent;
+  std::optional<uint64_t> rate_bps;
+
+  Impairment applied_to(Impairment imp) const;
+};
+
+// From the values given (nullopt: not given, "" or "0": none); throws qpspread::Error naming the
+// key as `prefix` + key ("--rate" for flags, "vars.impairment.rate" for a topology file), the
+// value and the syntax, before anything is changed.
+ImpairmentChange parse_impairment_change(const std::optional<std::string>& delay,
+                                         const std::optional<std::string>& jitter,
+                                         const std::optional<std::string>& loss, const std::optional<std::string>& rate,
+                                         const std::string& prefix = "--");
+
 // {"delay": "20ms", "jitter": "1ms", "loss": 0.1, "rate": "1gbit"}; from_json also takes loss as a
 // string and any key missing as 0. Throws qpspread::Error naming the key.
 nlohmann::json to_json(const Impairment& imp);
 Impairment impairment_from_json(const nlohmann::json& j);
 
-}  // namespace qpspread::lab
+}  // namespace qpspread::wan

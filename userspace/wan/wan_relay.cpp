@@ -25,7 +25,7 @@
 #include "common/error.h"
 #include "common/unique_fd.h"
 
-namespace qpspread::lab {
+namespace qpspread::wan {
 namespace {
 
 constexpr int kBatch = 64;
@@ -350,4 +350,4 @@ WanCounters WanRelay::counters(WanDirection d) const {
           dir.dropped_loss.load(), dir.dropped_queue.load(), dir.dropped_error.load()};
 }
 
-}  // namespace qpspread::lab
+}  // namespace qpspread::wan

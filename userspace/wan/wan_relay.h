@@ -26,7 +26,7 @@
 
 #include "userspace/wan/impairment.h"
 
-namespace qpspread::lab {
+namespace qpspread::wan {
 
 enum class WanDirection { AtoB = 0, BtoA = 1 };
 const char* direction_name(WanDirection d);  // "a_to_b", "b_to_a"
@@ -81,4 +81,4 @@ class WanRelay {
   int realtime_priority_ = 0;
 };
 
-}  // namespace qpspread::lab
+}  // namespace qpspread::wan
