@@ -21,6 +21,7 @@
 
 #include "bench_empty.skel.h"
 #include "qpspread/abi.h"
+#include "loader/skeleton.h"
 #include "userspace/workload/roce_frame.h"
 #include "vxlan_egress.skel.h"
 
@@ -97,12 +98,18 @@ int run(int argc, char** argv) {
   if (::geteuid() != 0) return fail(json, "run as root (loads BPF programs)");
   if (!verbose) libbpf_set_print(nullptr);
 
-  std::unique_ptr<vxlan_egress, decltype(&vxlan_egress__destroy)> prog(vxlan_egress__open(), vxlan_egress__destroy);
-  std::unique_ptr<bench_empty, decltype(&bench_empty__destroy)> empty(bench_empty__open_and_load(), bench_empty__destroy);
-  if (!prog || !empty) return fail(json, "cannot open or load the BPF programs; -v shows libbpf's messages");
-  prog->rodata->qps_dev = {100, QPS_DEFAULT_MARK, 32768, 28231, 0};
-  if (vxlan_egress__load(prog.get()) != 0)
-    return fail(json, "cannot load qps_vxlan_egress; -v shows the verifier's log");
+  // Nothing pinned: the bench's maps are its own, whatever is attached on this machine.
+  qpspread::LoadedSkel<vxlan_egress> prog(nullptr, vxlan_egress__destroy);
+  qpspread::LoadedSkel<bench_empty> empty(nullptr, bench_empty__destroy);
+  try {
+    prog = qpspread::load_skeleton(
+        qpspread::SkeletonOps<vxlan_egress>{vxlan_egress__open, vxlan_egress__load, vxlan_egress__destroy, "VXLAN tc"}, "",
+        [](vxlan_egress& s) { s.rodata->qps_dev = {100, QPS_DEFAULT_MARK, 32768, 28231, 0}; });
+    empty = qpspread::load_skeleton(
+        qpspread::SkeletonOps<bench_empty>{bench_empty__open, bench_empty__load, bench_empty__destroy, "empty tc"}, "");
+  } catch (const std::exception& e) {
+    return fail(json, e.what());
+  }
   const __u32 vni = 100;
   const qps_vni_cfg mode{QPS_MODE_QP_HASH, 0};
   if (bpf_map__update_elem(prog->maps.vni_mode, &vni, sizeof(vni), &mode, sizeof(mode), BPF_ANY) != 0)
