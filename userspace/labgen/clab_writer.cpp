@@ -13,15 +13,21 @@ namespace fs = std::filesystem;
 
 std::string quoted(const std::string& s) { return "\"" + s + "\""; }
 
+// fib_multipath_hash_fields bits (Documentation/networking/ip-sysctl.rst): source IP 0x01,
+// destination IP 0x02, IP protocol 0x04, source port 0x10, destination port 0x20.
+constexpr int kOuterFiveTuple = 0x37;
+
 // Per router namespace (containerlab passes them to Docker, which sets them in the node's netns).
-std::vector<std::pair<std::string, int>> router_sysctls(const LabNode& n) {
+std::vector<std::pair<std::string, int>> router_sysctls() {
   return {
       {"net.ipv4.ip_forward", 1},
       {"net.ipv6.conf.all.forwarding", 1},
-      // L4 hash: the outer VXLAN source port picks the ECMP path, which is what qpspread steers.
-      {"net.ipv4.fib_multipath_hash_policy", 1},
-      // Distinct per router: with one shared seed every hop would hash a flow alike (polarisation).
-      {"net.ipv4.fib_multipath_hash_seed", n.hash_seed},
+      // Custom hash over the outer 5-tuple, so the outer VXLAN source port picks the ECMP path
+      // (what qpspread steers). Not policy 1: a forwarded packet that carries an L4 skb hash is
+      // not hashed again, and veth hands the previous hop's hash over with the packet; policy 3
+      // dissects the header, as a switch does (KERNEL-NOTES "Which hash a router uses").
+      {"net.ipv4.fib_multipath_hash_policy", 3},
+      {"net.ipv4.fib_multipath_hash_fields", kOuterFiveTuple},
       {"net.ipv4.conf.all.rp_filter", 0},
       {"net.ipv4.conf.default.rp_filter", 0},
       // BGP unnumbered peers over IPv6 link-local addresses.
@@ -54,7 +60,7 @@ void write_node(std::ostringstream& y, const LabNode& n, const WriteOptions& opt
       << "        - " << quoted(opt.configs_dir + "/" + n.name + "/frr.conf:/etc/frr/frr.conf") << "\n"
       << "        - " << quoted(opt.configs_dir + "/daemons:/etc/frr/daemons") << "\n"
       << "      sysctls:\n";
-    for (const auto& [k, v] : router_sysctls(n)) y << "        " << k << ": " << v << "\n";
+    for (const auto& [k, v] : router_sysctls()) y << "        " << k << ": " << v << "\n";
   }
   y << "      exec:\n";
   for (const auto& c : node_exec(n)) y << "        - " << quoted(c) << "\n";
@@ -96,6 +102,11 @@ RouterConfig router_config(const LabNode& n) {
 std::vector<std::string> node_exec(const LabNode& n) {
   std::vector<std::string> cmds;
   if (n.router()) {
+    // Distinct per router: with one shared seed every hop would hash a flow alike (polarisation).
+    // An exec entry, not a `sysctls` key: the key exists from Linux 6.11 and containerlab refuses
+    // a node whose sysctl the kernel lacks; `-e` makes this a no-op there (containerlab reports a
+    // failing exec entry and goes on; the lab runner fails on one).
+    cmds.push_back("sysctl -w -e net.ipv4.fib_multipath_hash_seed=" + std::to_string(n.hash_seed));
     cmds.push_back("ip addr add " + n.loopback + "/32 dev lo");
     if (n.role == Role::leaf) leaf_exec(n, cmds);
     return cmds;
