@@ -135,14 +135,16 @@ struct AttachTxn {
   }
 };
 
-// Attaches prog_fd to st.ifindex and records it, unless an identical attachment is in place.
-// `load` is called only when something has to be (re)attached.
+// Attaches prog_fd to st.ifindex and records it, unless an identical attachment is in place (and
+// `stale` does not say otherwise). `load` is called only when something has to be (re)attached.
 template <typename Load>
-DeviceState install(AttachTxn& txn, DeviceState st, uint8_t kind, const qps_dev_cfg& cfg, Load load) {
+DeviceState install(AttachTxn& txn, DeviceState st, uint8_t kind, const qps_dev_cfg& cfg, Load load,
+                    bool stale = false) {
   const uint32_t key = static_cast<uint32_t>(st.ifindex);
   const std::optional<qps_attachment> rec = txn.maps ? txn.maps->attachment(key) : std::nullopt;
   const bool rec_owns_qdisc = rec.has_value() && rec->created_qdisc;
-  if (rec && rec->kind == kind && same_cfg(rec->cfg, cfg) && (st.prog_id = tc_query_egress(st.ifindex)) != 0) {
+  if (!stale && rec && rec->kind == kind && same_cfg(rec->cfg, cfg) &&
+      (st.prog_id = tc_query_egress(st.ifindex)) != 0) {
     st.already_attached = true;
     st.created_qdisc = rec_owns_qdisc;
     return st;
@@ -154,7 +156,8 @@ DeviceState install(AttachTxn& txn, DeviceState st, uint8_t kind, const qps_dev_
   // A record left by an earlier attach (or a changed --mark) keeps its qdisc ownership.
   st.created_qdisc = r.created_qdisc || rec_owns_qdisc;
   if (!rec) txn.added.push_back(st);
-  qps_attachment out{};
+  // An uplink's record also holds its XDP program: replacing the tc half keeps it.
+  qps_attachment out = rec ? *rec : qps_attachment{};
   out.ifindex = key;
   out.vni = st.vni;
   out.prog_id = st.prog_id;
@@ -283,18 +286,27 @@ DeviceState attach_transit(AttachTxn& txn, const Netns& ns, const std::string& i
   return st;
 }
 
-DeviceState attach_uplink_tc(AttachTxn& txn, const Netns& ns, const std::string& ifname) {
+// The tc program parses VXLAN to the namespace's VXLAN port, as its XDP sibling does: the
+// record's XDP config holds the port both were loaded with, so a changed port reloads both.
+DeviceState attach_uplink_tc(AttachTxn& txn, const Netns& ns, const std::string& ifname, uint16_t vxlan_port) {
   const int ifindex = interface_index(ns, ifname, "uplinks are the underlay interfaces toward the spines");
   DeviceState st{.ifname = ifname, .ifindex = ifindex, .kind = QPS_ATTACH_UPLINK};
-  return install(txn, st, QPS_ATTACH_UPLINK, qps_dev_cfg{}, [&] {
-    std::shared_ptr<uplink_egress> skel = load_skeleton(kUplinkEgress, txn.pin_dir);
-    return std::make_pair(skel, skel->progs.qps_uplink_egress);
-  });
+  const std::optional<qps_attachment> rec =
+      txn.maps ? txn.maps->attachment(static_cast<uint32_t>(ifindex)) : std::nullopt;
+  const bool port_changed = rec && rec->xdp_prog_id && rec->xdp.vxlan_port != vxlan_port;
+  return install(
+      txn, st, QPS_ATTACH_UPLINK, qps_dev_cfg{},
+      [&] {
+        std::shared_ptr<uplink_egress> skel = load_skeleton(
+            kUplinkEgress, txn.pin_dir, [&](uplink_egress& s) { s.rodata->qps_uplink.vxlan_port = vxlan_port; });
+        return std::make_pair(skel, skel->progs.qps_uplink_egress);
+      },
+      port_changed);
 }
 
 // An uplink: tc egress counts what leaves by it, XDP what arrives.
 DeviceState attach_uplink(AttachTxn& txn, const Netns& ns, const std::string& ifname, const qps_xdp_cfg& cfg) {
-  DeviceState st = attach_uplink_tc(txn, ns, ifname);
+  DeviceState st = attach_uplink_tc(txn, ns, ifname, cfg.vxlan_port);
   const bool tc_was_there = st.already_attached;
   install_xdp(txn, st, QPS_ATTACH_UPLINK, cfg);
   st.already_attached = tc_was_there && st.already_attached;

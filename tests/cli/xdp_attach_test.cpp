@@ -147,6 +147,34 @@ TEST_F(XdpAttachTest, StatusShowsTheReasonsOfEveryProgram) {
   EXPECT_NE(prom.find("qpspread_uplink_packets_total{"), std::string::npos) << prom;
 }
 
+// A VXLAN device on another port than 4789: the uplink program counts its frames as VXLAN of the
+// VNI (it parses the port the namespace's devices use), not as other traffic of the interface.
+TEST_F(XdpAttachTest, TheUplinkProgramCountsVxlanOnTheDevicesPort) {
+  ns_->ip({"addr", "add", "10.9.0.1/24", "dev", "up1"});
+  ns_->ip({"neigh", "add", "10.9.0.2", "lladdr", "02:00:00:00:09:02", "dev", "up1", "nud", "permanent"});
+  ns_->ip({"link", "add", "vx100", "type", "vxlan", "id", "100", "dstport", "4790", "local", "10.9.0.1", "remote",
+           "10.9.0.2", "dev", "up1"});
+  ns_->ip({"link", "set", "vx100", "up"});
+  run_ok({QPSPREAD_BIN, "attach", "--netns", ns_->name(), "--uplink", "up1"});
+  workload::RoceFrameSpec spec;
+  spec.src_mac = {0x02, 0, 0, 0, 1, 1};
+  spec.dst_mac = {0x02, 0, 0, 0, 2, 1};
+  spec.src_ip = 0x0a640001;
+  spec.dst_ip = 0x0a640002;
+  const std::vector<uint8_t> frame = workload::build_rocev2_frame(spec);
+  Netns::open(ns_->name()).run([&] {
+    workload::RawSender tx("vx100");
+    for (int i = 0; i < 5; i++) tx.send(frame);
+  });
+  json st = qps_json({"stats", "--netns", ns_->name()});
+  uint64_t tx = 0;
+  for (const auto& v : st["vnis"])
+    if (v["vni"] == 100)
+      for (const auto& p : v["paths"])
+        if (p["ifname"] == "up1") tx += p["tx_roce_packets"].get<uint64_t>();
+  EXPECT_EQ(tx, 5u) << st.dump();
+}
+
 TEST_F(XdpAttachTest, TransitOnANodeWithoutVxlanNeedsTheVnis) {
   CommandResult r = qps({"attach", "--netns", ns_->name(), "--transit", "t1"});
   EXPECT_EQ(r.exit_code, 1);
