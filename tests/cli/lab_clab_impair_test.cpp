@@ -54,7 +54,8 @@ topology:
   void deploy() {
     a_ = std::make_unique<ScopedNetns>("clab-" + lab_ + "-a", true);
     b_ = std::make_unique<ScopedNetns>("clab-" + lab_ + "-b", true);
-    run_ok({"ip", "-n", a_->name(), "link", "add", "eth2", "type", "veth", "peer", "name", "eth2", "netns", b_->name()});
+    run_ok({"ip", "-n", a_->name(), "link", "add", "eth2", "type", "veth", "peer", "name", "eth2", "netns",
+            b_->name()});
     a_->ip({"link", "set", "eth2", "up"});
     b_->ip({"link", "set", "eth2", "up"});
   }
@@ -88,7 +89,8 @@ TEST_F(ClabImpairTest, FromFileWithoutNetemNamesItAndChangesNothing) {
 }
 
 TEST_F(ClabImpairTest, FromFileSetsTheNetemQdiscOnBothEnds) {
-  if (!kernel_has_netem()) GTEST_SKIP() << "this kernel has no sch_netem: the commands are checked by netem_command_test";
+  if (!kernel_has_netem())
+    GTEST_SKIP() << "this kernel has no sch_netem: the commands are checked by netem_command_test";
   deploy();
   CommandResult r = qps({"-j", "lab", "impair", "--from-file", file_});
   ASSERT_EQ(r.exit_code, 0) << r.err;

@@ -130,8 +130,9 @@ void print_impair(const json& j) {
 }
 
 void add_impair(CLI::App* lab, Context& ctx) {
-  auto* impair = lab->add_subcommand("impair", "change a WAN link's impairment (flags of containerlab tools netem set), "
-                                               "on a lab up under qpspread or deployed by containerlab");
+  auto* impair = lab->add_subcommand("impair",
+                                     "change a WAN link's impairment (flags of containerlab tools netem set), "
+                                     "on a lab up under qpspread or deployed by containerlab");
   auto it = std::make_shared<LabTarget>();
   auto link = std::make_shared<std::string>();
   auto from_file = std::make_shared<std::string>();
@@ -139,7 +140,8 @@ void add_impair(CLI::App* lab, Context& ctx) {
   it->add_to(impair);
   auto* link_opt = impair->add_option("link", *link, "WAN link: its vars.name or an endpoint NODE:IF");
   auto* file_opt = impair->add_option("--from-file", *from_file,
-                                      "set every WAN link to its vars.impairment in this topology file")->excludes(link_opt);
+                                      "set every WAN link to its vars.impairment in this topology file");
+  file_opt->excludes(link_opt);
   std::vector<CLI::Option*> value_opts = {
       impair->add_option("--delay", (*flags)[0], "one-way delay, like 20ms, 1.5ms, 500us"),
       impair->add_option("--jitter", (*flags)[1], "jitter around the delay, like 1ms"),
@@ -147,7 +149,8 @@ void add_impair(CLI::App* lab, Context& ctx) {
       impair->add_option("--rate", (*flags)[3], "rate like 1gbit, 100mbit, 500kbit; 0: unlimited")};
   for (auto* o : value_opts) file_opt->excludes(o);
   impair->callback([&ctx, it, link, from_file, flags] {
-    if (link->empty() && from_file->empty()) throw CLI::ValidationError("lab impair", "give a WAN link or --from-file FILE");
+    if (link->empty() && from_file->empty())
+      throw CLI::ValidationError("lab impair", "give a WAN link or --from-file FILE");
     ctx.action = [&ctx, it, link, from_file, flags] {
       if (!from_file->empty()) {
         const std::string name = it->name.empty() ? lab::load_clab(*from_file).name : it->name;
@@ -165,7 +168,6 @@ void add_impair(CLI::App* lab, Context& ctx) {
 }
 
 void add_failures(CLI::App* lab, Context& ctx) {
-  add_impair(lab, ctx);
   for (const auto& [verb, what, states] : {std::tuple{"link", "a link (vars.name or NODE:IF)", std::pair{"down", "up"}},
                                            std::tuple{"node", "a node", std::pair{"stop", "start"}}}) {
     auto* cmd = lab->add_subcommand(verb, std::string("failure injection on ") + what + ", timestamped");
@@ -195,6 +197,7 @@ void register_lab_command(CLI::App& app, Context& ctx) {
   add_up(lab, ctx);
   add_simple(lab, ctx);
   add_exec(lab, ctx);
+  add_impair(lab, ctx);
   add_failures(lab, ctx);
 }
 

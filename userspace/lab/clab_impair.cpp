@@ -19,7 +19,8 @@ wan::ImpairmentChange whole(const wan::Impairment& imp) {
 const ClabLink& wan_link_or_throw(const ClabTopology& t, const std::string& lab, const std::string& name) {
   const ClabLink* l = t.link(name);
   if (!l || !l->wan)
-    throw Error("lab " + lab + " has no WAN link '" + name + "' in " + t.file.string() + " (WAN links have vars.impairment)");
+    throw Error("lab " + lab + " has no WAN link '" + name + "' in " + t.file.string() +
+                " (WAN links have vars.impairment)");
   return *l;
 }
 
@@ -93,7 +94,8 @@ json lab_impair_from_file(const std::string& lab, const std::filesystem::path& t
   std::vector<const ClabLink*> links;
   for (const ClabLink& l : t.links)
     if (l.wan) links.push_back(&l);
-  if (links.empty()) throw Error(topology.string() + " has no WAN link (a link with vars.impairment); nothing to apply");
+  if (links.empty())
+    throw Error(topology.string() + " has no WAN link (a link with vars.impairment); nothing to apply");
   json out = {{"lab", lab}, {"links", json::array()}};
   if (auto st = LabState::load(lab)) {
     for (const ClabLink* l : links)

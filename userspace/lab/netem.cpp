@@ -17,7 +17,8 @@ std::vector<std::string> netem_qdisc_args(const wan::Impairment& imp) {
   return a;
 }
 
-std::vector<std::string> netem_command(const std::string& netns, const std::string& ifname, const wan::Impairment& imp) {
+std::vector<std::string> netem_command(const std::string& netns, const std::string& ifname,
+                                       const wan::Impairment& imp) {
   std::vector<std::string> argv = {"tc", "-n", netns, "qdisc", "replace", "dev", ifname, "root"};
   for (auto& a : netem_qdisc_args(imp)) argv.push_back(std::move(a));
   return argv;
