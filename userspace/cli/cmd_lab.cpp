@@ -9,6 +9,7 @@
 #include "common/interrupt.h"
 #include "userspace/cli/commands.h"
 #include "userspace/lab/clab_file.h"
+#include "userspace/lab/clab_impair.h"
 #include "userspace/lab/lab_runner.h"
 #include "userspace/lab/lab_state.h"
 #include "userspace/lab/lab_wan.h"
@@ -26,7 +27,7 @@ struct LabTarget {
   std::string name;
   void add_to(CLI::App* cmd) {
     cmd->add_option("-t,--topo", topo, "containerlab topology file")->capture_default_str();
-    cmd->add_option("--name", name, "lab name (default: the topology's name)");
+    cmd->add_option("--name,--lab", name, "lab name (default: the topology's name)");
   }
   std::string lab() const {
     if (!name.empty()) return name;
@@ -123,34 +124,50 @@ void add_exec(CLI::App* lab, Context& ctx) {
   });
 }
 
-void add_failures(CLI::App* lab, Context& ctx) {
-  auto* impair = lab->add_subcommand("impair", "change a WAN link's impairment (flags of containerlab tools netem set)");
+void print_impair(const json& j) {
+  std::printf("%s %s: %s\n", j["time"].get<std::string>().c_str(), j["link"].get<std::string>().c_str(),
+              wan::describe(wan::impairment_from_json(j["impairment"])).c_str());
+}
+
+void add_impair(CLI::App* lab, Context& ctx) {
+  auto* impair = lab->add_subcommand("impair",
+                                     "change a WAN link's impairment (flags of containerlab tools netem set), "
+                                     "on a lab up under qpspread or deployed by containerlab");
   auto it = std::make_shared<LabTarget>();
   auto link = std::make_shared<std::string>();
+  auto from_file = std::make_shared<std::string>();
   auto flags = std::make_shared<std::array<std::optional<std::string>, 4>>();
   it->add_to(impair);
-  impair->add_option("link", *link, "WAN link: its vars.name or an endpoint NODE:IF")->required();
-  impair->add_option("--delay", (*flags)[0], "one-way delay, like 20ms, 1.5ms, 500us");
-  impair->add_option("--jitter", (*flags)[1], "jitter around the delay, like 1ms");
-  impair->add_option("--loss", (*flags)[2], "loss in percent, 0-100, like 0.1");
-  impair->add_option("--rate", (*flags)[3], "rate like 1gbit, 100mbit, 500kbit; 0: unlimited");
-  impair->callback([&ctx, it, link, flags] {
-    ctx.action = [&ctx, it, link, flags] {
+  auto* link_opt = impair->add_option("link", *link, "WAN link: its vars.name or an endpoint NODE:IF");
+  auto* file_opt = impair->add_option("--from-file", *from_file,
+                                      "set every WAN link to its vars.impairment in this topology file");
+  file_opt->excludes(link_opt);
+  std::vector<CLI::Option*> value_opts = {
+      impair->add_option("--delay", (*flags)[0], "one-way delay, like 20ms, 1.5ms, 500us"),
+      impair->add_option("--jitter", (*flags)[1], "jitter around the delay, like 1ms"),
+      impair->add_option("--loss", (*flags)[2], "loss in percent, 0-100, like 0.1"),
+      impair->add_option("--rate", (*flags)[3], "rate like 1gbit, 100mbit, 500kbit; 0: unlimited")};
+  for (auto* o : value_opts) file_opt->excludes(o);
+  impair->callback([&ctx, it, link, from_file, flags] {
+    if (link->empty() && from_file->empty())
+      throw CLI::ValidationError("lab impair", "give a WAN link or --from-file FILE");
+    ctx.action = [&ctx, it, link, from_file, flags] {
+      if (!from_file->empty()) {
+        const std::string name = it->name.empty() ? lab::load_clab(*from_file).name : it->name;
+        emit(ctx.out, lab::lab_impair_from_file(name, *from_file), [](const json& j) {
+          for (const auto& l : j["links"]) print_impair(l);
+        });
+        return;
+      }
       // Parsed before the lab is looked at: a bad value changes nothing.
       const auto& f = *flags;
       const wan::ImpairmentChange change = wan::parse_impairment_change(f[0], f[1], f[2], f[3]);
-      const std::string name = it->lab();
-      auto st = lab::LabState::load(name);
-      if (!st) throw Error("lab " + name + " is not up");
-      const lab::ClabTopology t = lab::load_clab(st->json()["topology"].get<std::string>());
-      const lab::ClabLink* l = t.link(*link);
-      if (!l || !l->wan) throw Error("lab " + name + " has no WAN link '" + *link + "' (WAN links have vars.impairment)");
-      emit(ctx.out, lab::wan_impair(*st, *l, change), [](const json& j) {
-        std::printf("%s %s: %s\n", j["time"].get<std::string>().c_str(), j["link"].get<std::string>().c_str(),
-                    wan::describe(wan::impairment_from_json(j["impairment"])).c_str());
-      });
+      emit(ctx.out, lab::lab_impair(it->lab(), it->topo, *link, change), print_impair);
     };
   });
+}
+
+void add_failures(CLI::App* lab, Context& ctx) {
   for (const auto& [verb, what, states] : {std::tuple{"link", "a link (vars.name or NODE:IF)", std::pair{"down", "up"}},
                                            std::tuple{"node", "a node", std::pair{"stop", "start"}}}) {
     auto* cmd = lab->add_subcommand(verb, std::string("failure injection on ") + what + ", timestamped");
@@ -180,6 +197,7 @@ void register_lab_command(CLI::App& app, Context& ctx) {
   add_up(lab, ctx);
   add_simple(lab, ctx);
   add_exec(lab, ctx);
+  add_impair(lab, ctx);
   add_failures(lab, ctx);
 }
 

@@ -13,6 +13,7 @@
 #include "common/process.h"
 #include "common/units.h"
 #include "userspace/lab/lab_internal.h"
+#include "userspace/lab/netem.h"
 #include "userspace/wan/relay_service.h"
 
 namespace qpspread::lab {
@@ -56,14 +57,6 @@ wan::Impairment effective(const json& link) {
   return imp;
 }
 
-std::vector<std::string> netem_args(const wan::Impairment& imp) {
-  std::vector<std::string> a = {"netem", "delay", imp.delay_us ? format_duration_us(imp.delay_us) : "0ms"};
-  if (imp.jitter_us) a.push_back(format_duration_us(imp.jitter_us));
-  if (imp.loss_percent > 0) a.insert(a.end(), {"loss", format_number(imp.loss_percent) + "%"});
-  if (imp.rate_bps) a.insert(a.end(), {"rate", format_rate_bps(imp.rate_bps)});
-  return a;
-}
-
 void write_control(const json& link) { wan::write_control(link["control"].get<std::string>(), effective(link)); }
 
 // The relay's last words, for an error message: its log's last non-empty line.
@@ -79,10 +72,7 @@ void apply(LabState& st, const std::string& name) {
   const json& link = st.json()["links"][name];
   if (link["backend"] == "netem") {
     for (const auto& end : link["ends"]) {
-      std::vector<std::string> argv = {"tc", "-n", end["netns"].get<std::string>(), "qdisc", "replace", "dev",
-                                       end["ifname"].get<std::string>(), "root"};
-      for (const auto& a : netem_args(effective(link))) argv.push_back(a);
-      run_checked(argv);
+      run_checked(netem_command(end["netns"].get<std::string>(), end["ifname"].get<std::string>(), effective(link)));
     }
     return;
   }

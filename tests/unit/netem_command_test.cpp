@@ -1,0 +1,96 @@
+// The tc netem commands of both runners (lab/netem.h, lab/clab_impair.h), checked as argv lists:
+// sch_netem is missing on the test machines, so these are what is tested of that path.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "userspace/lab/clab_impair.h"
+#include "userspace/lab/netem.h"
+
+namespace qpspread::lab {
+namespace {
+
+using Argv = std::vector<std::string>;
+
+wan::Impairment imp(uint64_t delay_us, uint64_t jitter_us, double loss, uint64_t rate_bps) {
+  return {delay_us, jitter_us, loss, rate_bps};
+}
+
+// containerlab's qdisc: root, handle 1:, limit 10000; every value written so a replace sets all.
+TEST(NetemCommand, DelayJitterLossRateInOneRootNetemQdisc) {
+  EXPECT_EQ(netem_command("clab-x-a", "eth2", imp(20000, 1000, 0.1, 1000000000)),
+            (Argv{"tc", "-n", "clab-x-a", "qdisc", "replace", "dev", "eth2", "root", "handle", "1:", "netem", "limit",
+                  "10000", "delay", "20ms", "1ms", "loss", "0.1%", "rate", "1gbit"}));
+}
+
+TEST(NetemCommand, NothingSetStillResetsEveryValue) {
+  EXPECT_EQ(netem_qdisc_args({}),
+            (Argv{"handle", "1:", "netem", "limit", "10000", "delay", "0ms", "loss", "0%", "rate", "0bit"}));
+}
+
+TEST(NetemCommand, JitterOnlyFollowsTheDelay) {
+  EXPECT_EQ(netem_qdisc_args(imp(1500, 0, 0, 0)),
+            (Argv{"handle", "1:", "netem", "limit", "10000", "delay", "1500us", "loss", "0%", "rate", "0bit"}));
+  EXPECT_EQ(netem_qdisc_args(imp(5000, 500, 0, 0)),
+            (Argv{"handle", "1:", "netem", "limit", "10000", "delay", "5ms", "500us", "loss", "0%", "rate", "0bit"}));
+}
+
+TEST(NetemCommand, LossAndRateAlone) {
+  EXPECT_EQ(netem_qdisc_args(imp(0, 0, 2.5, 0)),
+            (Argv{"handle", "1:", "netem", "limit", "10000", "delay", "0ms", "loss", "2.5%", "rate", "0bit"}));
+  EXPECT_EQ(netem_qdisc_args(imp(0, 0, 0, 500000)),
+            (Argv{"handle", "1:", "netem", "limit", "10000", "delay", "0ms", "loss", "0%", "rate", "500kbit"}));
+  EXPECT_EQ(netem_qdisc_args(imp(0, 0, 100, 20000000)),
+            (Argv{"handle", "1:", "netem", "limit", "10000", "delay", "0ms", "loss", "100%", "rate", "20mbit"}));
+}
+
+// Rate 0 is sent as 0bit: without a rate the kernel would keep the one set before.
+TEST(NetemCommand, UnlimitedRateIsWrittenSoItReplacesALimit) {
+  const Argv a = netem_qdisc_args(imp(10000, 0, 0, 0));
+  ASSERT_GE(a.size(), 2u);
+  EXPECT_EQ(a[a.size() - 2], "rate");
+  EXPECT_EQ(a.back(), "0bit");
+}
+
+ClabTopology two_nodes() {
+  ClabTopology t;
+  t.name = "lab7";
+  ClabLink l;
+  l.a = {"dc1-border1", "eth3"};
+  l.b = {"dc2-border1", "eth4"};
+  l.name = "wan1";
+  l.wan = true;
+  l.impairment = imp(10000, 0, 0, 0);
+  t.links.push_back(l);
+  return t;
+}
+
+// Both ends, each on its egress, in containerlab's namespaces: each direction impaired once.
+TEST(ClabNetemCommands, BothEndsInTheNodesContainerlabNamespaces) {
+  const ClabTopology t = two_nodes();
+  const auto cmds = clab_netem_commands(t, t.links[0], imp(20000, 0, 0, 0));
+  ASSERT_EQ(cmds.size(), 2u);
+  EXPECT_EQ(cmds[0], netem_command("clab-lab7-dc1-border1", "eth3", imp(20000, 0, 0, 0)));
+  EXPECT_EQ(cmds[1], netem_command("clab-lab7-dc2-border1", "eth4", imp(20000, 0, 0, 0)));
+}
+
+// A flag not given keeps the topology's value (qpspread keeps nothing of a containerlab lab).
+TEST(ClabNetemCommands, APartialChangeKeepsTheOtherValues) {
+  const ClabTopology t = two_nodes();
+  wan::ImpairmentChange change;
+  change.rate_bps = 20000000;
+  const auto cmds = clab_netem_commands(t, t.links[0], change.applied_to(t.links[0].impairment));
+  ASSERT_EQ(cmds.size(), 2u);
+  for (const auto& argv : cmds)
+    EXPECT_EQ(Argv(argv.begin() + 8, argv.end()),
+              (Argv{"handle", "1:", "netem", "limit", "10000", "delay", "10ms", "loss", "0%", "rate", "20mbit"}));
+  change = {};
+  change.rate_bps = 0;  // --rate 0: unlimited again
+  change.loss_percent = 1;
+  EXPECT_EQ(clab_netem_commands(t, t.links[0], change.applied_to(imp(10000, 0, 0, 20000000)))[1],
+            netem_command("clab-lab7-dc2-border1", "eth4", imp(10000, 0, 1, 0)));
+}
+
+}  // namespace
+}  // namespace qpspread::lab
