@@ -32,5 +32,7 @@ void register_demo_command(CLI::App& app, Context& ctx);
 void register_lab_command(CLI::App& app, Context& ctx);
 void register_wan_relay_command(CLI::App& app, Context& ctx);
 void register_workload_command(CLI::App& app, Context& ctx);
+// `experiment` with its `run` subcommand; returns the group so `experiment report` can join it.
+CLI::App* register_experiment_command(CLI::App& app, Context& ctx);
 
 }  // namespace qpspread::cli

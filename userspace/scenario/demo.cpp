@@ -18,79 +18,13 @@
 #include "userspace/lab/lab_wan.h"
 #include "userspace/report/fairness.h"
 #include "userspace/report/top_frame.h"
+#include "userspace/scenario/lab_session.h"
 #include "userspace/workload/allreduce.h"
 
 namespace qpspread::scenario {
 namespace {
 
 using nlohmann::json;
-
-std::string role(const lab::ClabNode& n) { return n.labels.count("role") ? n.labels.at("role") : ""; }
-
-// Takes the lab down however run_demo leaves (an error, Ctrl-C); lab_down is safe to repeat.
-struct LabGuard {
-  std::string name;
-  ~LabGuard() {
-    try {
-      lab::lab_down(name);
-    } catch (...) {
-    }
-  }
-};
-
-// RoCEv2 bytes sent into each WAN link by each border, from the border's stats report: a path is
-// one link in one direction ("wan1 dc1-border1>dc2-border1"), as a flow between the data centers
-// takes one of them.
-std::map<std::string, uint64_t> wan_bytes(const lab::ClabTopology& t) {
-  std::map<std::string, uint64_t> out;
-  for (const auto& l : t.links) {
-    if (!l.wan) continue;
-    for (const auto& [from, to] : {std::pair{&l.a, &l.b}, std::pair{&l.b, &l.a}}) {
-      uint64_t sum = 0;
-      const report::StatsReport r = report::build_stats(Netns::open(t.netns(from->node)), std::nullopt);
-      for (const auto& v : r.vnis)
-        for (const auto& p : v.paths)
-          if (p.ifname == from->ifname) sum += p.tx.roce_bytes;
-      out[l.name + " " + from->node + ">" + to->node] = sum;
-    }
-  }
-  return out;
-}
-
-void attach_all(const lab::ClabTopology& t, const Progress& say) {
-  for (const auto& n : t.nodes) {
-    AttachOptions o;
-    o.initial_mode = QPS_MODE_OFF;
-    if (role(n) == "border") {
-      for (const auto& l : t.links)
-        for (const auto* ep : {&l.a, &l.b})
-          if (l.wan && ep->node == n.name) o.uplinks.push_back(ep->ifname);
-    } else if (role(n) != "leaf") {
-      continue;
-    }
-    const AttachReport r = attach(Netns::open(t.netns(n.name)), o);
-    say("attached to " + n.name + ": " + std::to_string(r.devices.size()) + " VXLAN devices, " +
-        std::to_string(r.uplinks.size()) + (role(n) == "border" ? " WAN links" : " uplinks"));
-  }
-}
-
-// `ranks` hosts of the VNI, half in each data center, those of dc1 first: the ring then crosses
-// the WAN twice, once each way.
-std::vector<workload::HostAddr> ring_hosts(const lab::ClabTopology& t, uint32_t vni, int ranks) {
-  std::map<std::string, std::vector<std::string>> by_dc;
-  const std::string suffix = "-h" + std::to_string(vni);
-  for (const auto& n : t.nodes)
-    if (role(n) == "host" && n.name.ends_with(suffix)) by_dc[n.labels.count("dc") ? n.labels.at("dc") : ""].push_back(n.name);
-  if (by_dc.size() < 2) throw Error("the lab has no hosts of VNI " + std::to_string(vni) + " in two data centers");
-  std::vector<std::string> names;
-  for (auto& [dc, hosts] : by_dc) {
-    std::sort(hosts.begin(), hosts.end());
-    for (int i = 0; i < ranks / 2 && i < static_cast<int>(hosts.size()); i++) names.push_back(hosts[static_cast<size_t>(i)]);
-  }
-  std::vector<workload::HostAddr> hosts;
-  for (const auto& n : names) hosts.push_back(lab::resolve_host(t.netns(n)));
-  return hosts;
-}
 
 // One mode's result: the WAN links' shares and balance (the rule of stats and top, each link
 // direction an uplink), iteration times, correctness, retransmissions.
@@ -117,13 +51,6 @@ json mode_result(const workload::WorkloadReport& r, const std::map<std::string, 
   return {{"wan_links", links}, {"imbalance", balance.imbalance}, {"jain", balance.jain},
           {"iteration_ms_p50", percentile(ms, 50)}, {"iteration_ms_p99", percentile(ms, 99)},
           {"iteration_ms", ms}, {"correct", r.correct}, {"frames", frames}, {"retransmitted_frames", retx}};
-}
-
-// The leaf of the first rank (clab-LAB-<leaf>-h<vni>): qpspread stats and top are shown for it.
-std::string stats_leaf_of(const lab::ClabTopology& t, const workload::HostAddr& host, uint32_t vni) {
-  std::string leaf = host.netns.substr(t.netns("").size());
-  leaf.resize(leaf.size() - ("-h" + std::to_string(vni)).size());
-  return leaf;
 }
 
 json workload_json(const DemoOptions& o, size_t ranks) {
@@ -203,7 +130,7 @@ DemoResult run_demo(const DemoOptions& o, const Progress& say) {
   const std::vector<workload::HostAddr> hosts = ring_hosts(t, o.vni, o.ranks);
   DemoResult res;
   res.doc = {{"lab", t.name}, {"lab_up_s", up["seconds"]}, {"modes", json::object()},
-             {"stats_leaf", stats_leaf_of(t, hosts.front(), o.vni)}, {"workload", workload_json(o, hosts.size())}};
+             {"stats_leaf", leaf_of_host(t, hosts.front(), o.vni)}, {"workload", workload_json(o, hosts.size())}};
   run_modes(o, t, hosts, say, res);
   say("tearing the lab down");
   lab::lab_down(t.name);

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "userspace/report/stats_report.h"
+#include "userspace/scenario/lab_session.h"
 
 namespace qpspread::scenario {
 
@@ -43,7 +44,6 @@ struct DemoResult {
   std::string written;                // the file written ("" when none)
 };
 
-using Progress = std::function<void(const std::string&)>;
 
 // Installs the Ctrl-C/SIGTERM handler (common/interrupt.h) so an interrupt tears the lab down.
 // Throws qpspread::Error when a step fails, after the lab is down.

@@ -1,0 +1,184 @@
+// qpspread experiment run end to end on the default lab, under a unique lab name: a two-point spec
+// (mode off and qp-hash, tiny collective) records two ok runs with the doc's keys and shares that
+// sum to 1; --resume on the same folder runs nothing; Ctrl-C mid-study exits non-zero and leaves
+// no namespace, process or pin of the lab.
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <thread>
+
+#include "tests/support/test_util.h"
+
+namespace qpspread::test {
+namespace {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+std::vector<json> read_jsonl(const fs::path& file) {
+  std::vector<json> out;
+  std::ifstream f(file);
+  std::string line;
+  while (std::getline(f, line))
+    if (!line.empty()) out.push_back(json::parse(line));
+  return out;
+}
+
+std::string slurp(const fs::path& file) {
+  std::ifstream f(file);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+// Processes whose command line names the lab's namespaces (FRR daemons, relays).
+std::vector<std::string> lab_processes(const std::string& lab) {
+  std::vector<std::string> out;
+  for (const auto& e : fs::directory_iterator("/proc")) {
+    const std::string pid = e.path().filename();
+    if (pid.find_first_not_of("0123456789") != std::string::npos || pid == std::to_string(::getpid())) continue;
+    std::string cmd = slurp(e.path() / "cmdline");
+    for (char& c : cmd)
+      if (c == '\0') c = ' ';
+    if (cmd.find("clab-" + lab + "-") != std::string::npos || cmd.find("qps-wire-" + lab) != std::string::npos)
+      out.push_back(pid + ": " + cmd);
+  }
+  return out;
+}
+
+void expect_nothing_left(const std::string& lab) {
+  for (const auto& n : netns_names()) EXPECT_EQ(n.find(lab), std::string::npos) << "left: " << n;
+  for (const auto& p : lab_processes(lab)) ADD_FAILURE() << "left: " << p;
+  EXPECT_FALSE(fs::exists("/run/qpspread/lab/" + lab)) << "the lab's state";
+}
+
+class ExperimentTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    lab_ = "qpsx" + std::to_string(::getpid() % 100000);
+    dir_ = fs::temp_directory_path() / (lab_ + "-study");
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    std::ofstream(dir_ / "spec.yml") << "name: tiny\ntopology: " << QPS_LAB_FILE << "\nrunner: qpspread\nlab: " << lab_
+                                     << "\nfixed: {size: 100kb, iterations: 2, qps: 4}\naxes:\n  mode: [off, qp-hash]\n";
+  }
+  static void TearDownTestSuite() {
+    run({QPSPREAD_BIN, "lab", "down", "--name", lab_});  // in case a test failed midway
+    fs::remove_all(dir_);
+  }
+  void SetUp() override {
+    if (!is_root() || ::access("/usr/lib/frr/zebra", X_OK) != 0) GTEST_SKIP() << "needs root and FRR";
+  }
+  static CommandResult experiment(const std::string& out, bool resume) {
+    std::vector<std::string> argv = {QPSPREAD_BIN, "-j", "experiment", "run", (dir_ / "spec.yml").string(), "--out", out};
+    if (resume) argv.push_back("--resume");
+    return run(argv);
+  }
+  static inline std::string lab_;
+  static inline fs::path dir_;
+};
+
+TEST_F(ExperimentTest, TwoPointsAreRecordedWithSharesSummingToOne) {
+  const fs::path out = dir_ / "out";
+  const CommandResult r = experiment(out.string(), false);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("[1/2] p0000-r0 mode=off"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("ETA"), std::string::npos) << r.err;
+  const std::vector<json> recs = read_jsonl(out / "runs.jsonl");
+  ASSERT_EQ(recs.size(), 2u);
+  for (const auto& rec : recs) {
+    EXPECT_EQ(rec["status"], "ok") << rec.dump();
+    for (const char* k : {"run_id", "point", "repeat", "seed", "config", "versions", "started", "seconds", "metrics", "links"})
+      EXPECT_TRUE(rec.contains(k)) << k;
+    for (const char* k : {"wan_imbalance", "wan_jain", "uplink_imbalance", "uplink_jain", "iteration_ms_p50",
+                          "iteration_ms_p99", "iteration_ms_max", "algbw_bps", "retransmitted_frames", "psn_reordered",
+                          "psn_gaps", "correct", "interruption_ms", "bfd_detect_ms"})
+      EXPECT_TRUE(rec["metrics"].contains(k)) << k;
+    EXPECT_TRUE(rec["metrics"]["correct"].get<bool>());
+    std::map<std::string, double> sums;  // "wan", or "uplink <leaf>"
+    for (const auto& l : rec["links"])
+      sums[l["kind"].get<std::string>() + (l["kind"] == "uplink" ? " " + l["node"].get<std::string>() : "")] +=
+          l["share"].get<double>();
+    EXPECT_TRUE(sums.count("wan")) << rec["links"].dump();
+    EXPECT_GE(sums.size(), 3u) << "the WAN and two leaves' uplinks: " << rec["links"].dump();
+    for (const auto& [kind, sum] : sums) EXPECT_NEAR(sum, 1.0, 1e-9) << kind;
+  }
+  EXPECT_EQ(recs[0]["config"]["mode"], "off");
+  EXPECT_EQ(recs[1]["config"]["mode"], "qp-hash");
+  EXPECT_EQ(recs[1]["seed"], 1001);
+  std::ifstream csv(out / "runs.csv");
+  std::string line;
+  std::vector<std::string> lines;
+  while (std::getline(csv, line)) lines.push_back(line);
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_EQ(lines[0].rfind("run_id,point,repeat,seed,status,mode,", 0), 0u) << lines[0];
+  EXPECT_TRUE(fs::exists(out / "spec.yml"));
+  EXPECT_TRUE(json::parse(slurp(out / "meta.json"))["ended"].is_string());
+  expect_nothing_left(lab_);
+}
+
+TEST_F(ExperimentTest, ResumeOnAFinishedStudyRunsNothing) {
+  const fs::path out = dir_ / "out";
+  if (!fs::exists(out / "runs.jsonl")) GTEST_SKIP() << "needs the first test's records";
+  const auto t0 = std::chrono::steady_clock::now();
+  const CommandResult r = experiment(out.string(), true);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5)) << "no lab brought up";
+  const json j = json::parse(r.out);
+  EXPECT_EQ(j["skipped"], 2);
+  EXPECT_EQ(j["ok"], 0);
+  EXPECT_EQ(read_jsonl(out / "runs.jsonl").size(), 2u);
+  // Without --resume, a folder with records is refused rather than mixed.
+  const CommandResult again = experiment(out.string(), false);
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_NE((again.out + again.err).find("--resume"), std::string::npos) << again.out << again.err;  // -j: the error is JSON on stdout
+}
+
+// SIGINT once the first run has started: the run ends, the lab goes down, the exit is non-zero.
+TEST_F(ExperimentTest, CtrlCMidStudyLeavesNothing) {
+  const fs::path out = dir_ / "interrupted";
+  const fs::path err = dir_ / "interrupted.err";
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    std::freopen(err.c_str(), "w", stderr);
+    std::freopen("/dev/null", "w", stdout);
+    ::execl(QPSPREAD_BIN, QPSPREAD_BIN, "experiment", "run", (dir_ / "spec.yml").c_str(), "--out", out.c_str(),
+            static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  std::vector<std::string> pins;  // the leaves' pin folders, keyed by their namespace's inode
+  bool started = false;
+  for (int i = 0; i < 1200 && !started; i++) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    started = slurp(err).find("[1/2]") != std::string::npos;
+  }
+  if (started)
+    for (const char* leaf : {"dc1-leaf1", "dc2-leaf1"}) {
+      struct stat st{};
+      if (::stat(("/run/netns/clab-" + lab_ + "-" + leaf).c_str(), &st) == 0)
+        pins.push_back("/sys/fs/bpf/qpspread/" + std::to_string(st.st_ino));
+    }
+  ::kill(pid, SIGINT);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ASSERT_TRUE(started) << slurp(err);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) != 0) << "status " << status << "\n" << slurp(err);
+  EXPECT_NE(slurp(err).find("interrupted"), std::string::npos) << slurp(err);
+  EXPECT_EQ(pins.size(), 2u);
+  for (const auto& p : pins) EXPECT_FALSE(fs::exists(p)) << "pin left: " << p;
+  expect_nothing_left(lab_);
+}
+
+}  // namespace
+}  // namespace qpspread::test

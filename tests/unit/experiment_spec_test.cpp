@@ -1,0 +1,133 @@
+// The study's spec: the product of the axes in file order, listed points over fixed, seeds as the
+// doc says, and every bad key or value refused with its line before anything runs.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "common/error.h"
+#include "userspace/scenario/experiment_spec.h"
+
+namespace qpspread::scenario {
+namespace {
+
+ExperimentSpec parse(const std::string& text) { return parse_experiment_spec(text, "/study/spec.yml"); }
+
+// The message of the Error parse throws ("" when it does not).
+std::string error_of(const std::string& text) {
+  try {
+    parse(text);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(ExperimentSpec, AxesExpandToTheirProductLastAxisFastest) {
+  const ExperimentSpec s = parse(
+      "name: t\ntopology: lab/x.clab.yml\nfixed: {qps: 8, size: 64kb}\n"
+      "axes:\n  mode: [off, qp-hash]\n  qps: [2, 4, 16]\nrepeats: 2\nseed_base: 5\n");
+  ASSERT_EQ(s.points.size(), 6u);
+  ASSERT_EQ(s.runs.size(), 12u);
+  EXPECT_EQ(s.points[0].config.mode, "off");
+  EXPECT_EQ(s.points[0].config.qps, 2);
+  EXPECT_EQ(s.points[2].config.qps, 16);
+  EXPECT_EQ(s.points[3].config.mode, "qp-hash");
+  EXPECT_EQ(s.points[3].config.qps, 2);
+  EXPECT_EQ(s.points[5].config.size, 64000u);  // fixed kept where no axis reaches
+  EXPECT_EQ(s.points[4].label, (std::vector<std::string>{"mode=qp-hash", "qps=4"}));
+  EXPECT_EQ(s.topology, "/study/lab/x.clab.yml");
+  EXPECT_EQ(s.lab, "t");  // the spec's name when no lab is given
+}
+
+TEST(ExperimentSpec, RunsArePointMajorWithSeedBasePlus1000PointPlusRepeat) {
+  const ExperimentSpec s = parse("name: t\ntopology: /x.yml\naxes: {mode: [off, qp-hash]}\nrepeats: 3\nseed_base: 7\n");
+  ASSERT_EQ(s.runs.size(), 6u);
+  EXPECT_EQ(s.runs[0].run_id, "p0000-r0");
+  EXPECT_EQ(s.runs[0].seed, 7u);
+  EXPECT_EQ(s.runs[4].run_id, "p0001-r1");
+  EXPECT_EQ(s.runs[4].point, 1);
+  EXPECT_EQ(s.runs[4].repeat, 1);
+  EXPECT_EQ(s.runs[4].seed, 1008u);
+}
+
+TEST(ExperimentSpec, PointsOverrideFixedIncludingPartOfWan) {
+  const ExperimentSpec s = parse(
+      "name: t\ntopology: /x.yml\nfixed:\n  wan: {delay: 10ms, rate: 20mbit}\n  rate: 24mbit\n"
+      "points:\n  - {mode: off, wan: {delay: 0ms}}\n  - {mode: qp-hash, wan.loss: 0.5}\n");
+  ASSERT_EQ(s.points.size(), 2u);
+  EXPECT_EQ(s.points[0].config.wan.delay_us, 0u);
+  EXPECT_EQ(s.points[0].config.wan.rate_bps, 20'000'000u);
+  EXPECT_EQ(s.points[1].config.wan.delay_us, 10'000u);
+  EXPECT_DOUBLE_EQ(s.points[1].config.wan.loss_percent, 0.5);
+  EXPECT_EQ(s.points[1].config.rate_bps, 24'000'000u);
+  EXPECT_EQ(s.runs.size(), 2u);
+}
+
+TEST(ExperimentSpec, NoAxesNorPointsIsOnePointOfTheDefaults) {
+  const ExperimentSpec s = parse("name: t\ntopology: /x.yml\n");
+  ASSERT_EQ(s.points.size(), 1u);
+  const RunConfig& c = s.points[0].config;
+  EXPECT_EQ(c.mode, "off");
+  EXPECT_EQ(c.collective, "allreduce");
+  EXPECT_EQ(c.size, 1000000u);
+  EXPECT_EQ(c.wan.rate_bps, 20'000'000u);
+  EXPECT_TRUE(c.bfd);
+}
+
+TEST(ExperimentSpec, EventsParseAndPrint) {
+  const ExperimentSpec s = parse(
+      "name: t\ntopology: /x.yml\nfixed:\n  events:\n    - {at: 2s, link: wan1, state: down}\n"
+      "    - {at: 4s, node: dc1-spine1, state: stop}\n");
+  const auto& e = s.points[0].config.events;
+  ASSERT_EQ(e.size(), 2u);
+  EXPECT_EQ(e[0].at_us, 2'000'000u);
+  EXPECT_EQ(events_text(e), "2s link wan1 down; 4s node dc1-spine1 stop");
+  EXPECT_EQ(config_json(s, s.points[0].config)["events"][1]["node"], "dc1-spine1");
+}
+
+TEST(ExperimentSpec, ConfigJsonHasTheDocsKeys) {
+  const ExperimentSpec s = parse("name: t\ntopology: lab/x.yml\n");
+  const auto j = config_json(s, s.points[0].config);
+  for (const char* k : {"name", "topology", "runner", "mode", "collective", "vni", "ranks", "qps", "split", "sport",
+                        "size", "iterations", "rate", "wan", "bfd", "events"})
+    EXPECT_TRUE(j.contains(k)) << k;
+  EXPECT_EQ(j["rate"], "24mbit");
+  EXPECT_EQ(j["wan"]["delay"], "10ms");
+  EXPECT_EQ(j["topology"], "lab/x.yml");
+}
+
+struct BadSpec {
+  const char* text;
+  const char* error;  // a part of the message
+};
+
+TEST(ExperimentSpec, BadKeysAndValuesAreRefusedWithTheirLine) {
+  const BadSpec cases[] = {
+      {"name: t\ntopology: /x.yml\nfixed:\n  qsp: 4\n", "spec.yml:4: fixed.qsp: unknown key"},
+      {"name: t\ntopology: /x.yml\nfixed:\n  qps: lots\n", "spec.yml:4: fixed.qps: 'lots' is not an integer"},
+      {"name: t\ntopology: /x.yml\nfixed:\n  rate: 24\n", "spec.yml:4: fixed.rate"},
+      {"name: t\ntopology: /x.yml\nfixed:\n  wan: {delay: 10xs}\n", "spec.yml:4: fixed.wan.delay"},
+      {"name: t\ntopology: /x.yml\nfixed:\n  wan: {loss: 150}\n", "spec.yml:4: fixed.wan.loss"},
+      {"name: t\ntopology: /x.yml\nfixed:\n  wan: {drop: 1}\n", "fixed.wan.drop: unknown key"},
+      {"name: t\ntopology: /x.yml\nfixed:\n  size: 1mib\n", "spec.yml:4: fixed.size"},
+      {"name: t\ntopology: /x.yml\naxes:\n  mode: [off, ecmp]\n", "spec.yml:4: axes.mode: 'ecmp' is not one of off, qp-hash"},
+      {"name: t\ntopology: /x.yml\naxes:\n  color: [red]\n", "spec.yml:4: axes.color: unknown key"},
+      {"name: t\ntopology: /x.yml\naxes:\n  qps: []\n", "spec.yml:4: axes.qps: an axis is a non-empty list"},
+      {"name: t\ntopology: /x.yml\npoints:\n  - {mode: off}\n  - {qps: 0}\n", "spec.yml:5: points[1].qps"},
+      {"name: t\ntopology: /x.yml\naxes: {qps: [1]}\npoints: [{qps: 2}]\n", "spec.yml:4: points: give either"},
+      {"name: t\ntopology: /x.yml\nrepeat: 3\n", "spec.yml:3: repeat: unknown key"},
+      {"name: t\ntopology: /x.yml\nrunner: docker\n", "spec.yml:3: runner: 'docker' is not one of"},
+      {"name: t\n", "'topology' is missing"},
+      {"name: t\ntopology: /x.yml\nfixed:\n  events:\n    - {at: 2s, link: wan1, state: stop}\n", "spec.yml:5: fixed.events[0]: a link's state"},
+      {"name: t\ntopology: /x.yml\nfixed:\n  events:\n    - {link: wan1, state: down}\n", "the event has no 'at'"},
+      {"name: t\ntopology: /x.yml\nfixed: {bfd: maybe}\n", "spec.yml:3: fixed.bfd: 'maybe' is not true or false"},
+      {"name: t\ntopology: [\n", "not YAML"},
+  };
+  for (const auto& c : cases) {
+    const std::string e = error_of(c.text);
+    EXPECT_NE(e.find(c.error), std::string::npos) << "spec:\n" << c.text << "error: '" << e << "'\nwanted: " << c.error;
+  }
+}
+
+}  // namespace
+}  // namespace qpspread::scenario

@@ -1,0 +1,289 @@
+#include "userspace/scenario/experiment_run.h"
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <set>
+#include <sstream>
+
+#include "common/error.h"
+#include "common/interrupt.h"
+#include "common/netns.h"
+#include "common/percentile.h"
+#include "loader/attach.h"
+#include "loader/pinned_maps.h"
+#include "userspace/lab/lab_runner.h"
+#include "userspace/lab/lab_state.h"
+#include "userspace/lab/lab_wan.h"
+#include "userspace/report/fairness.h"
+#include "userspace/report/stats_report.h"
+#include "userspace/scenario/experiment_records.h"
+#include "userspace/scenario/experiment_spec.h"
+#include "userspace/workload/allreduce.h"
+#include "userspace/workload/param_server.h"
+
+namespace qpspread::scenario {
+namespace {
+
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+// What the engine does not do yet is refused before the lab comes up.
+void check_supported(const ExperimentSpec& s) {
+  if (s.runner != "qpspread")
+    throw Error("not yet: runner " + s.runner + " (an already deployed lab); use runner: qpspread in " + s.file.string());
+  for (const auto& p : s.points) {
+    if (!p.config.events.empty())
+      throw Error("not yet: failure events (point " + std::to_string(p.index) + "); remove events from " + s.file.string());
+    if (!p.config.bfd) throw Error("not yet: bfd: false (point " + std::to_string(p.index) + "); the lab runs BFD");
+  }
+}
+
+// The VNI's tx RoCEv2 bytes per uplink path and the PSN counters of its received QPs, in a leaf.
+struct LeafCounters {
+  std::map<std::pair<std::string, std::string>, uint64_t> path_bytes;  // (uplink, remote VTEP) -> bytes
+  uint64_t reordered = 0, gaps = 0;
+};
+
+LeafCounters leaf_counters(const lab::ClabTopology& t, const std::string& leaf, uint32_t vni) {
+  LeafCounters c;
+  for (const auto& v : report::build_stats(Netns::open(t.netns(leaf)), vni).vnis) {
+    if (v.vni != vni) continue;
+    for (const auto& p : v.paths) c.path_bytes[{p.ifname, p.remote_vtep}] = p.tx.roce_bytes;
+    for (const auto& q : v.qps) {
+      c.reordered += q.reordered;
+      c.gaps += q.gaps;
+    }
+  }
+  return c;
+}
+
+struct Snapshot {
+  std::map<std::string, uint64_t> wan;
+  std::map<std::string, LeafCounters> leaves;
+};
+
+Snapshot snapshot(const lab::ClabTopology& t, const std::set<std::string>& leaves, uint32_t vni) {
+  Snapshot s{wan_bytes(t), {}};
+  for (const auto& l : leaves) s.leaves[l] = leaf_counters(t, l, vni);
+  return s;
+}
+
+uint64_t delta(uint64_t after, uint64_t before) { return after > before ? after - before : 0; }
+
+// The WAN link-directions' and the leaves' uplinks' shares and balance over the run into the
+// record's links and metrics. The uplink balance is the mean over the leaves that sent anything.
+void link_metrics(const Snapshot& before, const Snapshot& after, json& metrics, json& links) {
+  std::vector<std::pair<std::string, uint64_t>> wan;
+  for (const auto& [name, b] : after.wan) wan.emplace_back(name, delta(b, before.wan.at(name)));
+  std::vector<uint64_t> wan_load;
+  for (const auto& [n, b] : wan) wan_load.push_back(b);
+  const auto wan_share = report::shares(wan_load);
+  const report::Balance wb = report::uplink_balance(wan);
+  for (size_t i = 0; i < wan.size(); i++) {
+    const std::string& key = wan[i].first;  // "wan1 dc1-border1>dc2-border1"
+    links.push_back({{"kind", "wan"}, {"link", key.substr(0, key.find(' '))}, {"direction", key.substr(key.find(' ') + 1)},
+                     {"rocev2_bytes", wan[i].second}, {"share", wan_share[i]}});
+  }
+  double imb = 0, jain = 0;
+  int sending = 0;
+  uint64_t reordered = 0, gaps = 0;
+  for (const auto& [leaf, a] : after.leaves) {
+    const LeafCounters& b = before.leaves.at(leaf);
+    std::vector<std::pair<std::string, uint64_t>> paths;
+    std::map<std::string, uint64_t> per_uplink;
+    for (const auto& [key, bytes] : a.path_bytes) {
+      const auto prev = b.path_bytes.find(key);  // a VTEP first seen in this run starts at 0
+      paths.emplace_back(key.first, delta(bytes, prev == b.path_bytes.end() ? 0 : prev->second));
+      per_uplink[key.first] += paths.back().second;
+    }
+    std::vector<uint64_t> load;
+    for (const auto& [ifn, by] : per_uplink) load.push_back(by);
+    const auto share = report::shares(load);
+    size_t i = 0;
+    for (const auto& [ifn, by] : per_uplink)
+      links.push_back({{"kind", "uplink"}, {"node", leaf}, {"ifname", ifn}, {"rocev2_bytes", by}, {"share", share[i++]}});
+    const report::Balance ub = report::uplink_balance(paths);
+    if (ub.jain > 0) {
+      imb += ub.imbalance;
+      jain += ub.jain;
+      sending++;
+    }
+    reordered += delta(a.reordered, b.reordered);
+    gaps += delta(a.gaps, b.gaps);
+  }
+  metrics["wan_imbalance"] = wb.imbalance;
+  metrics["wan_jain"] = wb.jain;
+  metrics["uplink_imbalance"] = sending ? imb / sending : 0.0;
+  metrics["uplink_jain"] = sending ? jain / sending : 0.0;
+  metrics["psn_reordered"] = reordered;
+  metrics["psn_gaps"] = gaps;
+}
+
+workload::WorkloadReport run_collective(const RunConfig& c, const std::vector<workload::HostAddr>& hosts) {
+  workload::TransportOptions t;
+  t.qps = c.qps;
+  t.split = workload::parse_split_mode(c.split);
+  t.sport = workload::parse_sport_model(c.sport);
+  t.rate_bps = static_cast<double>(c.rate_bps);
+  const int64_t timeout_ns = 240'000'000'000;
+  if (c.collective == "ps") {
+    workload::ParamServerOptions o;
+    o.bytes = c.size;
+    o.iterations = c.iterations;
+    o.timeout_ns = timeout_ns;
+    return workload::run_param_server(hosts, t, o);
+  }
+  workload::AllReduceOptions o;
+  o.bytes = c.size;
+  o.iterations = c.iterations;
+  o.timeout_ns = timeout_ns;
+  return workload::run_allreduce(hosts, t, o);
+}
+
+void workload_metrics(const workload::WorkloadReport& r, json& m) {
+  std::vector<double> ms;
+  for (double s : r.iteration_s) ms.push_back(1000 * s);
+  const double p50 = percentile(ms, 50);
+  uint64_t retx = 0;
+  for (const auto& q : r.qps) retx += q.stats.retx_frames;
+  m["iteration_ms_p50"] = p50;
+  m["iteration_ms_p99"] = percentile(ms, 99);
+  m["iteration_ms_max"] = percentile(ms, 100);
+  // NCCL's algorithm bandwidth, as `workload` reports it: the vector over the median iteration.
+  m["algbw_bps"] = p50 > 0 ? static_cast<double>(r.bytes) * 8 / (p50 / 1000) : 0.0;
+  m["retransmitted_frames"] = retx;
+  m["correct"] = r.correct;
+  m["interruption_ms"] = nullptr;
+  m["bfd_detect_ms"] = nullptr;
+}
+
+// The lab as the runs share it: up once, attached, hosts picked per (VNI, ranks).
+struct Bench {
+  lab::ClabTopology topo;
+  std::optional<lab::LabState> state;
+  std::map<std::pair<uint32_t, int>, std::vector<workload::HostAddr>> hosts;
+
+  const std::vector<workload::HostAddr>& hosts_for(const RunConfig& c) {
+    auto& h = hosts[{c.vni, c.ranks}];
+    if (h.empty()) h = ring_hosts(topo, c.vni, c.ranks);
+    if (static_cast<int>(h.size()) != c.ranks)
+      throw Error("the lab has " + std::to_string(h.size()) + " hosts of VNI " + std::to_string(c.vni) +
+                  " for ranks " + std::to_string(c.ranks) + " (half in each data center); lower ranks");
+    return h;
+  }
+};
+
+// One run on the running lab: its settings, the collective, the counters around it.
+json measure(Bench& b, const RunConfig& c) {
+  wan::ImpairmentChange wan{c.wan.delay_us, c.wan.jitter_us, c.wan.loss_percent, c.wan.rate_bps};
+  for (const auto& l : b.topo.links)
+    if (l.wan) lab::wan_impair(*b.state, l, wan);
+  const uint32_t mode = *parse_mode(c.mode);
+  for (const auto& n : b.topo.nodes)
+    if (role(n) == "leaf") set_mode(Netns::open(b.topo.netns(n.name)), c.vni, mode);
+  const auto& hosts = b.hosts_for(c);
+  std::set<std::string> leaves;
+  for (const auto& h : hosts) leaves.insert(leaf_of_host(b.topo, h, c.vni));
+  const Snapshot before = snapshot(b.topo, leaves, c.vni);
+  const workload::WorkloadReport r = run_collective(c, hosts);
+  const Snapshot after = snapshot(b.topo, leaves, c.vni);
+  json out = {{"metrics", json::object()}, {"links", json::array()}};
+  link_metrics(before, after, out["metrics"], out["links"]);
+  workload_metrics(r, out["metrics"]);
+  return out;
+}
+
+std::string eta_text(double s) {
+  const long t = static_cast<long>(s + 0.5);
+  char buf[32];
+  if (t >= 3600) std::snprintf(buf, sizeof buf, "%ldh%02ldm", t / 3600, t / 60 % 60);
+  else if (t >= 60) std::snprintf(buf, sizeof buf, "%ldm%02lds", t / 60, t % 60);
+  else std::snprintf(buf, sizeof buf, "%lds", t);
+  return buf;
+}
+
+std::string label_text(const ExperimentPoint& p) {
+  std::string out;
+  for (const auto& l : p.label) out += " " + l;
+  return out;
+}
+
+}  // namespace
+
+ExperimentSummary run_experiment(const ExperimentOptions& o, const Progress& say) {
+  install_interrupt_handler();
+  const auto t0 = Clock::now();
+  const ExperimentSpec spec = load_experiment_spec(o.spec);
+  check_supported(spec);
+  Bench bench{lab::load_clab(spec.topology), std::nullopt, {}};
+  bench.topo.name = spec.lab;
+  ExperimentSummary sum;
+  sum.out = o.out.empty() ? std::filesystem::path("results") / spec.name : o.out;
+  RunRecords records(sum.out, o.resume);
+  std::filesystem::copy_file(o.spec, sum.out / "spec.yml", std::filesystem::copy_options::overwrite_existing);
+  const json versions = versions_json();
+  json meta = {{"command", o.command_line}, {"spec", o.spec.string()}, {"versions", versions},
+               {"started", utc_now_iso()}, {"ended", nullptr}};
+  write_file(sum.out / "meta.json", meta.dump(2) + "\n");
+  std::vector<const ExperimentRun*> todo;
+  for (const auto& r : spec.runs)
+    if (!records.finished(r.run_id)) todo.push_back(&r);
+  sum.runs = static_cast<int>(spec.runs.size());
+  sum.skipped = sum.runs - static_cast<int>(todo.size());
+  if (sum.skipped) say("resuming: " + std::to_string(sum.skipped) + " of " + std::to_string(sum.runs) + " runs already recorded");
+  if (!todo.empty()) {
+    say("bringing up lab " + bench.topo.name + " from " + spec.topology.string());
+    LabGuard guard{bench.topo.name};
+    const json up = lab::lab_up(bench.topo, {60, say});
+    if (!up["converged"].get<bool>()) throw Error("the lab did not converge: " + up["not_converged"].dump());
+    throw_if_interrupted();
+    bench.state = lab::LabState::load(bench.topo.name);
+    if (!bench.state) throw Error("lab " + bench.topo.name + " has no state after lab up; see qpspread lab status");
+    attach_all(bench.topo, say);
+    double run_seconds = 0;
+    for (size_t i = 0; i < todo.size(); i++) {
+      throw_if_interrupted();
+      const ExperimentRun& run = *todo[i];
+      const ExperimentPoint& point = spec.points[static_cast<size_t>(run.point)];
+      const std::string head = "[" + std::to_string(i + 1) + "/" + std::to_string(todo.size()) + "] " + run.run_id + label_text(point);
+      say(head + " ...");
+      json rec = {{"run_id", run.run_id}, {"point", run.point}, {"repeat", run.repeat}, {"seed", run.seed},
+                  {"status", "ok"}, {"config", config_json(spec, point.config)}, {"versions", versions},
+                  {"started", utc_now_iso()}};
+      const auto ts = Clock::now();
+      try {
+        rec.update(measure(bench, point.config));
+      } catch (const std::exception& e) {
+        if (interrupted()) throw;  // not recorded: --resume runs it again
+        rec["status"] = "failed";
+        rec["error"] = e.what();
+      }
+      rec["seconds"] = since(ts);
+      records.append(rec);
+      (rec["status"] == "ok" ? sum.ok : sum.failed)++;
+      run_seconds += rec["seconds"].get<double>();
+      const double eta = run_seconds / static_cast<double>(i + 1) * static_cast<double>(todo.size() - i - 1);
+      say(head + " " + rec["status"].get<std::string>() + " " + format_number(rec["seconds"].get<double>()) +
+          " s, ETA " + eta_text(eta) + (rec.contains("error") ? ": " + rec["error"].get<std::string>() : ""));
+    }
+    if (o.keep_lab) {
+      guard.armed = false;
+      say("lab " + bench.topo.name + " left up (--keep-lab); take it down with: qpspread lab down --name " + bench.topo.name);
+    } else {
+      say("tearing the lab down");
+      lab::lab_down(bench.topo.name);
+    }
+  }
+  sum.seconds = since(t0);
+  meta["ended"] = utc_now_iso();
+  meta["runs"] = {{"total", sum.runs}, {"skipped", sum.skipped}, {"ok", sum.ok}, {"failed", sum.failed}};
+  write_file(sum.out / "meta.json", meta.dump(2) + "\n");
+  return sum;
+}
+
+}  // namespace qpspread::scenario
