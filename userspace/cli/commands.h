@@ -32,5 +32,8 @@ void register_demo_command(CLI::App& app, Context& ctx);
 void register_lab_command(CLI::App& app, Context& ctx);
 void register_wan_relay_command(CLI::App& app, Context& ctx);
 void register_workload_command(CLI::App& app, Context& ctx);
+void register_experiment_command(CLI::App& app, Context& ctx);
+// Adds `report DIR` to the `experiment` command.
+void register_experiment_report(CLI::App* experiment, Context& ctx);
 
 }  // namespace qpspread::cli
