@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -210,11 +211,12 @@ std::string plot_text(const FigurePlan& f, const std::string& dat) {
   std::ostringstream g;
   g << "set title " << gq(f.title) << "\nset xlabel " << gq(f.x_label) << "\nset ylabel " << gq(f.y_label) << "\n";
   g << "set grid\nset key below\nset offsets graph 0.04, graph 0.04, graph 0.08, graph 0.08\n";
-  if (f.metric.size() > 4 && f.metric.compare(f.metric.size() - 4, 4, "_bps") == 0) g << "set format y '%.3s%c'\n";
+  if (f.metric.size() > 4 && f.metric.compare(f.metric.size() - 4, 4, "_bps") == 0) g << "set format y '%.1s%c'\n";
   if (f.x_axis.empty()) {
     const size_t n = f.series.empty() ? 0 : f.series.front().marks.size();
-    g << "set style fill solid 0.35\nset boxwidth 0.6\nset yrange [0:*]\nset xrange [-0.6:" << num(n - 0.4) << "]\n";
-    if (n > 4) g << "set xtics rotate by -30\n";
+    g << "set offsets 0, 0, graph 0.08, 0\nset style fill solid 0.35\nset boxwidth 0.6\nset yrange [0:*]\n"
+      << "set xrange [-0.6:" << num(static_cast<double>(n) - 0.4) << "]\n";
+    if (n > 4) g << "set xtics rotate by 30 right\n";
     g << "plot " << gq(dat) << " using 1:2 with boxes lc rgb '#4477aa' notitle, '' using 1:2:3:4:xtic(5) "
       << "with yerrorbars pt 7 lc rgb '#222222' notitle\n";
     return g.str();
@@ -270,7 +272,9 @@ void render_figure(const FigurePlan& f, const std::string& dir) {
     << gq(f.id + ".svg") << "\nreplot\nunset output\n";
   const std::string script = dir + "/" + f.id + ".gp";
   write_file(script, g.str());
-  const CommandOutput r = run_command({"gnuplot", "-e", "cd " + gq(dir), script});
+  // gnuplot reads the script after its `cd`: the script's own path must not be relative.
+  const std::string abs_dir = std::filesystem::absolute(dir).string();
+  const CommandOutput r = run_command({"gnuplot", "-e", "cd " + gq(abs_dir), abs_dir + "/" + f.id + ".gp"});
   if (r.exit_code == 127) throw Error("gnuplot not found; install it (scripts/install-deps.sh, Debian package gnuplot)");
   if (r.exit_code != 0) throw Error("gnuplot failed on " + script + ": " + r.err);
 }
