@@ -168,8 +168,11 @@ TEST(ExperimentReport, CategoricalStudyGetsBarCharts) {
   std::vector<json> recs;
   int point = 0;
   for (const std::string mode : {"off", "qp-hash"})
-    for (const std::string sport : {"fixed", "qpn"})
-      for (int r = 0; r < 2; r++) recs.push_back(record(point, r, {{"mode", mode}, {"sport", sport}}, metrics(1.5 + r)));
+    for (const std::string sport : {"fixed", "qpn"}) {
+      for (int r = 0; r < 2; r++)
+        recs.push_back(record(point, r, {{"mode", mode}, {"sport", sport}}, metrics(1.5 + r)));
+      point++;
+    }
   const std::vector<FigurePlan> figs = plan_figures(study_of(recs));
   ASSERT_EQ(figs.size(), 4u);
   EXPECT_TRUE(figs[0].x_axis.empty());

@@ -217,7 +217,8 @@ Study build_study(std::vector<RunRecord> runs) {
     aggregate(p, ok, st.metrics);
     st.points.push_back(std::move(p));
   }
-  std::stable_sort(st.points.begin(), st.points.end(), [](const Point& a, const Point& b) { return a.index < b.index; });
+  std::stable_sort(st.points.begin(), st.points.end(),
+                   [](const Point& a, const Point& b) { return a.index < b.index; });
   // The key metrics lead the tables, in the figures' order; the others follow by name.
   auto rank = [](const std::string& m) {
     const auto& k = key_metrics();

@@ -130,13 +130,10 @@ FigurePlan line_figure(const Study& st, const Layout& l, const Axis& x, const st
     const auto [lo, hi] = std::minmax_element(xs.begin(), xs.end());
     f.log_x = *lo > 0 && *hi / *lo >= 8 && x.values.size() >= 3;
   }
-  f.caption = "Median " + metric + " vs " + x.name + " over the repeats of each point (error bars: min to max).";
-  if (!l.lines.empty()) {
-    std::string names;
-    for (const Axis* a : l.lines) names += (names.empty() ? "" : " and ") + a->name;
-    f.caption = "Median " + metric + " vs " + x.name + " over the repeats of each point (error bars: min to max), one line per " +
-                names + ".";
-  }
+  std::string names;
+  for (const Axis* a : l.lines) names += (names.empty() ? "" : " and ") + a->name;
+  f.caption = "Median " + metric + " vs " + x.name + " over the repeats of each point (error bars: min to max)" +
+              (names.empty() ? "." : ", one line per " + names + ".");
   if (!held.empty()) f.caption += " Fixed: " + held_text(held) + ".";
   return f;
 }
@@ -275,7 +272,8 @@ void render_figure(const FigurePlan& f, const std::string& dir) {
   // gnuplot reads the script after its `cd`: the script's own path must not be relative.
   const std::string abs_dir = std::filesystem::absolute(dir).string();
   const CommandOutput r = run_command({"gnuplot", "-e", "cd " + gq(abs_dir), abs_dir + "/" + f.id + ".gp"});
-  if (r.exit_code == 127) throw Error("gnuplot not found; install it (scripts/install-deps.sh, Debian package gnuplot)");
+  if (r.exit_code == 127)
+    throw Error("gnuplot not found; install it (scripts/install-deps.sh, Debian package gnuplot)");
   if (r.exit_code != 0) throw Error("gnuplot failed on " + script + ": " + r.err);
 }
 

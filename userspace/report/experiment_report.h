@@ -54,7 +54,7 @@ struct Study {
   std::vector<RunRecord> runs;  // every record, in file order
   std::vector<Point> points;    // by point index
   std::vector<Axis> axes;       // in the order of the config's keys
-  std::vector<std::string> metrics;  // numeric metric names seen in ok runs, first-seen order
+  std::vector<std::string> metrics;  // numeric metrics of the ok runs: key_metrics() first, then by name
   size_t ok_runs() const;
   std::vector<const RunRecord*> failed_runs() const;
 };

@@ -169,6 +169,9 @@ std::string overview(const Study& st) {
          " points; axes: " + (axes.empty() ? "none" : axes) + ".";
 }
 
+const char* kAggregateNote =
+    "Median over the ok repeats (the lower middle value for an even count), (min–max) when they differ.";
+
 const char* kStyle = R"(body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
 figure{margin:1.5em 0}figure img{max-width:100%;border:1px solid #ddd}figcaption{color:#555;font-size:.9em}
 table{border-collapse:collapse;font-size:.85em}th,td{border:1px solid #ccc;padding:.25em .5em;text-align:right}
@@ -191,7 +194,8 @@ std::vector<std::string> reproduce_commands(const ReportInputs& in) {
   std::string run;
   const json cmd = in.meta.is_object() && in.meta.contains("command") ? in.meta["command"] : json();
   if (cmd.is_array()) {
-    for (const json& a : cmd) run += (run.empty() ? "" : " ") + shell_quote(a.is_string() ? a.get<std::string>() : a.dump());
+    for (const json& a : cmd)
+      run += (run.empty() ? "" : " ") + shell_quote(a.is_string() ? a.get<std::string>() : a.dump());
   } else if (cmd.is_string()) {
     run = cmd.get<std::string>();
   }
@@ -220,7 +224,7 @@ std::string render_html(const Study& st, const std::vector<FigurePlan>& figs, co
       << "\" src=\"data:image/svg+xml;base64," << base64(svg) << "\">\n<figcaption>Figure " << i + 1 << ": "
       << esc(figs[i].caption) << "</figcaption></figure>\n";
   }
-  h << "<h2>Results per point</h2>\n<p>Median over the ok repeats (the lower middle value for an even count), (min–max) when they differ.</p>\n"
+  h << "<h2>Results per point</h2>\n<p>" << kAggregateNote << "</p>\n"
     << html_table(results_table(st));
   const Table failed = failed_table(st);
   h << "<h2>Failed runs (" << failed.rows.size() << ")</h2>\n"
@@ -242,7 +246,7 @@ std::string render_markdown(const Study& st, const std::vector<FigurePlan>& figs
   for (size_t i = 0; i < figs.size(); i++)
     m << "![" << figs[i].title << "](figures/" << figs[i].id << ".png)\n\n*Figure " << i + 1 << ": "
       << figs[i].caption << "* ([SVG](figures/" << figs[i].id << ".svg))\n\n";
-  m << "## Results per point\n\nMedian over the ok repeats (the lower middle value for an even count), (min–max) when they differ.\n\n"
+  m << "## Results per point\n\n" << kAggregateNote << "\n\n"
     << md_table(results_table(st)) << "\n";
   const Table failed = failed_table(st);
   m << "## Failed runs (" << failed.rows.size() << ")\n\n" << (failed.rows.empty() ? "None.\n" : md_table(failed))
