@@ -34,5 +34,7 @@ void register_wan_relay_command(CLI::App& app, Context& ctx);
 void register_workload_command(CLI::App& app, Context& ctx);
 // `experiment` with its `run` subcommand; returns the group so `experiment report` can join it.
 CLI::App* register_experiment_command(CLI::App& app, Context& ctx);
+// Adds `report DIR` to the `experiment` command.
+void register_experiment_report(CLI::App* experiment, Context& ctx);
 
 }  // namespace qpspread::cli

@@ -23,7 +23,7 @@ int main(int argc, char** argv) {
   register_lab_command(app, ctx);
   register_wan_relay_command(app, ctx);
   register_workload_command(app, ctx);
-  register_experiment_command(app, ctx);
+  register_experiment_report(register_experiment_command(app, ctx), ctx);
 
   try {
     app.parse(argc, argv);
