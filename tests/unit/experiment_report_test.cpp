@@ -147,6 +147,26 @@ TEST(ExperimentReport, NumericAxisGivesOneLinePlotPerKeyMetric) {
   EXPECT_NE(figs[0].caption.find("one line per mode"), std::string::npos) << figs[0].caption;
 }
 
+// Each part of a study is its own sweep: the spread part over qps, the latency part over the WAN
+// delay, neither holding the other's axis.
+TEST(ExperimentReport, EachPartIsDrawnOverItsOwnAxes) {
+  std::vector<json> runs;
+  int p = 0;
+  for (int qps : {2, 8})
+    for (const char* mode : {"off", "qp-hash"})
+      runs.push_back(record(p++, 0, {{"part", "spread"}, {"qps", qps}, {"mode", mode}}, metrics(1.5)));
+  for (const char* delay : {"0ms", "20ms", "50ms"})
+    runs.push_back(record(p++, 0, {{"part", "wan latency"}, {"wan.delay", delay}, {"collective", "ps"}}, metrics(1.2)));
+  const std::vector<FigurePlan> figs = plan_figures(study_of(runs));
+  ASSERT_EQ(figs.size(), 8u);  // 4 key metrics x (qps in spread, wan.delay in latency)
+  EXPECT_EQ(figs[0].id, "spread-wan_imbalance-vs-qps");
+  EXPECT_EQ(figs[0].series.size(), 2u);  // off, qp-hash
+  EXPECT_EQ(figs[4].id, "wan-latency-wan_imbalance-vs-wan_delay");
+  EXPECT_EQ(figs[4].series.size(), 1u);
+  EXPECT_EQ(figs[4].series[0].marks.size(), 3u);
+  EXPECT_EQ(figs[4].title.rfind("wan latency: ", 0), 0u) << figs[4].title;
+}
+
 TEST(ExperimentReport, OtherNumericAxesAreHeldAtTheirFirstValue) {
   std::vector<json> recs;
   int point = 0;

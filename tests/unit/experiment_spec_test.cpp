@@ -101,6 +101,32 @@ struct BadSpec {
   const char* error;  // a part of the message
 };
 
+TEST(ExperimentSpec, PartsExpandInOrderEachOverItsOwnFixed) {
+  const ExperimentSpec s = parse(
+      "name: t\ntopology: x.yml\nfixed: {qps: 8, rate: 24mbit}\nrepeats: 2\nparts:\n"
+      "  - name: spread\n    axes: {mode: [off, qp-hash], qps: [2, 4]}\n"
+      "  - name: latency\n    fixed: {collective: ps}\n    points: [{wan.delay: 0ms}, {wan.delay: 50ms}]\n"
+      "  - name: one\n");
+  ASSERT_EQ(s.points.size(), 7u);
+  ASSERT_EQ(s.runs.size(), 14u);
+  for (int i = 0; i < 7; i++) EXPECT_EQ(s.points[static_cast<size_t>(i)].index, i);
+  EXPECT_EQ(s.points[3].part, "spread");
+  EXPECT_EQ(s.points[3].config.qps, 4);
+  EXPECT_EQ(s.points[4].part, "latency");
+  EXPECT_EQ(s.points[4].config.collective, "ps");  // the part's fixed
+  EXPECT_EQ(s.points[4].config.qps, 8);            // the spec's fixed under it
+  EXPECT_EQ(s.points[5].config.wan.delay_us, 50000u);
+  EXPECT_EQ(s.points[6].part, "one");  // no axes: the part's fixed settings alone
+  EXPECT_EQ(s.points[0].config.collective, "allreduce");
+  EXPECT_EQ(s.runs[13].seed, 1u + 6000 + 1);
+  EXPECT_EQ(config_json(s, s.points[4])["part"], "latency");
+  EXPECT_FALSE(config_json(s, s.points[4].config).contains("part"));
+  EXPECT_NE(error_of("name: t\ntopology: x\nparts: [{name: a}, {name: a}]\n").find("names two parts"), std::string::npos);
+  EXPECT_NE(error_of("name: t\ntopology: x\naxes: {qps: [1]}\nparts: [{name: a}]\n").find("not both"), std::string::npos);
+  EXPECT_NE(error_of("name: t\ntopology: x\nparts:\n  - name: a\n    axis: {qps: [1]}\n").find("spec.yml:5: parts[0].axis"),
+            std::string::npos);
+}
+
 TEST(ExperimentSpec, BadKeysAndValuesAreRefusedWithTheirLine) {
   const BadSpec cases[] = {
       {"name: t\ntopology: /x.yml\nfixed:\n  qsp: 4\n", "spec.yml:4: fixed.qsp: unknown key"},

@@ -241,7 +241,10 @@ const std::vector<std::string>& key_metrics() {
   return m;
 }
 
-std::vector<FigurePlan> plan_figures(const Study& st) {
+namespace {
+
+// The figures of one sweep: its numeric axes as x, the categorical ones as lines.
+std::vector<FigurePlan> plan_sweep(const Study& st) {
   const Layout l = layout_of(st);
   std::vector<FigurePlan> out;
   for (const std::string& m : shown_metrics(st)) {
@@ -252,6 +255,37 @@ std::vector<FigurePlan> plan_figures(const Study& st) {
     for (const Axis* x : l.numeric) {
       FigurePlan f = line_figure(st, l, *x, m);
       if (!f.series.empty()) out.push_back(std::move(f));
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<FigurePlan> plan_figures(const Study& st) {
+  // A study of several parts (config.part) is several sweeps: each is drawn over its own axes.
+  std::vector<std::string> parts;
+  for (const auto& r : st.runs) {
+    auto it = r.settings.find("part");
+    const std::string part = it == r.settings.end() ? "" : value_text(it->second);
+    if (std::find(parts.begin(), parts.end(), part) == parts.end()) parts.push_back(part);
+  }
+  if (parts.size() < 2) return plan_sweep(st);
+  std::vector<FigurePlan> out;
+  for (const std::string& part : parts) {
+    std::vector<RunRecord> runs;
+    for (const auto& r : st.runs) {
+      auto it = r.settings.find("part");
+      if ((it == r.settings.end() ? "" : value_text(it->second)) == part) runs.push_back(r);
+    }
+    for (FigurePlan f : plan_sweep(build_study(std::move(runs)))) {
+      std::string stem = part.empty() ? "main" : part;
+      for (char& c : stem)
+        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-') c = '-';
+      f.id = stem + "-" + f.id;
+      f.title = part + ": " + f.title;
+      f.caption = "Part " + part + ". " + f.caption;
+      out.push_back(std::move(f));
     }
   }
   return out;

@@ -208,7 +208,7 @@ std::string eta_text(double s) {
 }
 
 std::string label_text(const ExperimentPoint& p) {
-  std::string out;
+  std::string out = p.part.empty() ? "" : " [" + p.part + "]";
   for (const auto& l : p.label) out += " " + l;
   return out;
 }
@@ -253,7 +253,7 @@ ExperimentSummary run_experiment(const ExperimentOptions& o, const Progress& say
       const std::string head = "[" + std::to_string(i + 1) + "/" + std::to_string(todo.size()) + "] " + run.run_id + label_text(point);
       say(head + " ...");
       json rec = {{"run_id", run.run_id}, {"point", run.point}, {"repeat", run.repeat}, {"seed", run.seed},
-                  {"status", "ok"}, {"config", config_json(spec, point.config)}, {"versions", versions},
+                  {"status", "ok"}, {"config", config_json(spec, point)}, {"versions", versions},
                   {"started", utc_now_iso()}};
       const auto ts = Clock::now();
       try {

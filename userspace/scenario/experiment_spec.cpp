@@ -153,7 +153,7 @@ std::string label_of(const std::string& key, const YAML::Node& v) {
 }
 
 // The product of the axes, the first axis outermost (the last one varies fastest).
-void expand_axes(ExperimentSpec& s, const RunConfig& fixed, const YAML::Node& axes) {
+void expand_axes(ExperimentSpec& s, const RunConfig& fixed, const YAML::Node& axes, const std::string& part) {
   if (!axes.IsMap() || axes.size() == 0) Where(s.file, axes, "axes").fail("expected a map of axis: [values]");
   std::vector<std::pair<std::string, YAML::Node>> list;
   for (const auto& kv : axes) {
@@ -166,7 +166,7 @@ void expand_axes(ExperimentSpec& s, const RunConfig& fixed, const YAML::Node& ax
   }
   std::vector<size_t> idx(list.size(), 0);
   for (;;) {
-    ExperimentPoint p{static_cast<int>(s.points.size()), fixed, {}};
+    ExperimentPoint p{static_cast<int>(s.points.size()), part, fixed, {}};
     for (size_t a = 0; a < list.size(); a++) {
       const YAML::Node v = list[a].second[idx[a]];
       set_key(s.file, p.config, list[a].first, v, v, "axes.");
@@ -179,14 +179,45 @@ void expand_axes(ExperimentSpec& s, const RunConfig& fixed, const YAML::Node& ax
   }
 }
 
-void expand_points(ExperimentSpec& s, const RunConfig& fixed, const YAML::Node& points) {
+void expand_points(ExperimentSpec& s, const RunConfig& fixed, const YAML::Node& points, const std::string& part) {
   if (!points.IsSequence() || points.size() == 0) Where(s.file, points, "points").fail("expected a non-empty list of points");
   for (size_t i = 0; i < points.size(); i++) {
-    ExperimentPoint p{static_cast<int>(i), fixed, {}};
+    ExperimentPoint p{static_cast<int>(s.points.size()), part, fixed, {}};
     const std::string prefix = "points[" + std::to_string(i) + "].";
     apply_map(s.file, p.config, points[i], prefix);
     for (const auto& kv : points[i]) p.label.push_back(label_of(kv.first.Scalar(), kv.second));
     s.points.push_back(std::move(p));
+  }
+}
+
+// The points of one sweep: its axes, its points, or the fixed settings alone.
+void expand(ExperimentSpec& s, const RunConfig& fixed, const YAML::Node& m, const std::string& part) {
+  if (m["axes"] && m["points"]) Where(s.file, m["points"], "points").fail("give either axes or points, not both");
+  if (m["axes"]) expand_axes(s, fixed, m["axes"], part);
+  else if (m["points"]) expand_points(s, fixed, m["points"], part);
+  else s.points.push_back({static_cast<int>(s.points.size()), part, fixed, {}});
+}
+
+// `parts`: several sweeps in one study, each with a name, its own fixed settings (over the
+// spec's) and its axes or points; the report draws each part apart.
+void expand_parts(ExperimentSpec& s, const RunConfig& fixed, const YAML::Node& parts) {
+  if (!parts.IsSequence() || parts.size() == 0)
+    Where(s.file, parts, "parts").fail("expected a list of parts like {name: spread, axes: {...}}");
+  std::set<std::string> names;
+  for (size_t i = 0; i < parts.size(); i++) {
+    const YAML::Node part = parts[i];
+    const std::string where = "parts[" + std::to_string(i) + "]";
+    if (!part.IsMap()) Where(s.file, part, where).fail("a part is a map: name, fixed, axes or points");
+    for (const auto& kv : part)
+      if (kv.first.Scalar() != "name" && kv.first.Scalar() != "fixed" && kv.first.Scalar() != "axes" &&
+          kv.first.Scalar() != "points")
+        Where(s.file, kv.first, where + "." + kv.first.Scalar()).fail("unknown key; a part has name, fixed, axes or points");
+    if (!part["name"]) Where(s.file, part, where).fail("the part has no name");
+    const std::string name = scalar(Where(s.file, part["name"], where + ".name"), part["name"]);
+    if (!names.insert(name).second) Where(s.file, part["name"], where + ".name").fail("'" + name + "' names two parts");
+    RunConfig own = fixed;
+    if (part["fixed"]) apply_map(s.file, own, part["fixed"], where + ".fixed.");
+    expand(s, own, part, name);
   }
 }
 
@@ -211,11 +242,12 @@ ExperimentSpec parse_experiment_spec(const std::string& yaml_text, const std::fi
     throw Error(file.filename().string() + ":" + std::to_string(e.mark.line + 1) + ": not YAML: " + e.msg);
   }
   if (!root.IsMap()) throw Error(file.filename().string() + ": a spec is a map (name, topology, fixed, axes, ...)");
-  static const std::set<std::string> known = {"name", "topology", "runner", "lab", "fixed", "axes", "points", "repeats", "seed_base"};
+  static const std::set<std::string> known = {"name",  "topology", "runner", "lab",     "fixed",
+                                              "axes",  "points",   "parts",  "repeats", "seed_base"};
   for (const auto& kv : root)
     if (!known.count(kv.first.Scalar()))
       Where(file, kv.first, kv.first.Scalar())
-          .fail("unknown key; a spec has name, topology, runner, lab, fixed, axes or points, repeats, seed_base");
+          .fail("unknown key; a spec has name, topology, runner, lab, fixed, axes or points or parts, repeats, seed_base");
   s.name = top_scalar(s, root, "name", true);
   s.topology_text = top_scalar(s, root, "topology", true);
   s.topology = std::filesystem::path(s.topology_text).is_absolute() ? std::filesystem::path(s.topology_text)
@@ -227,10 +259,10 @@ ExperimentSpec parse_experiment_spec(const std::string& yaml_text, const std::fi
     s.seed_base = static_cast<uint64_t>(integer(Where(file, root["seed_base"], "seed_base"), root["seed_base"], 0, int64_t{1} << 48));
   RunConfig fixed;
   if (root["fixed"]) apply_map(file, fixed, root["fixed"], "fixed.");
-  if (root["axes"] && root["points"]) Where(file, root["points"], "points").fail("give either axes or points, not both");
-  if (root["axes"]) expand_axes(s, fixed, root["axes"]);
-  else if (root["points"]) expand_points(s, fixed, root["points"]);
-  else s.points.push_back({0, fixed, {}});
+  if (root["parts"] && (root["axes"] || root["points"]))
+    Where(file, root["parts"], "parts").fail("give parts, or axes or points, not both");
+  if (root["parts"]) expand_parts(s, fixed, root["parts"]);
+  else expand(s, fixed, root, "");
   for (const auto& p : s.points)
     for (int r = 0; r < s.repeats; r++) {
       char id[32];
@@ -254,6 +286,12 @@ std::string events_text(const std::vector<ExperimentEvent>& events) {
     out += (out.empty() ? "" : "; ") + format_duration_us(e.at_us) + (e.link.empty() ? " node " + e.node : " link " + e.link) +
            " " + e.state;
   return out;
+}
+
+json config_json(const ExperimentSpec& spec, const ExperimentPoint& p) {
+  json j = config_json(spec, p.config);
+  if (!p.part.empty()) j["part"] = p.part;
+  return j;
 }
 
 json config_json(const ExperimentSpec& spec, const RunConfig& c) {

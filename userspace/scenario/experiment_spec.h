@@ -43,6 +43,7 @@ struct RunConfig {
 
 struct ExperimentPoint {
   int index = 0;
+  std::string part;  // the part of the study it belongs to ("" without parts)
   RunConfig config;
   // The swept values of this point, "key=value" as the spec wrote them (for progress lines).
   std::vector<std::string> label;
@@ -73,6 +74,8 @@ ExperimentSpec load_experiment_spec(const std::filesystem::path& file);
 
 // The record's "config" (docs/experiment.md): name, topology, runner, then the run's settings.
 nlohmann::json config_json(const ExperimentSpec& spec, const RunConfig& c);
+// The same with the point's part ("part", when the spec has parts).
+nlohmann::json config_json(const ExperimentSpec& spec, const ExperimentPoint& p);
 // "2s link wan1 down; 4s node dc1-spine1 stop" ("" for none): the CSV's events column.
 std::string events_text(const std::vector<ExperimentEvent>& events);
 
