@@ -167,6 +167,22 @@ TEST(ExperimentReport, EachPartIsDrawnOverItsOwnAxes) {
   EXPECT_EQ(figs[4].title.rfind("wan latency: ", 0), 0u) << figs[4].title;
 }
 
+// Hosts offering 1.2x the WAN rate: the host rate moves with the WAN rate, so it is neither an x of
+// its own nor held at its first value (which would leave one mark per line).
+TEST(ExperimentReport, AnAxisThatMovesWithAnotherIsNotHeld) {
+  std::vector<json> runs;
+  int p = 0;
+  for (const char* mode : {"off", "qp-hash"})
+    for (const auto& [wan, host] : {std::pair{"10mbit", "12mbit"}, {"20mbit", "24mbit"}, {"50mbit", "60mbit"}})
+      runs.push_back(record(p++, 0, {{"mode", mode}, {"wan.rate", wan}, {"rate", host}}, metrics(1.5)));
+  const std::vector<FigurePlan> figs = plan_figures(study_of(runs));
+  ASSERT_EQ(figs.size(), 4u);  // the key metrics vs wan.rate only
+  EXPECT_EQ(figs[0].x_axis, "wan.rate");
+  ASSERT_EQ(figs[0].series.size(), 2u);
+  EXPECT_EQ(figs[0].series[0].marks.size(), 3u);
+  EXPECT_NE(figs[0].caption.find("rate moves with wan.rate"), std::string::npos) << figs[0].caption;
+}
+
 TEST(ExperimentReport, OtherNumericAxesAreHeldAtTheirFirstValue) {
   std::vector<json> recs;
   int point = 0;

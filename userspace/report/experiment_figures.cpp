@@ -2,6 +2,7 @@
 // to PNG for the Markdown report and SVG for the HTML one).
 #include <algorithm>
 #include <cctype>
+#include <map>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -73,12 +74,42 @@ bool matches(const Point& p, const Settings& want) {
 
 struct Layout {
   std::vector<const Axis*> numeric, lines, held;  // held: fixed at their first value
+  // Numeric axes that move with an earlier one (a host rate set to 1.2x the WAN rate): neither an
+  // x of their own nor held, named in the captions.
+  std::vector<std::pair<const Axis*, const Axis*>> companions;  // (follower, leader)
 };
+
+// True when, over every point, each value of `a` comes with one value of `b` and back.
+bool move_together(const Study& st, const Axis& a, const Axis& b) {
+  std::map<std::string, std::string> ab, ba;
+  for (const Point& p : st.points) {
+    const auto ia = p.settings.find(a.name), ib = p.settings.find(b.name);
+    if (ia == p.settings.end() || ib == p.settings.end()) return false;
+    const std::string va = value_text(ia->second), vb = value_text(ib->second);
+    if (ab.emplace(va, vb).first->second != vb || ba.emplace(vb, va).first->second != va) return false;
+  }
+  return true;
+}
 
 Layout layout_of(const Study& st) {
   Layout l;
   std::vector<const Axis*> categorical;
-  for (const Axis& a : st.axes) (a.numeric ? l.numeric : categorical).push_back(&a);
+  for (const Axis& a : st.axes) {
+    if (!a.numeric) {
+      categorical.push_back(&a);
+      continue;
+    }
+    auto leader = std::find_if(l.numeric.begin(), l.numeric.end(), [&](const Axis* n) { return move_together(st, a, *n); });
+    if (leader == l.numeric.end()) {
+      l.numeric.push_back(&a);
+    } else if (a.name.rfind("wan.", 0) == 0 && (*leader)->name.rfind("wan.", 0) != 0) {
+      // The study is of the WAN: a WAN setting leads the one that follows it (wan.rate over rate).
+      l.companions.emplace_back(*leader, &a);
+      *leader = &a;
+    } else {
+      l.companions.emplace_back(&a, *leader);
+    }
+  }
   while (l.numeric.size() > kMaxNumericAxes) {
     l.held.push_back(l.numeric.back());
     l.numeric.pop_back();
@@ -135,6 +166,8 @@ FigurePlan line_figure(const Study& st, const Layout& l, const Axis& x, const st
   f.caption = "Median " + metric + " vs " + x.name + " over the repeats of each point (error bars: min to max)" +
               (names.empty() ? "." : ", one line per " + names + ".");
   if (!held.empty()) f.caption += " Fixed: " + held_text(held) + ".";
+  for (const auto& [follower, leader] : l.companions)
+    if (leader == &x) f.caption += " " + follower->name + " moves with " + x.name + ".";
   return f;
 }
 
