@@ -78,7 +78,8 @@ class ExperimentTest : public ::testing::Test {
     std::ofstream(dir_ / "resilience.yml")
         << "name: resilience\ntopology: " << QPS_LAB_FILE << "\nrunner: qpspread\nlab: " << lab_
         << "\nfixed:\n  size: 1mb\n  iterations: 5\n  rate: 8mbit\n  qps: 8\n  split: split\n  sport: qpn\n"
-        << "  events: [{at: 1s, link: wan1, state: down}, {at: 2500ms, link: wan1, state: up}]\naxes:\n  bfd: [true, false]\n";
+        << "  events: [{at: 1s, link: wan1, state: down}, {at: 2500ms, link: wan1, state: up}]\n"
+        << "axes:\n  bfd: [true, false]\n";
   }
   static void TearDownTestSuite() {
     run({QPSPREAD_BIN, "lab", "down", "--name", lab_});  // in case a test failed midway

@@ -94,8 +94,8 @@ void EventPlayer::fire(const ExperimentEvent& e) {
     }
   } catch (const std::exception& ex) {
     std::lock_guard lock(mu_);
-    out_.errors.push_back(std::to_string(e.at_us / 1000) + " ms " + (e.link.empty() ? "node " + e.node : "link " + e.link) +
-                          " " + e.state + ": " + ex.what());
+    const std::string what = e.link.empty() ? "node " + e.node : "link " + e.link;
+    out_.errors.push_back(std::to_string(e.at_us / 1000) + " ms " + what + " " + e.state + ": " + ex.what());
     return;
   }
   std::lock_guard lock(mu_);
@@ -193,7 +193,8 @@ void BfdSwitch::learn() {
 void BfdSwitch::apply() {
   if (routers_.empty()) learn();
   for (const auto& [node, r] : routers_) {
-    std::vector<std::string> argv = {"vtysh", "-N", topo_.netns(node), "-c", "configure terminal", "-c", "router bgp " + r.asn};
+    std::vector<std::string> argv = {"vtysh", "-N", topo_.netns(node), "-c", "configure terminal",
+                                     "-c", "router bgp " + r.asn};
     for (const auto& l : r.bfd_lines) {
       // Off: "no neighbor X bfd" drops the profile with it; on: both lines, in their order.
       if (!on_ && l.find(" profile ") != std::string::npos) continue;

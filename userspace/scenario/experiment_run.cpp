@@ -219,8 +219,8 @@ json measure(Bench& b, const RunConfig& c, uint64_t seed, const Progress& say) {
   workload_metrics(r, out["metrics"]);
   event_metrics(r, o, out["metrics"]);
   if (o.fired < static_cast<int>(c.events.size()))
-    say("  " + std::to_string(c.events.size() - static_cast<size_t>(o.fired)) + " of " + std::to_string(c.events.size()) +
-        " events came after the collective's end and were not fired");
+    say("  " + std::to_string(c.events.size() - static_cast<size_t>(o.fired)) + " of " +
+        std::to_string(c.events.size()) + " events came after the collective's end and were not fired");
   return out;
 }
 

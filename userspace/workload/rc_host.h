@@ -2,8 +2,9 @@
 // with message send/receive on top, paced and batched (sendmmsg/recvmmsg).
 //
 // QPNs are derived, not exchanged: on host i the k-th QP to peer j is qpn_base(i) + j*K + k, so
-// its remote QPN is qpn_base(j) + i*K + k, all hosts counting from one first QPN. Everything runs on the calling thread: recv() and
-// flush() drive progress() (transmit, receive, timers) until their condition holds.
+// its remote QPN is qpn_base(j) + i*K + k, all hosts counting from one first QPN. Everything runs
+// on the calling thread: recv() and flush() drive progress() (transmit, receive, timers) until
+// their condition holds.
 #pragma once
 
 #include <array>
