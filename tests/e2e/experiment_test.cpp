@@ -1,7 +1,8 @@
 // qpspread experiment run end to end on the default lab, under a unique lab name: a two-point spec
 // (mode off and qp-hash, tiny collective) records two ok runs with the doc's keys and shares that
-// sum to 1; --resume on the same folder runs nothing; Ctrl-C mid-study exits non-zero and leaves
-// no namespace, process or pin of the lab.
+// sum to 1; --resume on the same folder runs nothing; a WAN cut with BFD on and off gives the
+// interruption and BFD's detection time; Ctrl-C mid-collective exits within seconds, non-zero,
+// and leaves no namespace, process or pin of the lab.
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -72,6 +73,13 @@ class ExperimentTest : public ::testing::Test {
     fs::create_directories(dir_);
     std::ofstream(dir_ / "spec.yml") << "name: tiny\ntopology: " << QPS_LAB_FILE << "\nrunner: qpspread\nlab: " << lab_
                                      << "\nfixed: {size: 100kb, iterations: 2, qps: 4}\naxes:\n  mode: [off, qp-hash]\n";
+    // ~1 s per iteration (1 MB at 8 Mbit/s); split and sport qpn put a share of every message on
+    // each WAN link, so a cut of one stalls every step.
+    std::ofstream(dir_ / "resilience.yml")
+        << "name: resilience\ntopology: " << QPS_LAB_FILE << "\nrunner: qpspread\nlab: " << lab_
+        << "\nfixed:\n  size: 1mb\n  iterations: 5\n  rate: 8mbit\n  qps: 8\n  split: split\n  sport: qpn\n"
+        << "  events: [{at: 1s, link: wan1, state: down}, {at: 2500ms, link: wan1, state: up}]\n"
+        << "axes:\n  bfd: [true, false]\n";
   }
   static void TearDownTestSuite() {
     run({QPSPREAD_BIN, "lab", "down", "--name", lab_});  // in case a test failed midway
@@ -80,8 +88,8 @@ class ExperimentTest : public ::testing::Test {
   void SetUp() override {
     if (!is_root() || ::access("/usr/lib/frr/zebra", X_OK) != 0) GTEST_SKIP() << "needs root and FRR";
   }
-  static CommandResult experiment(const std::string& out, bool resume) {
-    std::vector<std::string> argv = {QPSPREAD_BIN, "-j", "experiment", "run", (dir_ / "spec.yml").string(), "--out", out};
+  static CommandResult experiment(const std::string& out, bool resume, const std::string& spec = "spec.yml") {
+    std::vector<std::string> argv = {QPSPREAD_BIN, "-j", "experiment", "run", (dir_ / spec).string(), "--out", out};
     if (resume) argv.push_back("--resume");
     return run(argv);
   }
@@ -145,7 +153,40 @@ TEST_F(ExperimentTest, ResumeOnAFinishedStudyRunsNothing) {
   EXPECT_NE((again.out + again.err).find("--resume"), std::string::npos) << again.out << again.err;  // -j: the error is JSON on stdout
 }
 
-// SIGINT once the first run has started: the run ends, the lab goes down, the exit is non-zero.
+// wan1 cut at 1 s and back at 2.5 s: with BFD the border notices within its 900 ms (300 ms x 3)
+// and traffic moves to wan2; with BGP hold timers only (9 s) nothing notices and the traffic on
+// wan1 waits for the link to come back, longer.
+TEST_F(ExperimentTest, WanCutWithAndWithoutBfd) {
+  const fs::path out = dir_ / "resilience";
+  const CommandResult r = experiment(out.string(), false, "resilience.yml");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::vector<json> recs = read_jsonl(out / "runs.jsonl");
+  ASSERT_EQ(recs.size(), 2u);
+  for (const auto& rec : recs) {
+    ASSERT_EQ(rec["status"], "ok") << rec.dump();
+    EXPECT_TRUE(rec["metrics"]["correct"].get<bool>());
+    EXPECT_TRUE(rec["qpn_base"].is_number()) << rec.dump();
+    std::printf("bfd %s: interruption %s ms, BFD detection %s ms, QPN base %s\n", rec["config"]["bfd"].dump().c_str(),
+                rec["metrics"]["interruption_ms"].dump().c_str(), rec["metrics"]["bfd_detect_ms"].dump().c_str(),
+                rec["qpn_base"].dump().c_str());
+  }
+  EXPECT_NE(recs[0]["qpn_base"], recs[1]["qpn_base"]) << "seeds 1 and 1001";
+  const json& on = recs[0]["metrics"];
+  const json& off = recs[1]["metrics"];
+  ASSERT_EQ(recs[0]["config"]["bfd"], true);
+  ASSERT_TRUE(on["interruption_ms"].is_number() && on["bfd_detect_ms"].is_number()) << on.dump();
+  EXPECT_GT(on["interruption_ms"].get<double>(), 0);
+  EXPECT_GT(on["bfd_detect_ms"].get<double>(), 0);
+  EXPECT_LT(on["bfd_detect_ms"].get<double>(), 1500);
+  ASSERT_TRUE(off["interruption_ms"].is_number()) << off.dump();
+  EXPECT_TRUE(off["bfd_detect_ms"].is_null()) << off.dump();
+  EXPECT_GE(off["interruption_ms"].get<double>(), 1000) << "the cut lasts 1.5 s and no router notices it";
+  EXPECT_LT(on["interruption_ms"].get<double>(), off["interruption_ms"].get<double>());
+  expect_nothing_left(lab_);
+}
+
+// SIGINT in the middle of the first run's collective: the collective ends at once, the lab goes
+// down, the exit is non-zero, within seconds of the signal.
 TEST_F(ExperimentTest, CtrlCMidStudyLeavesNothing) {
   const fs::path out = dir_ / "interrupted";
   const fs::path err = dir_ / "interrupted.err";
@@ -153,7 +194,7 @@ TEST_F(ExperimentTest, CtrlCMidStudyLeavesNothing) {
   if (pid == 0) {
     std::freopen(err.c_str(), "w", stderr);
     std::freopen("/dev/null", "w", stdout);
-    ::execl(QPSPREAD_BIN, QPSPREAD_BIN, "experiment", "run", (dir_ / "spec.yml").c_str(), "--out", out.c_str(),
+    ::execl(QPSPREAD_BIN, QPSPREAD_BIN, "experiment", "run", (dir_ / "resilience.yml").c_str(), "--out", out.c_str(),
             static_cast<char*>(nullptr));
     _exit(127);
   }
@@ -169,10 +210,15 @@ TEST_F(ExperimentTest, CtrlCMidStudyLeavesNothing) {
       if (::stat(("/run/netns/clab-" + lab_ + "-" + leaf).c_str(), &st) == 0)
         pins.push_back("/sys/fs/bpf/qpspread/" + std::to_string(st.st_ino));
     }
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));  // into the collective (5 s long)
+  const auto signalled = std::chrono::steady_clock::now();
   ::kill(pid, SIGINT);
   int status = 0;
   ::waitpid(pid, &status, 0);
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - signalled).count();
   ASSERT_TRUE(started) << slurp(err);
+  std::printf("exited %.2f s after SIGINT (the lab's teardown included)\n", secs);
+  EXPECT_LT(secs, 8.0) << "the collective should end at once, then the lab goes down\n" << slurp(err);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) != 0) << "status " << status << "\n" << slurp(err);
   EXPECT_NE(slurp(err).find("interrupted"), std::string::npos) << slurp(err);
   EXPECT_EQ(pins.size(), 2u);

@@ -7,6 +7,8 @@
 #include <set>
 #include <vector>
 
+#include "common/error.h"
+#include "userspace/workload/rc_host.h"
 #include "userspace/workload/rc_transport.h"
 
 namespace qpspread::workload {
@@ -211,6 +213,22 @@ TEST(Pacer, SpacesFramesAtTheRate) {
       sent++;
     }
   EXPECT_NEAR(sent, 1'000'000 / 8192 + 6, 8);  // the 50 us of initial credit, then the rate
+}
+
+// An experiment's seed moves the QPNs (the QP hash picks paths from them): the same seed gives the
+// same first QPN, another seed another one, and every QPN of the run stays below the multicast QPN.
+TEST(FirstQpnForSeed, SameSeedSameBaseOtherSeedOtherBaseAllIn24Bits) {
+  EXPECT_EQ(first_qpn_for_seed(1001, 2, 8), first_qpn_for_seed(1001, 2, 8));
+  EXPECT_NE(first_qpn_for_seed(1001, 2, 8), first_qpn_for_seed(1002, 2, 8));
+  std::set<uint32_t> bases;
+  for (uint64_t seed = 0; seed < 200; seed++) {
+    const uint32_t first = first_qpn_for_seed(seed, 16, 256);
+    EXPECT_GE(first, kFirstQpn);
+    EXPECT_LT(qpn_base(15, 16, 256, first) + 16 * 256 - 1, 0xffffffu) << seed;
+    bases.insert(first);
+  }
+  EXPECT_GT(bases.size(), 190u);
+  EXPECT_THROW(first_qpn_for_seed(1, 4096, 2), Error);
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 
 #include "common/command.h"
 #include "common/error.h"
+#include "common/interrupt.h"
 #include "common/percentile.h"
 #include "common/units.h"
 #include "userspace/cli/commands.h"
@@ -129,6 +130,9 @@ class PathWatch {
 
 template <typename Run>
 json run_watched(const WorkloadArgs& a, const workload::TransportOptions& t, Run run) {
+  // Ctrl-C ends the ranks' wait loops (they throw "interrupted") rather than the process, so the
+  // error says what happened.
+  install_interrupt_handler();
   const PathWatch watch(a.paths_netns);
   json j = stats_json(run(), t);
   if (!a.paths_netns.empty()) j["paths"] = watch.result();

@@ -19,6 +19,7 @@
 #include "userspace/lab/lab_wan.h"
 #include "userspace/report/fairness.h"
 #include "userspace/report/stats_report.h"
+#include "userspace/scenario/experiment_events.h"
 #include "userspace/scenario/experiment_records.h"
 #include "userspace/scenario/experiment_spec.h"
 #include "userspace/workload/allreduce.h"
@@ -36,11 +37,6 @@ double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::
 void check_supported(const ExperimentSpec& s) {
   if (s.runner != "qpspread")
     throw Error("not yet: runner " + s.runner + " (an already deployed lab); use runner: qpspread in " + s.file.string());
-  for (const auto& p : s.points) {
-    if (!p.config.events.empty())
-      throw Error("not yet: failure events (point " + std::to_string(p.index) + "); remove events from " + s.file.string());
-    if (!p.config.bfd) throw Error("not yet: bfd: false (point " + std::to_string(p.index) + "); the lab runs BFD");
-  }
 }
 
 // The VNI's tx RoCEv2 bytes per uplink path and the PSN counters of its received QPs, in a leaf.
@@ -124,9 +120,12 @@ void link_metrics(const Snapshot& before, const Snapshot& after, json& metrics, 
   metrics["psn_gaps"] = gaps;
 }
 
-workload::WorkloadReport run_collective(const RunConfig& c, const std::vector<workload::HostAddr>& hosts) {
+workload::WorkloadReport run_collective(const RunConfig& c, const std::vector<workload::HostAddr>& hosts,
+                                        uint32_t first_qpn, EventPlayer& events) {
   workload::TransportOptions t;
   t.qps = c.qps;
+  t.first_qpn = first_qpn;
+  t.gap_from_ns = events.first_event_ns();
   t.split = workload::parse_split_mode(c.split);
   t.sport = workload::parse_sport_model(c.sport);
   t.rate_bps = static_cast<double>(c.rate_bps);
@@ -136,12 +135,14 @@ workload::WorkloadReport run_collective(const RunConfig& c, const std::vector<wo
     o.bytes = c.size;
     o.iterations = c.iterations;
     o.timeout_ns = timeout_ns;
+    o.on_start = [&] { events.start(); };
     return workload::run_param_server(hosts, t, o);
   }
   workload::AllReduceOptions o;
   o.bytes = c.size;
   o.iterations = c.iterations;
   o.timeout_ns = timeout_ns;
+  o.on_start = [&] { events.start(); };
   return workload::run_allreduce(hosts, t, o);
 }
 
@@ -158,8 +159,13 @@ void workload_metrics(const workload::WorkloadReport& r, json& m) {
   m["algbw_bps"] = p50 > 0 ? static_cast<double>(r.bytes) * 8 / (p50 / 1000) : 0.0;
   m["retransmitted_frames"] = retx;
   m["correct"] = r.correct;
-  m["interruption_ms"] = nullptr;
-  m["bfd_detect_ms"] = nullptr;
+}
+
+// The events' metrics: the longest delivery gap on any receiving host from the first event on,
+// and BFD's detection of the first cut.
+void event_metrics(const workload::WorkloadReport& r, const EventPlayer::Outcome& o, json& m) {
+  m["interruption_ms"] = o.fired ? json(static_cast<double>(r.max_rx_gap_ns) / 1e6) : json();
+  m["bfd_detect_ms"] = o.bfd_detect_ms ? json(*o.bfd_detect_ms) : json();
 }
 
 // The lab as the runs share it: up once, attached, hosts picked per (VNI, ranks).
@@ -167,6 +173,7 @@ struct Bench {
   lab::ClabTopology topo;
   std::optional<lab::LabState> state;
   std::map<std::pair<uint32_t, int>, std::vector<workload::HostAddr>> hosts;
+  BfdSwitch bfd{topo};
 
   const std::vector<workload::HostAddr>& hosts_for(const RunConfig& c) {
     auto& h = hosts[{c.vni, c.ranks}];
@@ -178,8 +185,10 @@ struct Bench {
   }
 };
 
-// One run on the running lab: its settings, the collective, the counters around it.
-json measure(Bench& b, const RunConfig& c) {
+// One run on the running lab: its settings, the collective with its events, the counters around
+// it; then the lab is put back as it was (links up, nodes started, converged) for the next run.
+json measure(Bench& b, const RunConfig& c, uint64_t seed, const Progress& say) {
+  b.bfd.set(c.bfd, say);
   wan::ImpairmentChange wan{c.wan.delay_us, c.wan.jitter_us, c.wan.loss_percent, c.wan.rate_bps};
   for (const auto& l : b.topo.links)
     if (l.wan) lab::wan_impair(*b.state, l, wan);
@@ -189,12 +198,29 @@ json measure(Bench& b, const RunConfig& c) {
   const auto& hosts = b.hosts_for(c);
   std::set<std::string> leaves;
   for (const auto& h : hosts) leaves.insert(leaf_of_host(b.topo, h, c.vni));
+  const uint32_t first_qpn = workload::first_qpn_for_seed(seed, c.ranks, c.qps);
   const Snapshot before = snapshot(b.topo, leaves, c.vni);
-  const workload::WorkloadReport r = run_collective(c, hosts);
+  EventPlayer events(b.topo, c.events, c.bfd);
+  workload::WorkloadReport r;
+  std::exception_ptr failed;
+  try {
+    r = run_collective(c, hosts, first_qpn, events);
+  } catch (...) {
+    failed = std::current_exception();
+  }
+  const EventPlayer::Outcome o = events.finish();
+  if (interrupted()) throw Error("interrupted");
+  restore_lab(b.topo, o, b.bfd, say);
+  if (failed) std::rethrow_exception(failed);
+  if (!o.errors.empty()) throw Error("an event failed: " + o.errors.front());
   const Snapshot after = snapshot(b.topo, leaves, c.vni);
-  json out = {{"metrics", json::object()}, {"links", json::array()}};
+  json out = {{"qpn_base", first_qpn}, {"metrics", json::object()}, {"links", json::array()}};
   link_metrics(before, after, out["metrics"], out["links"]);
   workload_metrics(r, out["metrics"]);
+  event_metrics(r, o, out["metrics"]);
+  if (o.fired < static_cast<int>(c.events.size()))
+    say("  " + std::to_string(c.events.size() - static_cast<size_t>(o.fired)) + " of " +
+        std::to_string(c.events.size()) + " events came after the collective's end and were not fired");
   return out;
 }
 
@@ -257,7 +283,7 @@ ExperimentSummary run_experiment(const ExperimentOptions& o, const Progress& say
                   {"started", utc_now_iso()}};
       const auto ts = Clock::now();
       try {
-        rec.update(measure(bench, point.config));
+        rec.update(measure(bench, point.config, run.seed, say));
       } catch (const std::exception& e) {
         if (interrupted()) throw;  // not recorded: --resume runs it again
         rec["status"] = "failed";

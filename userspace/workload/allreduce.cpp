@@ -55,6 +55,7 @@ WorkloadReport run_allreduce(const std::vector<HostAddr>& hosts, const Transport
     for (int it = 0; it < ar.iterations; it++) {
       barrier.wait(host, deadline);  // iterations start together, as in a training step
       const int64_t t0 = mono_ns();
+      if (it == 0 && host.rank() == 0 && ar.on_start) ar.on_start();
       const bool ok = ring_allreduce(host, n, it, elems, deadline);
       t.iteration_s.push_back(static_cast<double>(mono_ns() - t0) / 1e9);
       t.correct = t.correct && ok;

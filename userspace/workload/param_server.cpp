@@ -56,6 +56,7 @@ WorkloadReport run_param_server(const std::vector<HostAddr>& hosts, const Transp
     for (int it = 0; it < ps.iterations; it++) {
       barrier.wait(host, deadline);
       const int64_t t0 = mono_ns();
+      if (it == 0 && host.rank() == 0 && ps.on_start) ps.on_start();
       if (host.rank() < ps.servers)
         serve(host, ps.servers, n, elems, deadline);
       else

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <vector>
 
 #include "userspace/workload/rank_runner.h"
@@ -15,6 +16,8 @@ struct ParamServerOptions {
   size_t bytes = 1 << 20;  // whole parameter vector, sharded over the servers
   int iterations = 5;
   int64_t timeout_ns = 60'000'000'000;
+  // Called once, by rank 0, as the first iteration starts (all ranks past its barrier).
+  std::function<void()> on_start;
 };
 
 // Throws qpspread::Error (no worker or server, a namespace or interface missing, a rank stuck).

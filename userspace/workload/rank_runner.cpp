@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "common/error.h"
+#include "common/interrupt.h"
 #include "common/netns.h"
 
 namespace qpspread::workload {
@@ -21,6 +22,7 @@ void ProgressBarrier::wait(RcHost& host, int64_t deadline_ns) {
     return;
   }
   while (generation_.load() == gen) {
+    if (interrupted()) throw Error("interrupted");
     if (aborted_) throw Error("rank " + std::to_string(host.rank()) + ": stopped, another rank failed");
     if (mono_ns() > deadline_ns)
       throw Error("rank " + std::to_string(host.rank()) + ": other ranks did not arrive in time");
@@ -34,6 +36,7 @@ struct RankResult {
   RankTimes times;
   std::vector<QpReport> qps;
   std::vector<int64_t> latency_ns;
+  int64_t max_rx_gap_ns = 0;
   std::exception_ptr error;
 };
 
@@ -52,6 +55,7 @@ void run_rank(int rank, const Netns& ns, const std::vector<HostAddr>& hosts,
       out.qps.push_back({rank, q.peer, q.index, q.qp->config().local_qpn, q.qp->config().sport,
                          q.qp->stats()});
     out.latency_ns = host.take_latencies();
+    out.max_rx_gap_ns = host.max_rx_gap_ns();
   } catch (...) {
     out.error = std::current_exception();
     barrier.abort();
@@ -86,6 +90,7 @@ WorkloadReport run_ranks(const std::vector<HostAddr>& hosts, const TransportOpti
     rep.correct = rep.correct && r.times.correct;
     rep.qps.insert(rep.qps.end(), r.qps.begin(), r.qps.end());
     rep.latency_ns.insert(rep.latency_ns.end(), r.latency_ns.begin(), r.latency_ns.end());
+    rep.max_rx_gap_ns = std::max(rep.max_rx_gap_ns, r.max_rx_gap_ns);
   }
   return rep;
 }

@@ -43,6 +43,7 @@ struct WorkloadReport {
   std::vector<double> iteration_s;  // per iteration: the slowest rank's time
   std::vector<QpReport> qps;
   std::vector<int64_t> latency_ns;  // one-way, every frame accepted
+  int64_t max_rx_gap_ns = 0;        // the largest RcHost::max_rx_gap_ns() of the ranks
   bool correct = true;              // every result matched the exact expected values
 };
 

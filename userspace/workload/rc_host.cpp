@@ -7,6 +7,7 @@
 #include <span>
 
 #include "common/error.h"
+#include "common/interrupt.h"
 
 namespace qpspread::workload {
 namespace {
@@ -29,7 +30,22 @@ UniqueFd roce_port_guard() {
   return fd;
 }
 
+uint64_t splitmix64(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
 }  // namespace
+
+uint32_t first_qpn_for_seed(uint64_t seed, int n, int k) {
+  const uint64_t used = uint64_t(n) * uint64_t(n) * uint64_t(k);
+  // QPN 0xffffff is the multicast QPN: the last one used stays below it.
+  if (n < 1 || k < 1 || kFirstQpn + used > 0xffffff)
+    throw Error(std::to_string(n) + " hosts x " + std::to_string(k) + " QPs per peer do not fit 24-bit QP numbers");
+  return kFirstQpn + static_cast<uint32_t>(splitmix64(seed) % (0xffffff - used - kFirstQpn + 1));
+}
 
 SplitMode parse_split_mode(const std::string& name) {
   if (name == "rr") return SplitMode::RoundRobin;
@@ -48,8 +64,9 @@ RcHost::RcHost(int rank, const std::vector<HostAddr>& hosts, const TransportOpti
       pacer_(opt.rate_bps),
       txbufs_(kTxBatch) {
   const int n = static_cast<int>(hosts.size());
-  if (opt.qps < 1 || uint64_t{kFirstQpn} + uint64_t(n) * uint64_t(n) * uint64_t(opt.qps) > 0xffffff)
-    throw Error("--qps must be at least 1 and hosts x qps fit 24-bit QP numbers");
+  if (opt.qps < 1 || uint64_t{opt.first_qpn} + uint64_t(n) * uint64_t(n) * uint64_t(opt.qps) > 0xffffff)
+    throw Error("--qps must be at least 1 and hosts x qps fit 24-bit QP numbers from QPN " +
+                std::to_string(opt.first_qpn));
   const HostAddr& me = hosts[static_cast<size_t>(rank)];
   for (int peer = 0; peer < n; peer++) {
     for (int k = 0; k < opt.qps; k++) {
@@ -59,8 +76,8 @@ RcHost::RcHost(int rank, const std::vector<HostAddr>& hosts, const TransportOpti
       }
       const HostAddr& p = hosts[static_cast<size_t>(peer)];
       RcQpConfig c;
-      c.local_qpn = qpn_base(rank, n, opt.qps) + static_cast<uint32_t>(peer * opt.qps + k);
-      c.remote_qpn = qpn_base(peer, n, opt.qps) + static_cast<uint32_t>(rank * opt.qps + k);
+      c.local_qpn = qpn_base(rank, n, opt.qps, opt.first_qpn) + static_cast<uint32_t>(peer * opt.qps + k);
+      c.remote_qpn = qpn_base(peer, n, opt.qps, opt.first_qpn) + static_cast<uint32_t>(rank * opt.qps + k);
       c.local_mac = me.mac;
       c.remote_mac = p.mac;
       c.local_ip = me.ip;
@@ -98,6 +115,7 @@ void RcHost::send(int peer, std::vector<uint8_t> message) {
 std::vector<uint8_t> RcHost::take_from(int peer, int index, int64_t deadline_ns) {
   for (;;) {
     if (auto m = qp(peer, index).take_message()) return std::move(*m);
+    if (interrupted()) throw Error("interrupted");
     if (mono_ns() > deadline_ns)
       throw Error("rank " + std::to_string(rank_) + ": no message from rank " +
                   std::to_string(peer) + " (" + hosts_[static_cast<size_t>(peer)].netns +
@@ -122,6 +140,7 @@ void RcHost::flush(int64_t deadline_ns) {
     return std::all_of(qps_.begin(), qps_.end(), [](const auto& q) { return !q || q->send_idle(); });
   };
   while (!idle()) {
+    if (interrupted()) throw Error("interrupted");
     if (mono_ns() > deadline_ns)
       throw Error("rank " + std::to_string(rank_) + ": sends not acknowledged before the deadline");
     progress(1'000'000);
@@ -153,13 +172,18 @@ int64_t RcHost::fill_tx(int64_t now) {
 
 void RcHost::dispatch(std::span<const uint8_t> frame, int64_t now) {
   const auto v = parse_rocev2(frame);
-  const uint32_t base = qpn_base(rank_, static_cast<int>(hosts_.size()), opt_.qps);
+  const uint32_t base = qpn_base(rank_, static_cast<int>(hosts_.size()), opt_.qps, opt_.first_qpn);
   if (!v || v->dst_ip != hosts_[static_cast<size_t>(rank_)].ip || v->dest_qp < base) return;
   const size_t idx = v->dest_qp - base;
   if (idx >= qps_.size() || !qps_[idx]) return;
   const int peer = static_cast<int>(idx) / opt_.qps;
   if (v->src_ip != hosts_[static_cast<size_t>(peer)].ip) return;  // not from that QP's peer
+  const uint64_t before = qps_[idx]->stats().rx_frames;
   qps_[idx]->on_frame(*v, now);
+  if (qps_[idx]->stats().rx_frames == before) return;
+  const int64_t from = opt_.gap_from_ns ? opt_.gap_from_ns->load(std::memory_order_relaxed) : 0;
+  if (from && last_rx_ns_ && now >= from) max_gap_ns_ = std::max(max_gap_ns_, now - last_rx_ns_);
+  last_rx_ns_ = now;
 }
 
 void RcHost::progress(int64_t max_wait_ns) {

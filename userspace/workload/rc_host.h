@@ -2,11 +2,13 @@
 // with message send/receive on top, paced and batched (sendmmsg/recvmmsg).
 //
 // QPNs are derived, not exchanged: on host i the k-th QP to peer j is qpn_base(i) + j*K + k, so
-// its remote QPN is qpn_base(j) + i*K + k. Everything runs on the calling thread: recv() and
-// flush() drive progress() (transmit, receive, timers) until their condition holds.
+// its remote QPN is qpn_base(j) + i*K + k, all hosts counting from one first QPN. Everything runs
+// on the calling thread: recv() and flush() drive progress() (transmit, receive, timers) until
+// their condition holds.
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -42,6 +44,9 @@ struct TransportOptions {
   uint32_t window = 256;
   int64_t ack_timeout_ns = 20'000'000;
   uint32_t drop_every_data_rx = 0;  // test hook, see RcQpConfig
+  uint32_t first_qpn = 0x100;        // host 0's first QPN; first_qpn_for_seed moves it per run
+  // Delivery gaps count from this mono_ns() time on (0: not yet); see RcHost::max_rx_gap_ns.
+  const std::atomic<int64_t>* gap_from_ns = nullptr;
 };
 
 inline constexpr uint32_t kFirstQpn = 0x100;
@@ -49,7 +54,14 @@ inline constexpr uint32_t kFirstQpn = 0x100;
 // The first QPN of host `rank` among n hosts with k QPs per peer. Every host has its own range, as
 // HCAs allocate QPNs each for itself: a QPN then names one QP in the VNI (qpspread keys its
 // per-QP state by VNI and QPN).
-inline uint32_t qpn_base(int rank, int n, int k) { return kFirstQpn + static_cast<uint32_t>(rank * n * k); }
+inline uint32_t qpn_base(int rank, int n, int k, uint32_t first = kFirstQpn) {
+  return first + static_cast<uint32_t>(rank * n * k);
+}
+
+// A first QPN drawn from `seed` (splitmix64) in [kFirstQpn, 2^24 - 1 - n*n*k], so that every QPN of n
+// hosts with k QPs per peer fits 24 bits. HCAs hand out QPNs that a study cannot choose; the hash
+// of a QPN picks its path, so repeats with different seeds sample different QPN sets and paths.
+uint32_t first_qpn_for_seed(uint64_t seed, int n, int k);
 
 class RcHost {
  public:
@@ -76,6 +88,9 @@ class RcHost {
   };
   std::vector<QpRef> qps() const;
   std::vector<int64_t> take_latencies();
+  // The longest time between two in-order data frames (any QP) whose later one arrived after
+  // opt.gap_from_ns was set; 0 when none did.
+  int64_t max_rx_gap_ns() const { return max_gap_ns_; }
 
  private:
   RcQp& qp(int peer, int index) { return *qps_[static_cast<size_t>(peer * opt_.qps + index)]; }
@@ -97,6 +112,7 @@ class RcHost {
   std::vector<int> send_rr_, recv_rr_;
   std::vector<std::vector<uint8_t>> txbufs_;
   size_t tx_count_ = 0, next_qp_ = 0;
+  int64_t last_rx_ns_ = 0, max_gap_ns_ = 0;
 };
 
 }  // namespace qpspread::workload
