@@ -89,9 +89,14 @@ TEST(ExperimentSpec, ConfigJsonHasTheDocsKeys) {
   const ExperimentSpec s = parse("name: t\ntopology: lab/x.yml\n");
   const auto j = config_json(s, s.points[0].config);
   for (const char* k : {"name", "topology", "runner", "mode", "collective", "vni", "ranks", "qps", "split", "sport",
-                        "size", "iterations", "rate", "wan", "bfd", "events"})
+                        "size", "iterations", "rate", "ack_timeout", "wan", "bfd", "events"})
     EXPECT_TRUE(j.contains(k)) << k;
   EXPECT_EQ(j["rate"], "24mbit");
+  EXPECT_EQ(j["ack_timeout"], "20ms");
+  const ExperimentSpec t = parse("name: t\ntopology: x\nfixed: {ack_timeout: 300ms}\n");
+  EXPECT_EQ(t.points[0].config.ack_timeout_us, 300000u);
+  EXPECT_NE(error_of("name: t\ntopology: x\nfixed:\n  ack_timeout: 50us\n").find("spec.yml:4: fixed.ack_timeout"),
+            std::string::npos);
   EXPECT_EQ(j["wan"]["delay"], "10ms");
   EXPECT_EQ(j["topology"], "lab/x.yml");
 }
@@ -106,9 +111,9 @@ TEST(ExperimentSpec, PartsExpandInOrderEachOverItsOwnFixed) {
       "name: t\ntopology: x.yml\nfixed: {qps: 8, rate: 24mbit}\nrepeats: 2\nparts:\n"
       "  - name: spread\n    axes: {mode: [off, qp-hash], qps: [2, 4]}\n"
       "  - name: latency\n    fixed: {collective: ps}\n    points: [{wan.delay: 0ms}, {wan.delay: 50ms}]\n"
-      "  - name: one\n");
+      "  - name: one\n    repeats: 1\n");
   ASSERT_EQ(s.points.size(), 7u);
-  ASSERT_EQ(s.runs.size(), 14u);
+  ASSERT_EQ(s.runs.size(), 13u);  // the last part runs once
   for (int i = 0; i < 7; i++) EXPECT_EQ(s.points[static_cast<size_t>(i)].index, i);
   EXPECT_EQ(s.points[3].part, "spread");
   EXPECT_EQ(s.points[3].config.qps, 4);
@@ -118,7 +123,8 @@ TEST(ExperimentSpec, PartsExpandInOrderEachOverItsOwnFixed) {
   EXPECT_EQ(s.points[5].config.wan.delay_us, 50000u);
   EXPECT_EQ(s.points[6].part, "one");  // no axes: the part's fixed settings alone
   EXPECT_EQ(s.points[0].config.collective, "allreduce");
-  EXPECT_EQ(s.runs[13].seed, 1u + 6000 + 1);
+  EXPECT_EQ(s.runs[11].seed, 1u + 5000 + 1);
+  EXPECT_EQ(s.runs[12].run_id, "p0006-r0");
   EXPECT_EQ(config_json(s, s.points[4])["part"], "latency");
   EXPECT_FALSE(config_json(s, s.points[4].config).contains("part"));
   EXPECT_NE(error_of("name: t\ntopology: x\nparts: [{name: a}, {name: a}]\n").find("names two parts"), std::string::npos);

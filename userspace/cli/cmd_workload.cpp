@@ -32,7 +32,7 @@ struct WorkloadArgs {
   std::vector<std::string> hosts;
   std::string ifname = "eth1";
   int qps = 1;
-  std::string split = "rr", sport = "qpn", rate = "0";
+  std::string split = "rr", sport = "qpn", rate = "0", ack_timeout = "20ms";
   uint32_t mtu = 1024;
   size_t size = 1 << 20;
   int iterations = 5;
@@ -165,6 +165,10 @@ void add_common(CLI::App* cmd, WorkloadArgs& a) {
       ->check(CLI::IsMember({"fixed", "qpn", "few"}))->capture_default_str();
   cmd->add_option("--rate", a.rate, "pace per host, like 10gbit, 400mbit (as tc netem writes rates); 0: unpaced")
       ->capture_default_str();
+  cmd->add_option("--ack-timeout", a.ack_timeout,
+                  "resend from the first unacknowledged frame after this long without progress, like 20ms, "
+                  "300ms; above the round trip")
+      ->capture_default_str();
   cmd->add_option("--mtu", a.mtu, "RoCE payload bytes per frame")->check(CLI::Range(256, 4096))->capture_default_str();
   cmd->add_option("--size", a.size, "bytes per rank (allreduce) or parameter bytes (ps)")
       ->check(CLI::Range(size_t{64}, size_t{1} << 30))->capture_default_str();
@@ -184,6 +188,8 @@ workload::TransportOptions transport_of(const WorkloadArgs& a) {
   t.split = workload::parse_split_mode(a.split);
   t.sport = workload::parse_sport_model(a.sport);
   t.rate_bps = static_cast<double>(parse_rate_bps("--rate", a.rate));
+  t.ack_timeout_ns = static_cast<int64_t>(parse_duration_us("--ack-timeout", a.ack_timeout)) * 1000;
+  if (t.ack_timeout_ns < 100'000) throw Error("--ack-timeout: '" + a.ack_timeout + "' is shorter than 100us");
   t.mtu = a.mtu;
   return t;
 }

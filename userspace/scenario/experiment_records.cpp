@@ -17,7 +17,7 @@ namespace {
 
 using nlohmann::json;
 
-const char* const kConfigColumns[] = {"part", "mode", "collective", "ranks", "qps", "split", "sport", "size", "iterations", "rate"};
+const char* const kConfigColumns[] = {"part", "mode", "collective", "ranks", "qps", "split", "sport", "size", "iterations", "rate", "ack_timeout"};
 const char* const kMetricColumns[] = {"wan_imbalance", "wan_jain", "uplink_imbalance", "uplink_jain", "iteration_ms_p50",
                                       "iteration_ms_p99", "iteration_ms_max", "algbw_bps", "retransmitted_frames",
                                       "psn_reordered", "psn_gaps", "correct", "interruption_ms", "bfd_detect_ms"};

@@ -129,6 +129,7 @@ workload::WorkloadReport run_collective(const RunConfig& c, const std::vector<wo
   t.split = workload::parse_split_mode(c.split);
   t.sport = workload::parse_sport_model(c.sport);
   t.rate_bps = static_cast<double>(c.rate_bps);
+  t.ack_timeout_ns = static_cast<int64_t>(c.ack_timeout_us) * 1000;
   const int64_t timeout_ns = 240'000'000'000;
   if (c.collective == "ps") {
     workload::ParamServerOptions o;

@@ -124,6 +124,10 @@ void set_key(const std::filesystem::path& file, RunConfig& c, const std::string&
   else if (key == "size") c.size = bytes(w, v);
   else if (key == "iterations") c.iterations = static_cast<int>(integer(w, v, 1, 100000));
   else if (key == "rate") c.rate_bps = parse_rate_bps(w.text(), scalar(w, v));
+  else if (key == "ack_timeout") {
+    c.ack_timeout_us = parse_duration_us(w.text(), scalar(w, v));
+    if (c.ack_timeout_us < 100) w.fail("'" + scalar(w, v) + "' is shorter than 100us");
+  }
   else if (key == "bfd") c.bfd = boolean(w, v);
   else if (key.starts_with("wan.")) set_wan(c, key.substr(4), v, w);
   else if (key == "wan") {
@@ -210,14 +214,20 @@ void expand_parts(ExperimentSpec& s, const RunConfig& fixed, const YAML::Node& p
     if (!part.IsMap()) Where(s.file, part, where).fail("a part is a map: name, fixed, axes or points");
     for (const auto& kv : part)
       if (kv.first.Scalar() != "name" && kv.first.Scalar() != "fixed" && kv.first.Scalar() != "axes" &&
-          kv.first.Scalar() != "points")
-        Where(s.file, kv.first, where + "." + kv.first.Scalar()).fail("unknown key; a part has name, fixed, axes or points");
+          kv.first.Scalar() != "points" && kv.first.Scalar() != "repeats")
+        Where(s.file, kv.first, where + "." + kv.first.Scalar())
+            .fail("unknown key; a part has name, fixed, axes or points, repeats");
     if (!part["name"]) Where(s.file, part, where).fail("the part has no name");
     const std::string name = scalar(Where(s.file, part["name"], where + ".name"), part["name"]);
     if (!names.insert(name).second) Where(s.file, part["name"], where + ".name").fail("'" + name + "' names two parts");
     RunConfig own = fixed;
     if (part["fixed"]) apply_map(s.file, own, part["fixed"], where + ".fixed.");
+    const size_t first = s.points.size();
     expand(s, own, part, name);
+    if (part["repeats"]) {
+      const int r = static_cast<int>(integer(Where(s.file, part["repeats"], where + ".repeats"), part["repeats"], 1, 1000));
+      for (size_t i = first; i < s.points.size(); i++) s.points[i].repeats = r;
+    }
   }
 }
 
@@ -264,7 +274,7 @@ ExperimentSpec parse_experiment_spec(const std::string& yaml_text, const std::fi
   if (root["parts"]) expand_parts(s, fixed, root["parts"]);
   else expand(s, fixed, root, "");
   for (const auto& p : s.points)
-    for (int r = 0; r < s.repeats; r++) {
+    for (int r = 0; r < (p.repeats ? p.repeats : s.repeats); r++) {
       char id[32];
       std::snprintf(id, sizeof id, "p%04d-r%d", p.index, r);
       s.runs.push_back({id, p.index, r, s.seed_base + 1000 * static_cast<uint64_t>(p.index) + static_cast<uint64_t>(r)});
@@ -304,6 +314,7 @@ json config_json(const ExperimentSpec& spec, const RunConfig& c) {
   return {{"name", spec.name}, {"topology", spec.topology_text}, {"runner", spec.runner}, {"mode", c.mode},
           {"collective", c.collective}, {"vni", c.vni}, {"ranks", c.ranks}, {"qps", c.qps}, {"split", c.split},
           {"sport", c.sport}, {"size", c.size}, {"iterations", c.iterations}, {"rate", format_rate_bps(c.rate_bps)},
+          {"ack_timeout", format_duration_us(c.ack_timeout_us)},
           {"wan", wan::to_json(c.wan)}, {"bfd", c.bfd}, {"events", events}};
 }
 

@@ -36,6 +36,9 @@ struct RunConfig {
   uint64_t size = 1000000;      // bytes per rank
   int iterations = 4;
   uint64_t rate_bps = 24'000'000;  // per host; 0: unpaced
+  // The QPs' local ACK timeout (a QP attribute of RoCE NICs: 4.096 us x 2^n): it must exceed the
+  // round trip, or every frame is resent before its ACK can arrive (a 50 ms WAN delay is 100 ms).
+  uint64_t ack_timeout_us = 20'000;
   wan::Impairment wan{10'000, 0, 0, 20'000'000};
   bool bfd = true;
   std::vector<ExperimentEvent> events;
@@ -47,6 +50,7 @@ struct ExperimentPoint {
   RunConfig config;
   // The swept values of this point, "key=value" as the spec wrote them (for progress lines).
   std::vector<std::string> label;
+  int repeats = 0;  // its part's repeats; 0: the spec's
 };
 
 struct ExperimentRun {
