@@ -59,6 +59,15 @@ class XdpAttachTest : public ::testing::Test {
     Netns::open(ns_->name()).run([&] { id = xdp_query(static_cast<int>(if_nametoindex(dev.c_str()))); });
     return id;
   }
+  // A RoCEv2 frame between two hosts of VNI 100 (10.100.0.1 -> .2).
+  static std::vector<uint8_t> roce_frame() {
+    workload::RoceFrameSpec spec;
+    spec.src_mac = {0x02, 0, 0, 0, 1, 1};
+    spec.dst_mac = {0x02, 0, 0, 0, 2, 1};
+    spec.src_ip = 0x0a640001;
+    spec.dst_ip = 0x0a640002;
+    return workload::build_rocev2_frame(spec);
+  }
   bool pinned() {
     struct stat st{};
     EXPECT_EQ(::stat(netns_path(ns_->name()).c_str(), &st), 0);
@@ -117,12 +126,7 @@ TEST_F(XdpAttachTest, StatusShowsTheReasonsOfEveryProgram) {
   add_vxlan();
   ns_->ip({"link", "set", "vx100", "up"});
   run_ok({QPSPREAD_BIN, "attach", "--netns", ns_->name(), "--uplink", "up1"});
-  workload::RoceFrameSpec spec;
-  spec.src_mac = {0x02, 0, 0, 0, 1, 1};
-  spec.dst_mac = {0x02, 0, 0, 0, 2, 1};
-  spec.src_ip = 0x0a640001;
-  spec.dst_ip = 0x0a640002;
-  const std::vector<uint8_t> frame = workload::build_rocev2_frame(spec);
+  const std::vector<uint8_t> frame = roce_frame();
   Netns::open(ns_->name()).run([&] {
     // RoCEv2 to UDP 4791: steered in vx100; not VXLAN on up1 out, and on up1 in (sent by its peer).
     for (const char* dev : {"vx100", "up1", "up1p"}) {
@@ -158,12 +162,7 @@ TEST_F(XdpAttachTest, TheUplinkProgramCountsVxlanOnTheDevicesPort) {
            "10.9.0.2", "dev", "up1"});
   ns_->ip({"link", "set", "vx100", "up"});
   run_ok({QPSPREAD_BIN, "attach", "--netns", ns_->name(), "--uplink", "up1"});
-  workload::RoceFrameSpec spec;
-  spec.src_mac = {0x02, 0, 0, 0, 1, 1};
-  spec.dst_mac = {0x02, 0, 0, 0, 2, 1};
-  spec.src_ip = 0x0a640001;
-  spec.dst_ip = 0x0a640002;
-  const std::vector<uint8_t> frame = workload::build_rocev2_frame(spec);
+  const std::vector<uint8_t> frame = roce_frame();
   Netns::open(ns_->name()).run([&] {
     workload::RawSender tx("vx100");
     for (int i = 0; i < 5; i++) tx.send(frame);
