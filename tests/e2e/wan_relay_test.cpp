@@ -7,7 +7,9 @@
 //  - set_impairment and the command's SIGHUP take effect; SIGTERM ends the command with 0.
 // kAllowanceMs: qpspread-bench-wan measures the relay's one-way cost at ~60 us median and ~100-180 us
 // p99 (SCHED_FIFO relay threads); the probe endpoints run at normal priority on a shared 2-core VM,
-// so a round trip gets 2 ms of headroom for the rare wait for a core.
+// where one waits for a core for up to 1-1.5 ms now and then (the bench's max): a round trip, two
+// such waits, gets 4 ms of headroom (2 ms let 1 run in ~10 fail, at +0.3 and +1.9 ms). A jitter
+// window twice as wide still fails it: its round trips spread over 8-32 ms.
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -30,7 +32,7 @@ namespace qpspread::test {
 namespace {
 
 using wan::Impairment;
-constexpr double kAllowanceMs = 2.0;
+constexpr double kAllowanceMs = 4.0;
 
 Impairment imp(const std::string& delay, const std::string& jitter = "", const std::string& loss = "",
                const std::string& rate = "") {
