@@ -9,6 +9,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <string>
+#include <vector>
 
 #include "tests/support/test_util.h"
 
@@ -22,8 +24,9 @@ TEST(DemoTest, MainJobShowsQpHashSpreadingTheWanAndLeavesNothing) {
   if (!is_root() || ::access("/usr/lib/frr/zebra", X_OK) != 0) GTEST_SKIP() << "needs root and FRR";
   const std::string name = "qpsd" + std::to_string(::getpid() % 100000);
   const fs::path out = fs::temp_directory_path() / (name + ".json");
+  const fs::path records = fs::temp_directory_path() / (name + "-runs");
   CommandResult r = run({QPSPREAD_BIN, "-j", "demo", "-t", QPS_LAB_FILE, "--name", name, "--iterations", "2",
-                         "--out", out.string()});
+                         "--out", out.string(), "--records", records.string()});
   run({QPSPREAD_BIN, "lab", "down", "--name", name});  // in case the demo failed midway
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::ifstream f(out);
@@ -35,6 +38,17 @@ TEST(DemoTest, MainJobShowsQpHashSpreadingTheWanAndLeavesNothing) {
       EXPECT_TRUE(j["modes"][mode][key].is_number()) << mode << " " << key;
     EXPECT_TRUE(j["modes"][mode]["correct"].get<bool>()) << mode;
   }
+  // The demo is a spec run by the experiment engine: its two runs are recorded as any study's.
+  std::ifstream runs(records / "runs.jsonl");
+  std::vector<json> recs;
+  for (std::string line; std::getline(runs, line);) recs.push_back(json::parse(line));
+  fs::remove_all(records);
+  ASSERT_EQ(recs.size(), 2u);
+  EXPECT_EQ(recs[0]["config"]["mode"], "off");
+  EXPECT_EQ(recs[1]["config"]["mode"], "qp-hash");
+  EXPECT_EQ(recs[1]["metrics"]["wan_imbalance"], j["modes"]["qp-hash"]["imbalance"]);
+  EXPECT_TRUE(j["qp_hash_stats"].is_object());
+  EXPECT_TRUE(j["qp_hash_top"].is_object());
   EXPECT_LT(j["modes"]["qp-hash"]["imbalance"].get<double>(), j["modes"]["off"]["imbalance"].get<double>());
   EXPECT_GT(j["modes"]["qp-hash"]["jain"].get<double>(), j["modes"]["off"]["jain"].get<double>());
   for (const auto& n : netns_names()) EXPECT_EQ(n.find(name), std::string::npos) << "left: " << n;

@@ -39,8 +39,10 @@ void print_demo(const scenario::DemoResult& r, const json& j) {
   std::cout << "\nqpspread stats on " << j["stats_leaf"].get<std::string>() << " after both runs:\n" << std::flush;
   report::print_stats_table(r.qp_hash_stats);
   std::cout << "\nqpspread top, one frame over the qp-hash run:\n" << report::render_top_frame(j["qp_hash_top"]) << "\n";
-  std::cout << "lab up in " << j["lab_up_s"].get<double>() << " s; whole run " << j["total_s"].get<double>()
-            << " s; written: " << (r.written.empty() ? "nothing" : r.written) << "\n";
+  std::printf("lab up in %.1f s; whole run %.1f s; written: %s\n", j["lab_up_s"].get<double>(), j["total_s"].get<double>(),
+              r.written.empty() ? "nothing" : r.written.c_str());
+  std::printf("records and spec in %s; figures and an HTML report: qpspread experiment report %s\n",
+              j["records"].get<std::string>().c_str(), j["records"].get<std::string>().c_str());
 }
 
 }  // namespace
@@ -59,6 +61,8 @@ void register_demo_command(CLI::App& app, Context& ctx) {
   cmd->add_option("--size", o->size, "AllReduce bytes per rank")->check(CLI::Range(4096, 1 << 30))->capture_default_str();
   cmd->add_option("--iterations", o->iterations, "AllReduce iterations per mode")->check(CLI::Range(1, 1000))->capture_default_str();
   cmd->add_option("--out", o->out, "where to write the JSON result")->capture_default_str();
+  cmd->add_option("--records", o->records, "where the runs' records go (qpspread experiment report reads them); replaced")
+      ->capture_default_str();
   cmd->callback([&ctx, o, wan_rate, rate] {
     ctx.action = [&ctx, o, wan_rate, rate] {
       // Typed where they enter; a bare number ("--rate 24") is refused with the accepted syntax.

@@ -1,8 +1,10 @@
-// The demo, the main job: brings up the multi-DC lab (lab/scaleacross.clab.yml) without Docker,
-// caps both WAN links' rate, attaches qpspread to every leaf (and, to count per WAN link, to the
-// borders' WAN interfaces), runs a cross-DC ring AllReduce between hosts of one VNI with the mode
-// off and then qp-hash, collects the WAN shares, balance and iteration times and the stats of one
-// leaf, writes the result JSON and tears the lab down on every path: success, error, Ctrl-C.
+// The demo, the main job: one small experiment spec (demo_spec) run by the experiment engine
+// (experiment_run.h): the multi-DC lab (lab/scaleacross.clab.yml) up without Docker, both WAN links'
+// rate capped, qpspread attached to every leaf and the borders' WAN interfaces, a cross-DC ring
+// AllReduce between hosts of one VNI with the mode off and then qp-hash. The demo adds the stats of
+// the first rank's leaf and a top frame over the qp-hash run, writes the result JSON (and the runs'
+// records, which `qpspread experiment report` reads), and the lab is down on every path: success,
+// error, Ctrl-C.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -14,6 +16,7 @@
 
 #include "userspace/report/stats_report.h"
 #include "userspace/scenario/lab_session.h"
+#include "userspace/wan/impairment.h"
 
 namespace qpspread::scenario {
 
@@ -28,7 +31,12 @@ struct DemoOptions {
   size_t size = 1000000;               // AllReduce bytes per rank
   int iterations = 4;                  // per mode
   std::string out = "results/demo.json";  // where the result JSON goes; "" writes none
+  std::string records = "results/demo";   // the engine's records (runs.jsonl, spec.yml, ...), replaced
 };
+
+// The spec the demo runs (as YAML, recorded as records/spec.yml): the options as its fixed settings,
+// the WAN delay, jitter and loss of the topology's first WAN link, the mode as its one axis.
+std::string demo_spec(const DemoOptions& opts, const wan::Impairment& topology_wan);
 
 struct DemoResult {
   // What the result file holds: {"lab", "lab_up_s", "stats_leaf", "total_s",

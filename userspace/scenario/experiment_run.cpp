@@ -151,14 +151,18 @@ void workload_metrics(const workload::WorkloadReport& r, json& m) {
   std::vector<double> ms;
   for (double s : r.iteration_s) ms.push_back(1000 * s);
   const double p50 = percentile(ms, 50);
-  uint64_t retx = 0;
-  for (const auto& q : r.qps) retx += q.stats.retx_frames;
+  uint64_t retx = 0, frames = 0;
+  for (const auto& q : r.qps) {
+    retx += q.stats.retx_frames;
+    frames += q.stats.tx_frames;
+  }
   m["iteration_ms_p50"] = p50;
   m["iteration_ms_p99"] = percentile(ms, 99);
   m["iteration_ms_max"] = percentile(ms, 100);
   // NCCL's algorithm bandwidth, as `workload` reports it: the vector over the median iteration.
   m["algbw_bps"] = p50 > 0 ? static_cast<double>(r.bytes) * 8 / (p50 / 1000) : 0.0;
   m["retransmitted_frames"] = retx;
+  m["frames"] = frames;
   m["correct"] = r.correct;
 }
 
@@ -204,11 +208,13 @@ json measure(Bench& b, const RunConfig& c, uint64_t seed, const Progress& say) {
   EventPlayer events(b.topo, c.events, c.bfd);
   workload::WorkloadReport r;
   std::exception_ptr failed;
+  const auto tc = Clock::now();
   try {
     r = run_collective(c, hosts, first_qpn, events);
   } catch (...) {
     failed = std::current_exception();
   }
+  const double collective_s = since(tc);
   const EventPlayer::Outcome o = events.finish();
   if (interrupted()) throw Error("interrupted");
   restore_lab(b.topo, o, b.bfd, say);
@@ -219,6 +225,9 @@ json measure(Bench& b, const RunConfig& c, uint64_t seed, const Progress& say) {
   link_metrics(before, after, out["metrics"], out["links"]);
   workload_metrics(r, out["metrics"]);
   event_metrics(r, o, out["metrics"]);
+  out["metrics"]["collective_s"] = collective_s;
+  out["iteration_ms"] = json::array();
+  for (double s : r.iteration_s) out["iteration_ms"].push_back(1000 * s);
   if (o.fired < static_cast<int>(c.events.size()))
     say("  " + std::to_string(c.events.size() - static_cast<size_t>(o.fired)) + " of " +
         std::to_string(c.events.size()) + " events came after the collective's end and were not fired");
@@ -234,6 +243,12 @@ std::string eta_text(double s) {
   return buf;
 }
 
+std::string seconds_text(double s) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f", s);
+  return buf;
+}
+
 std::string label_text(const ExperimentPoint& p) {
   std::string out = p.part.empty() ? "" : " [" + p.part + "]";
   for (const auto& l : p.label) out += " " + l;
@@ -243,18 +258,24 @@ std::string label_text(const ExperimentPoint& p) {
 }  // namespace
 
 ExperimentSummary run_experiment(const ExperimentOptions& o, const Progress& say) {
+  return run_experiment(load_experiment_spec(o.spec), o, say);
+}
+
+ExperimentSummary run_experiment(const ExperimentSpec& spec, const ExperimentOptions& o, const Progress& say,
+                                 const RunObserver& after_run) {
   install_interrupt_handler();
   const auto t0 = Clock::now();
-  const ExperimentSpec spec = load_experiment_spec(o.spec);
   check_supported(spec);
   Bench bench{lab::load_clab(spec.topology), std::nullopt, {}};
   bench.topo.name = spec.lab;
   ExperimentSummary sum;
   sum.out = o.out.empty() ? std::filesystem::path("results") / spec.name : o.out;
+  if (o.replace)
+    for (const char* f : {"runs.jsonl", "runs.csv"}) std::filesystem::remove(sum.out / f);
   RunRecords records(sum.out, o.resume);
-  std::filesystem::copy_file(o.spec, sum.out / "spec.yml", std::filesystem::copy_options::overwrite_existing);
+  write_file(sum.out / "spec.yml", spec.text);
   const json versions = versions_json();
-  json meta = {{"command", o.command_line}, {"spec", o.spec.string()}, {"versions", versions},
+  json meta = {{"command", o.command_line}, {"spec", spec.file.string()}, {"versions", versions},
                {"started", utc_now_iso()}, {"ended", nullptr}};
   write_file(sum.out / "meta.json", meta.dump(2) + "\n");
   std::vector<const ExperimentRun*> todo;
@@ -268,6 +289,7 @@ ExperimentSummary run_experiment(const ExperimentOptions& o, const Progress& say
     LabGuard guard{bench.topo.name};
     const json up = lab::lab_up(bench.topo, {60, say});
     if (!up["converged"].get<bool>()) throw Error("the lab did not converge: " + up["not_converged"].dump());
+    sum.lab_up_s = up["seconds"].get<double>();
     throw_if_interrupted();
     bench.state = lab::LabState::load(bench.topo.name);
     if (!bench.state) throw Error("lab " + bench.topo.name + " has no state after lab up; see qpspread lab status");
@@ -295,8 +317,9 @@ ExperimentSummary run_experiment(const ExperimentOptions& o, const Progress& say
       (rec["status"] == "ok" ? sum.ok : sum.failed)++;
       run_seconds += rec["seconds"].get<double>();
       const double eta = run_seconds / static_cast<double>(i + 1) * static_cast<double>(todo.size() - i - 1);
-      say(head + " " + rec["status"].get<std::string>() + " " + format_number(rec["seconds"].get<double>()) +
+      say(head + " " + rec["status"].get<std::string>() + " " + seconds_text(rec["seconds"].get<double>()) +
           " s, ETA " + eta_text(eta) + (rec.contains("error") ? ": " + rec["error"].get<std::string>() : ""));
+      if (after_run) after_run(run, rec);
     }
     if (o.keep_lab) {
       guard.armed = false;

@@ -245,6 +245,7 @@ std::string top_scalar(const ExperimentSpec& s, const YAML::Node& root, const ch
 ExperimentSpec parse_experiment_spec(const std::string& yaml_text, const std::filesystem::path& file) {
   ExperimentSpec s;
   s.file = file;
+  s.text = yaml_text;
   YAML::Node root;
   try {
     root = YAML::Load(yaml_text);

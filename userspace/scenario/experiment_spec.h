@@ -61,6 +61,7 @@ struct ExperimentRun {
 
 struct ExperimentSpec {
   std::filesystem::path file;
+  std::string text;  // the YAML as written: the results' spec.yml
   std::string name;
   std::filesystem::path topology;  // resolved against the spec's folder
   std::string topology_text;       // as the spec wrote it (recorded)
