@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <filesystem>
+#include <fstream>
 #include <regex>
 #include <sstream>
 #include <string>
@@ -60,6 +62,21 @@ class CliTest : public ::testing::Test {
 
   std::unique_ptr<ScopedNetns> ns_;
 };
+
+// runner: containerlab on a lab that is not deployed: refused before any run, naming the missing
+// namespace and how to deploy it; nothing recorded as run.
+TEST(CliExperiment, ContainerlabLabNotDeployedSaysHowToDeployIt) {
+  const std::string dir = "/tmp/qps-cli-clab-" + std::to_string(::getpid());
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir + "/spec.yml") << "name: x\ntopology: " << QPS_LAB_FILE << "\nrunner: containerlab\nlab: qps-never-deployed\n";
+  CommandResult r = run({QPSPREAD_BIN, "experiment", "run", dir + "/spec.yml", "--out", dir + "/out"});
+  const bool recorded = std::filesystem::exists(dir + "/out/runs.jsonl");
+  std::filesystem::remove_all(dir);
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("no namespace clab-qps-never-deployed-"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("containerlab deploy -t"), std::string::npos) << r.err;
+  EXPECT_FALSE(recorded);
+}
 
 // The demo's rates use the one netem-style syntax; a bare number is refused before anything is set
 // up, with the syntax it accepts.

@@ -228,5 +228,49 @@ TEST_F(ExperimentTest, CtrlCMidStudyLeavesNothing) {
   expect_nothing_left(lab_);
 }
 
+// runner: containerlab on a lab qpspread did not bring up for the study: here one up under
+// qpspread's runner, whose FRR a stand-in for `docker` reaches (`docker exec C vtysh ARGS` ->
+// `vtysh -N C ARGS`: the runner names FRR's pathspace after the namespace, containerlab names the
+// container so). The engine must not bring the lab up or down, must reach FRR only through docker
+// exec, and must put back what it changed: BFD on again, qpspread detached, the lab still up.
+TEST_F(ExperimentTest, ContainerlabRunnerDrivesADeployedLabAndPutsItBack) {
+  const std::string lab = lab_ + "c";
+  const fs::path bin = dir_ / "bin";
+  fs::create_directories(bin);
+  const fs::path log = dir_ / "docker.log";
+  std::ofstream(bin / "docker") << "#!/bin/sh\necho \"$*\" >> " << log.string()
+                                << "\n[ \"$1\" = exec ] && [ \"$3\" = vtysh ] || { echo \"docker stand-in: not $*\" >&2; exit 1; }\n"
+                                << "c=$2; shift 3; exec vtysh -N \"$c\" \"$@\"\n";
+  fs::permissions(bin / "docker", fs::perms::owner_all);
+  std::ofstream(dir_ / "clab.yml") << "name: clab\ntopology: " << QPS_LAB_FILE << "\nrunner: containerlab\nlab: " << lab
+                                   << "\nfixed: {size: 100kb, iterations: 1, qps: 4, bfd: false,"
+                                   << " wan: {delay: 0, jitter: 0, loss: 0, rate: 0}}\n";
+  const CommandResult up = run({QPSPREAD_BIN, "lab", "up", "-t", QPS_LAB_FILE, "--name", lab});
+  ASSERT_EQ(up.exit_code, 0) << up.err;
+  const fs::path out = dir_ / "clab-out";
+  const CommandResult r = run({"env", "PATH=" + bin.string() + ":" + std::getenv("PATH"), QPSPREAD_BIN, "-j", "experiment",
+                               "run", (dir_ / "clab.yml").string(), "--out", out.string()});
+  const std::string leaf = "clab-" + lab + "-dc1-leaf1";
+  const bool lab_still_up = fs::exists("/run/netns/" + leaf);
+  const std::string config = run({"vtysh", "-N", leaf, "-c", "show running-config"}).out;
+  const CommandResult status = run({QPSPREAD_BIN, "-j", "status", "--netns", leaf});
+  run({QPSPREAD_BIN, "lab", "down", "--name", lab});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::vector<json> recs = read_jsonl(out / "runs.jsonl");
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0]["status"], "ok") << recs[0].dump();
+  EXPECT_EQ(recs[0]["config"]["runner"], "containerlab");
+  EXPECT_TRUE(recs[0]["metrics"]["correct"].get<bool>());
+  EXPECT_EQ(r.err.find("bringing up"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("tearing"), std::string::npos) << r.err;
+  EXPECT_TRUE(lab_still_up) << "a lab deployed elsewhere stays up";
+  EXPECT_NE(config.find("neighbor fabric bfd"), std::string::npos) << "BFD on again, as deployed:\n" << config;
+  EXPECT_FALSE(json::parse(status.out)["namespaces"][0].value("attached", true)) << status.out;
+  const std::string calls = slurp(log);
+  EXPECT_NE(calls.find("exec clab-" + lab + "-dc1-spine1 vtysh -c configure terminal"), std::string::npos) << calls;
+  EXPECT_NE(calls.find("exec clab-" + lab + "-dc1-leaf1 vtysh -c show bgp summary json"), std::string::npos) << calls;
+  expect_nothing_left(lab);
+}
+
 }  // namespace
 }  // namespace qpspread::test

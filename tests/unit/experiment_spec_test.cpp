@@ -37,6 +37,8 @@ TEST(ExperimentSpec, AxesExpandToTheirProductLastAxisFastest) {
   EXPECT_EQ(s.points[4].label, (std::vector<std::string>{"mode=qp-hash", "qps=4"}));
   EXPECT_EQ(s.topology, "/study/lab/x.clab.yml");
   EXPECT_EQ(s.lab, "t");  // the spec's name when no lab is given
+  // A lab containerlab deployed is named by its topology file: known when the engine reads it.
+  EXPECT_EQ(parse_experiment_spec("name: t\ntopology: x.yml\nrunner: containerlab\n", "s.yml").lab, "");
 }
 
 TEST(ExperimentSpec, RunsArePointMajorWithSeedBasePlus1000PointPlusRepeat) {

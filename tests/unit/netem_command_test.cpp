@@ -1,10 +1,13 @@
-// The tc netem commands of both runners (lab/netem.h, lab/clab_impair.h), checked as argv lists:
-// sch_netem is missing on the test machines, so these are what is tested of that path.
+// The tc netem commands of both runners (lab/netem.h, lab/clab_impair.h), and the commands that
+// drive a lab deployed by containerlab (lab/clab_deployed.h: vtysh through docker exec, link cuts,
+// node stops), checked as argv lists: sch_netem and a Docker engine are missing on the test
+// machines, so these are what is tested of those paths.
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
 
+#include "userspace/lab/clab_deployed.h"
 #include "userspace/lab/clab_impair.h"
 #include "userspace/lab/netem.h"
 
@@ -90,6 +93,71 @@ TEST(ClabNetemCommands, APartialChangeKeepsTheOtherValues) {
   change.loss_percent = 1;
   EXPECT_EQ(clab_netem_commands(t, t.links[0], change.applied_to(imp(10000, 0, 0, 20000000)))[1],
             netem_command("clab-lab7-dc2-border1", "eth4", imp(10000, 0, 1, 0)));
+}
+
+// A fabric link beside the WAN link: dc1-spine1:eth3 -- dc1-border1:eth1.
+ClabTopology with_fabric_link() {
+  ClabTopology t = two_nodes();
+  ClabLink l;
+  l.a = {"dc1-spine1", "eth3"};
+  l.b = {"dc1-border1", "eth1"};
+  l.name = "dc1-spine1:eth3--dc1-border1:eth1";
+  t.links.push_back(l);
+  for (const char* n : {"dc1-border1", "dc2-border1", "dc1-spine1"}) t.nodes.push_back({n, "linux", "frr", {}, {}, {}, {}});
+  return t;
+}
+
+// FRR of qpspread's runner lives under a vtysh pathspace named after the namespace; containerlab's
+// in a container named as the namespace.
+TEST(ClabDeployed, VtyshByRunner) {
+  ClabTopology t = two_nodes();
+  EXPECT_EQ(t.vtysh("dc1-border1"), (Argv{"vtysh", "-N", "clab-lab7-dc1-border1"}));
+  t.runner = Runner::Containerlab;
+  EXPECT_EQ(t.vtysh("dc1-border1"), (Argv{"docker", "exec", "clab-lab7-dc1-border1", "vtysh"}));
+}
+
+// A WAN link is cut behind its ends: netem drops everything on both, the rest of its impairment
+// kept, the carrier up; restored to the impairment given.
+TEST(ClabDeployed, WanCutIsLossOfEveryFrameOnBothEnds) {
+  const ClabTopology t = with_fabric_link();
+  const wan::Impairment now = imp(25000, 1000, 0, 20000000);
+  const Commands cut = clab_link_commands(t, t.links[0], false, now);
+  EXPECT_EQ(cut, (Commands{netem_command("clab-lab7-dc1-border1", "eth3", imp(25000, 1000, 100, 20000000)),
+                           netem_command("clab-lab7-dc2-border1", "eth4", imp(25000, 1000, 100, 20000000))}));
+  EXPECT_EQ(clab_link_commands(t, t.links[0], true, now), clab_netem_commands(t, t.links[0], now));
+}
+
+TEST(ClabDeployed, FabricLinkCutTakesBothEndsDown) {
+  const ClabTopology t = with_fabric_link();
+  EXPECT_EQ(clab_link_commands(t, t.links[1], false, {}),
+            (Commands{{"ip", "-n", "clab-lab7-dc1-spine1", "link", "set", "dev", "eth3", "down"},
+                      {"ip", "-n", "clab-lab7-dc1-border1", "link", "set", "dev", "eth1", "down"}}));
+  EXPECT_EQ(clab_link_commands(t, t.links[1], true, {}),
+            (Commands{{"ip", "-n", "clab-lab7-dc1-spine1", "link", "set", "dev", "eth3", "up"},
+                      {"ip", "-n", "clab-lab7-dc1-border1", "link", "set", "dev", "eth1", "up"}}));
+}
+
+// A node stop: every interface of its links down, then the container frozen; start: thawed, then
+// the interfaces up. The container and its namespace stay, so containerlab's veths do.
+TEST(ClabDeployed, NodeStopDownsItsInterfacesThenPausesItsContainer) {
+  const ClabTopology t = with_fabric_link();
+  EXPECT_EQ(clab_node_commands(t, "dc1-border1", false),
+            (Commands{{"ip", "-n", "clab-lab7-dc1-border1", "link", "set", "dev", "eth3", "down"},
+                      {"ip", "-n", "clab-lab7-dc1-border1", "link", "set", "dev", "eth1", "down"},
+                      {"docker", "pause", "clab-lab7-dc1-border1"}}));
+  EXPECT_EQ(clab_node_commands(t, "dc1-border1", true),
+            (Commands{{"docker", "unpause", "clab-lab7-dc1-border1"},
+                      {"ip", "-n", "clab-lab7-dc1-border1", "link", "set", "dev", "eth3", "up"},
+                      {"ip", "-n", "clab-lab7-dc1-border1", "link", "set", "dev", "eth1", "up"}}));
+}
+
+// A lab whose namespaces are missing is named as not deployed, node by node.
+TEST(ClabDeployed, MissingNamespacesAreNamed) {
+  ClabTopology t = with_fabric_link();
+  t.name = "qps-never-deployed";
+  const std::vector<std::string> missing = clab_not_deployed(t);
+  ASSERT_EQ(missing.size(), 3u);
+  EXPECT_EQ(missing[0], "node dc1-border1: no namespace clab-qps-never-deployed-dc1-border1");
 }
 
 }  // namespace

@@ -138,6 +138,11 @@ std::string ClabNode::frr_conf() const {
   return "";
 }
 
+std::vector<std::string> ClabTopology::vtysh(const std::string& node) const {
+  if (runner == Runner::Containerlab) return {"docker", "exec", netns(node), "vtysh"};
+  return {"vtysh", "-N", netns(node)};
+}
+
 const ClabNode* ClabTopology::node(const std::string& n) const {
   for (const auto& x : nodes)
     if (x.name == n) return &x;

@@ -37,14 +37,23 @@ struct ClabLink {
   int mtu = 9500;              // containerlab's default for veth links
 };
 
+// Who deployed a lab: qpspread's runner (lab_runner.h: FRR per node under vtysh's pathspace
+// `-N <netns>`) or containerlab (a container per node named as its namespace, clab-<lab>-<node>,
+// FRR inside it reached with `docker exec`).
+enum class Runner { Qpspread, Containerlab };
+
 struct ClabTopology {
   std::string name;
+  Runner runner = Runner::Qpspread;
   std::filesystem::path file;
   std::vector<ClabNode> nodes;
   std::vector<ClabLink> links;
 
   // containerlab's namespace of a node: clab-<lab>-<node>.
   std::string netns(const std::string& node) const { return "clab-" + name + "-" + node; }
+  // The command line that reaches a router's vtysh, as runner has it: `vtysh -N clab-L-N`, or
+  // `docker exec clab-L-N vtysh`; append its arguments.
+  std::vector<std::string> vtysh(const std::string& node) const;
   const ClabNode* node(const std::string& name) const;
   // A link by vars.name, or by either endpoint "NODE:IF". nullptr when none matches.
   const ClabLink* link(const std::string& name_or_endpoint) const;

@@ -1,5 +1,7 @@
 #include "userspace/lab/clab_impair.h"
 
+#include "userspace/lab/clab_deployed.h"
+
 #include "common/command.h"
 #include "common/error.h"
 #include "common/netns.h"
@@ -41,14 +43,6 @@ void check_deployed(const ClabTopology& t, const std::vector<const ClabLink*>& l
   }
 }
 
-void check_netem() {
-  if (!netem_available())
-    throw Error("this kernel has no sch_netem; on a lab deployed by containerlab qpspread applies impairments with "
-                "tc netem in the nodes' namespaces, as 'containerlab tools netem set' does: load it with "
-                "'modprobe sch_netem' (CONFIG_NET_SCH_NETEM), or run the lab with 'qpspread lab up', whose WAN "
-                "relay needs no netem");
-}
-
 json apply_netem(const ClabTopology& t, const ClabLink& l, const wan::Impairment& imp) {
   json commands = json::array();
   for (const auto& argv : clab_netem_commands(t, l, imp)) {
@@ -85,7 +79,7 @@ json lab_impair(const std::string& lab, const std::filesystem::path& topology, c
   const ClabTopology t = topology_named(topology, lab);
   const ClabLink& l = wan_link_or_throw(t, lab, link);
   check_deployed(t, {&l});
-  check_netem();
+  clab_require_netem();
   return apply_netem(t, l, change.applied_to(l.impairment));
 }
 
@@ -107,7 +101,7 @@ json lab_impair_from_file(const std::string& lab, const std::filesystem::path& t
     return out;
   }
   check_deployed(t, links);
-  check_netem();
+  clab_require_netem();
   out["runner"] = "containerlab";
   for (const ClabLink* l : links) out["links"].push_back(apply_netem(t, *l, l->impairment));
   return out;

@@ -1,8 +1,10 @@
 // FRR's view of a router, the kernel's next hops, and the lab's one convergence check.
 #include <map>
+#include <thread>
 #include <set>
 
 #include "common/command.h"
+#include "common/interrupt.h"
 #include "userspace/lab/lab_internal.h"
 #include "userspace/lab/lab_runner.h"
 
@@ -32,9 +34,9 @@ std::vector<std::string> group_devs(const std::string& ns, int64_t nhid) {
 }
 
 // Prefix -> how many next hops FRR has installed in the kernel for its selected route.
-std::map<std::string, size_t> frr_fib_paths(const std::string& ns) {
+std::map<std::string, size_t> frr_fib_paths(const ClabTopology& t, const std::string& node) {
   std::map<std::string, size_t> out;
-  const json routes = frr_show(ns, "show ip route");
+  const json routes = frr_show(t, node, "show ip route");
   if (!routes.is_object()) return out;
   for (const auto& [prefix, entries] : routes.items()) {
     if (!entries.is_array()) continue;
@@ -51,10 +53,11 @@ std::map<std::string, size_t> frr_fib_paths(const std::string& ns) {
 // A VTEP's kernel route to each remote VTEP must carry every path FRR chose: FRR replaces a
 // multipath route while paths arrive, and every such FIB change flushes the VXLAN device's
 // cached tunnel route, moving traffic in the middle of an experiment.
-void ecmp_pending(const std::string& node, const std::string& ns, const std::set<std::string>& remotes,
+void ecmp_pending(const ClabTopology& t, const std::string& node, const std::set<std::string>& remotes,
                   std::vector<std::string>& missing) {
   if (remotes.empty()) return;
-  const std::map<std::string, size_t> fib = frr_fib_paths(ns);
+  const std::string ns = t.netns(node);
+  const std::map<std::string, size_t> fib = frr_fib_paths(t, node);
   for (const auto& r : remotes) {
     const std::string prefix = r + "/32";
     const auto it = fib.find(prefix);
@@ -70,32 +73,34 @@ void ecmp_pending(const std::string& node, const std::string& ns, const std::set
 
 }  // namespace
 
-json frr_show(const std::string& ns, const std::string& command) {
-  CommandOutput r = run_command({"vtysh", "-N", ns, "-c", command + " json"});
+json frr_show(const ClabTopology& t, const std::string& node, const std::string& command) {
+  std::vector<std::string> argv = t.vtysh(node);
+  argv.insert(argv.end(), {"-c", command + " json"});
+  CommandOutput r = run_command(argv);
   if (r.exit_code != 0 || r.out.empty()) return json();
   return json::parse(r.out, nullptr, /*allow_exceptions=*/false);
 }
 
-RouterView router_view(const std::string& ns) {
+RouterView router_view(const ClabTopology& t, const std::string& node) {
   RouterView v;
-  const json bgp = frr_show(ns, "show bgp summary");
+  const json bgp = frr_show(t, node, "show bgp summary");
   if (bgp.is_discarded() || !bgp.is_object()) return v;
   v.answered = true;
   for (const char* afi : {"ipv4Unicast", "l2VpnEvpn"})
     if (bgp.contains(afi) && bgp[afi].contains("peers"))
       for (const auto& [peer, p] : bgp[afi]["peers"].items())
         v.bgp_peers[std::string(afi) + " " + peer] = p.value("state", "?");
-  const json bfd = frr_show(ns, "show bfd peers");
+  const json bfd = frr_show(t, node, "show bfd peers");
   if (bfd.is_array())
     for (const auto& p : bfd)
       v.bfd_peers[p.value("interface", "") + "/" + p.value("peer", "")] = p.value("status", "?");
-  const json vnis = frr_show(ns, "show evpn vni");
+  const json vnis = frr_show(t, node, "show evpn vni");
   if (vnis.is_object()) {
     for (const auto& [key, info] : vnis.items()) {
       const uint32_t vni = info.value("vni", 0u);
       if (!vni) continue;
       std::vector<std::string>& vteps = v.vni_remote_vteps[vni];
-      const json detail = frr_show(ns, "show evpn vni " + std::to_string(vni));
+      const json detail = frr_show(t, node, "show evpn vni " + std::to_string(vni));
       // FRR 8.4 lists the remote VTEPs as strings under "numRemoteVteps"; later versions as
       // objects under "remoteVteps".
       for (const char* k : {"numRemoteVteps", "remoteVteps"})
@@ -127,8 +132,7 @@ std::vector<std::string> not_converged(const ClabTopology& t) {
   std::map<std::string, std::map<uint32_t, int>> remote_vteps;  // node -> vni -> count
   for (const auto& n : t.nodes) {
     if (n.frr_conf().empty()) continue;
-    const std::string ns = t.netns(n.name);
-    const RouterView v = router_view(ns);
+    const RouterView v = router_view(t, n.name);
     if (!v.answered) {
       missing.push_back(n.name + ": FRR does not answer");
       continue;
@@ -144,13 +148,28 @@ std::vector<std::string> not_converged(const ClabTopology& t) {
       remote_vteps[n.name][vni] = static_cast<int>(vteps.size());
       remotes.insert(vteps.begin(), vteps.end());
     }
-    ecmp_pending(n.name, ns, remotes, missing);
+    ecmp_pending(t, n.name, remotes, missing);
   }
   for (const auto& [node, vnis] : remote_vteps)
     for (const auto& [vni, count] : vnis)
       if (count != leaves_per_vni[vni] - 1)
         missing.push_back(node + ": VNI " + std::to_string(vni) + " sees " + std::to_string(count) + " of " +
                           std::to_string(leaves_per_vni[vni] - 1) + " remote VTEPs");
+  return missing;
+}
+
+std::vector<std::string> await_converged(const ClabTopology& t, std::chrono::steady_clock::time_point deadline) {
+  // Converged means 3 clean checks in a row, 1 s apart: a session that flaps once is not up.
+  std::vector<std::string> missing;
+  int clean = 0;
+  while (clean < 3 && !interrupted()) {
+    missing = not_converged(t);
+    clean = missing.empty() ? clean + 1 : 0;
+    if (std::chrono::steady_clock::now() > deadline) break;
+    if (clean < 3) std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
+  if (missing.empty() && clean < 3)
+    missing.push_back("clean for only " + std::to_string(clean) + " of 3 checks in a row");
   return missing;
 }
 

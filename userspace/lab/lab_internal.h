@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "userspace/lab/clab_file.h"
 #include "userspace/lab/lab_state.h"
 
 namespace qpspread::lab {
@@ -28,6 +29,6 @@ struct RouterView {
   std::map<std::string, std::string> bfd_peers;  // "interface/peer" -> status
   std::map<uint32_t, std::vector<std::string>> vni_remote_vteps;
 };
-RouterView router_view(const std::string& ns);
+RouterView router_view(const ClabTopology& t, const std::string& node);
 
 }  // namespace qpspread::lab

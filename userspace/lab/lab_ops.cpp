@@ -51,7 +51,7 @@ json node_status(const ClabTopology& t, const LabState& st, const ClabNode& n) {
   for (const auto& p : st.processes())
     if (p.node == n.name) j["processes"].push_back({{"what", p.what}, {"pid", p.pid}, {"running", still_running(p)}});
   if (n.frr_conf().empty() || !j["exists"].get<bool>()) return j;
-  const RouterView v = router_view(ns);
+  const RouterView v = router_view(t, n.name);
   j["frr_answers"] = v.answered;
   j["bgp"] = json::array();
   for (const auto& [peer, state] : v.bgp_peers) j["bgp"].push_back({{"peer", peer}, {"state", state}});

@@ -5,6 +5,7 @@
 // time (lab_wan.h). Everything made is recorded first (lab_state.h) and undone by down().
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <string>
 #include <vector>
@@ -45,14 +46,18 @@ int lab_exec(const std::string& lab, const std::string& node, const std::vector<
 nlohmann::json lab_link(const std::string& lab, const std::string& link, bool up);
 nlohmann::json lab_node(const std::string& lab, const std::string& node, bool start);
 
-// FRR's view of one router: `vtysh -N ns -c "<command> json"`; null when it does not answer.
-nlohmann::json frr_show(const std::string& netns, const std::string& command);
+// FRR's view of one router: `<topo.vtysh(node)> -c "<command> json"`; null when it does not answer.
+nlohmann::json frr_show(const ClabTopology& topo, const std::string& node, const std::string& command);
 
 // What still keeps the lab from being converged, one line each ("dc1-leaf1: BFD peer eth1/... is
 // down"); empty when it is. Every router answers, every BGP session is Established, every BFD
 // peer is up, every VTEP lists every other VTEP of its VNIs, and each VTEP's kernel route to a
 // remote VTEP has as many next hops as FRR installed. lab_up waits for 3 empty results 1 s apart.
 std::vector<std::string> not_converged(const ClabTopology& topo);
+// Checks until not_converged() has come back empty 3 times in a row, 1 s apart, or `deadline`
+// passes, or an interrupt (common/interrupt.h) comes; returns what was still missing (empty:
+// converged; "clean for only N of 3 checks in a row" when that was all).
+std::vector<std::string> await_converged(const ClabTopology& topo, std::chrono::steady_clock::time_point deadline);
 
 // The devices of the kernel's next hops for `prefix` (e.g. "10.0.0.12/32") in netns `ns`, one per
 // path: read from the route's multipath list, or from its nexthop group when the kernel reports

@@ -101,17 +101,7 @@ json lab_up(const ClabTopology& t, const UpOptions& o) {
   st.event("up");
   say(o, "waiting for BGP, BFD, EVPN and the VTEPs' ECMP routes to converge (timeout " +
              std::to_string(o.timeout_s) + " s)");
-  std::vector<std::string> missing;
-  // Converged means 3 clean checks in a row, 1 s apart: a session that flaps once is not up.
-  int clean = 0;
-  while (clean < 3) {
-    missing = not_converged(t);
-    clean = missing.empty() ? clean + 1 : 0;
-    if (std::chrono::steady_clock::now() - t0 > std::chrono::seconds(o.timeout_s)) break;
-    if (clean < 3) std::this_thread::sleep_for(std::chrono::seconds(1));
-  }
-  if (missing.empty() && clean < 3)
-    missing.push_back("clean for only " + std::to_string(clean) + " of 3 checks in a row when the timeout came");
+  const std::vector<std::string> missing = await_converged(t, t0 + std::chrono::seconds(o.timeout_s));
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   st.event(missing.empty() ? "converged" : "not converged after " + std::to_string(o.timeout_s) + " s");
   return {{"lab", t.name}, {"converged", missing.empty()}, {"seconds", secs}, {"not_converged", missing},

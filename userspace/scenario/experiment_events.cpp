@@ -20,7 +20,7 @@ constexpr int64_t kBfdWatchNs = 3'000'000'000;
 constexpr auto kBfdPoll = std::chrono::milliseconds(20);
 
 struct Watched {
-  std::string ns, ifname;
+  std::string node, ifname;
 };
 
 // The BFD sessions a cut ends: both ends of a link, or the neighbors' ends of a node's links.
@@ -33,17 +33,17 @@ std::vector<Watched> watched_ends(const lab::ClabTopology& t, const ExperimentEv
   if (!e.link.empty()) {
     if (const lab::ClabLink* l = t.link(e.link))
       for (const auto* ep : {&l->a, &l->b})
-        if (router(ep->node)) out.push_back({t.netns(ep->node), ep->ifname});
+        if (router(ep->node)) out.push_back({ep->node, ep->ifname});
     return out;
   }
   for (const auto& l : t.links)
     for (const auto& [mine, other] : {std::pair{&l.a, &l.b}, std::pair{&l.b, &l.a}})
-      if (mine->node == e.node && router(other->node)) out.push_back({t.netns(other->node), other->ifname});
+      if (mine->node == e.node && router(other->node)) out.push_back({other->node, other->ifname});
   return out;
 }
 
-bool bfd_down_on(const Watched& w) {
-  const json peers = lab::frr_show(w.ns, "show bfd peers");
+bool bfd_down_on(const lab::ClabTopology& t, const Watched& w) {
+  const json peers = lab::frr_show(t, w.node, "show bfd peers");
   if (!peers.is_array()) return false;
   for (const auto& p : peers)
     if (p.value("interface", "") == w.ifname && p.value("status", "up") != "up") return true;
@@ -52,8 +52,8 @@ bool bfd_down_on(const Watched& w) {
 
 }  // namespace
 
-EventPlayer::EventPlayer(const lab::ClabTopology& topo, std::vector<ExperimentEvent> events, bool bfd)
-    : topo_(topo), events_(std::move(events)), bfd_(bfd) {
+EventPlayer::EventPlayer(LabControl& lab, std::vector<ExperimentEvent> events, bool bfd)
+    : lab_(lab), events_(std::move(events)), bfd_(bfd) {
   std::stable_sort(events_.begin(), events_.end(), [](const auto& a, const auto& b) { return a.at_us < b.at_us; });
   if (!events_.empty()) thread_ = std::thread([this] { play(); });
 }
@@ -86,10 +86,10 @@ void EventPlayer::fire(const ExperimentEvent& e) {
   const bool cut = e.state == "down" || e.state == "stop";
   try {
     if (!e.link.empty()) {
-      lab::lab_link(topo_.name, e.link, !cut);
+      lab_.link(e.link, !cut);
       link_down_[e.link] = cut;
     } else {
-      lab::lab_node(topo_.name, e.node, !cut);
+      lab_.node(e.node, !cut);
       node_stopped_[e.node] = cut;
     }
   } catch (const std::exception& ex) {
@@ -107,10 +107,10 @@ void EventPlayer::fire(const ExperimentEvent& e) {
 }
 
 void EventPlayer::watch_bfd(const ExperimentEvent& e, int64_t cut_ns) {
-  const std::vector<Watched> ends = watched_ends(topo_, e);
+  const std::vector<Watched> ends = watched_ends(lab_.topo(), e);
   while (!ends.empty() && mono_ns() - cut_ns < kBfdWatchNs && !interrupted()) {
     for (const auto& w : ends)
-      if (bfd_down_on(w)) {
+      if (bfd_down_on(lab_.topo(), w)) {
         std::lock_guard lock(mu_);
         out_.bfd_detect_ms = static_cast<double>(mono_ns() - cut_ns) / 1e6;
         return;
@@ -138,38 +138,21 @@ EventPlayer::Outcome EventPlayer::finish() {
   return out_;
 }
 
-void wait_converged(const lab::ClabTopology& t, int timeout_s, const std::string& why) {
-  const auto t0 = std::chrono::steady_clock::now();
-  std::vector<std::string> missing;
-  int clean = 0;
-  while (clean < 3) {
-    throw_if_interrupted();
-    missing = lab::not_converged(t);
-    clean = missing.empty() ? clean + 1 : 0;
-    if (std::chrono::steady_clock::now() - t0 > std::chrono::seconds(timeout_s)) break;
-    if (clean < 3) std::this_thread::sleep_for(std::chrono::seconds(1));
-  }
-  if (clean >= 3) return;
-  std::string what;
-  for (size_t i = 0; i < missing.size() && i < 4; i++) what += (i ? "; " : "") + missing[i];
-  if (missing.empty()) what = "clean for only " + std::to_string(clean) + " of 3 checks in a row";
-  throw Error("the lab did not converge within " + std::to_string(timeout_s) + " s " + why + ": " + what +
-              "; see qpspread lab status --name " + t.name);
-}
-
-void restore_lab(const lab::ClabTopology& t, const EventPlayer::Outcome& o, BfdSwitch& bfd, const Progress& say) {
+void restore_lab(LabControl& lab, const EventPlayer::Outcome& o, BfdSwitch& bfd, const Progress& say) {
   if (o.fired == 0 && o.errors.empty()) return;
-  for (const auto& l : o.links_down) lab::lab_link(t.name, l, true);
-  for (const auto& n : o.nodes_stopped) lab::lab_node(t.name, n, true);
+  for (const auto& l : o.links_down) lab.link(l, true);
+  for (const auto& n : o.nodes_stopped) lab.node(n, true);
   if (!o.nodes_stopped.empty() && !bfd.on()) bfd.apply();
   say("waiting for the lab to converge after the events");
-  wait_converged(t, 60, "after the run's events");
+  wait_converged(lab.topo(), 60, "after the run's events");
 }
 
 void BfdSwitch::learn() {
   for (const auto& n : topo_.nodes) {
     if (n.frr_conf().empty()) continue;
-    const CommandOutput r = run_command({"vtysh", "-N", topo_.netns(n.name), "-c", "show running-config"});
+    std::vector<std::string> argv = topo_.vtysh(n.name);
+    argv.insert(argv.end(), {"-c", "show running-config"});
+    const CommandOutput r = run_command(argv);
     if (r.exit_code != 0) throw Error(n.name + ": vtysh show running-config failed; is FRR running? " + r.err);
     Router router;
     std::istringstream in(r.out);
@@ -193,8 +176,8 @@ void BfdSwitch::learn() {
 void BfdSwitch::apply() {
   if (routers_.empty()) learn();
   for (const auto& [node, r] : routers_) {
-    std::vector<std::string> argv = {"vtysh", "-N", topo_.netns(node), "-c", "configure terminal",
-                                     "-c", "router bgp " + r.asn};
+    std::vector<std::string> argv = topo_.vtysh(node);
+    argv.insert(argv.end(), {"-c", "configure terminal", "-c", "router bgp " + r.asn});
     for (const auto& l : r.bfd_lines) {
       // Off: "no neighbor X bfd" drops the profile with it; on: both lines, in their order.
       if (!on_ && l.find(" profile ") != std::string::npos) continue;

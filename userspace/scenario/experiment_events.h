@@ -1,5 +1,5 @@
 // The failures of a study's run (docs/experiment.md): events fired at their times from the start
-// of the collective's first iteration through the lab runner (lab_link, lab_node), BFD's detection
+// of the collective's first iteration through the lab's runner (LabControl: link, node), BFD's detection
 // of the first cut, the lab put back and converged after the run; and BFD switched on or off on
 // every router between runs.
 #pragma once
@@ -25,7 +25,7 @@ namespace qpspread::scenario {
 // was measured. Whatever was cut or stopped stays so: restore_lab() undoes it.
 class EventPlayer {
  public:
-  EventPlayer(const lab::ClabTopology& topo, std::vector<ExperimentEvent> events, bool bfd);
+  EventPlayer(LabControl& lab, std::vector<ExperimentEvent> events, bool bfd);
   ~EventPlayer();
   EventPlayer(const EventPlayer&) = delete;
   EventPlayer& operator=(const EventPlayer&) = delete;
@@ -47,7 +47,7 @@ class EventPlayer {
   void fire(const ExperimentEvent& e);
   void watch_bfd(const ExperimentEvent& e, int64_t cut_ns);
 
-  const lab::ClabTopology& topo_;
+  LabControl& lab_;
   std::vector<ExperimentEvent> events_;
   bool bfd_;
   std::atomic<int64_t> first_ns_{0};
@@ -87,10 +87,6 @@ class BfdSwitch {
 
 // Brings back what `o` left cut or stopped, puts a restarted router's BFD as `bfd` has it, and
 // waits for the lab to converge. Throws qpspread::Error naming what does not converge.
-void restore_lab(const lab::ClabTopology& topo, const EventPlayer::Outcome& o, BfdSwitch& bfd, const Progress& say);
-
-// 3 clean lab::not_converged() checks in a row, 1 s apart, within timeout_s; throws qpspread::Error
-// with what is still missing.
-void wait_converged(const lab::ClabTopology& topo, int timeout_s, const std::string& why);
+void restore_lab(LabControl& lab, const EventPlayer::Outcome& o, BfdSwitch& bfd, const Progress& say);
 
 }  // namespace qpspread::scenario

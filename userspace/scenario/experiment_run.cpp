@@ -33,12 +33,6 @@ using Clock = std::chrono::steady_clock;
 
 double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-// What the engine does not do yet is refused before the lab comes up.
-void check_supported(const ExperimentSpec& s) {
-  if (s.runner != "qpspread")
-    throw Error("not yet: runner " + s.runner + " (an already deployed lab); use runner: qpspread in " + s.file.string());
-}
-
 // The VNI's tx RoCEv2 bytes per uplink path and the PSN counters of its received QPs, in a leaf.
 struct LeafCounters {
   std::map<std::pair<std::string, std::string>, uint64_t> path_bytes;  // (uplink, remote VTEP) -> bytes
@@ -173,12 +167,22 @@ void event_metrics(const workload::WorkloadReport& r, const EventPlayer::Outcome
   m["bfd_detect_ms"] = o.bfd_detect_ms ? json(*o.bfd_detect_ms) : json();
 }
 
-// The lab as the runs share it: up once, attached, hosts picked per (VNI, ranks).
+// The lab as the runs share it: opened once, attached, hosts picked per (VNI, ranks).
 struct Bench {
-  lab::ClabTopology topo;
-  std::optional<lab::LabState> state;
+  explicit Bench(lab::ClabTopology t) : lab(std::move(t)) {}
+  // A lab deployed by containerlab stays up: an error or Ctrl-C that leaves BFD off switches it
+  // back on (LabControl then detaches qpspread).
+  ~Bench() {
+    if (topo.runner != lab::Runner::Containerlab || bfd.on()) return;
+    try {
+      bfd.set(true, [](const std::string&) {});
+    } catch (...) {
+    }
+  }
+  LabControl lab;
+  const lab::ClabTopology& topo = lab.topo();
   std::map<std::pair<uint32_t, int>, std::vector<workload::HostAddr>> hosts;
-  BfdSwitch bfd{topo};
+  BfdSwitch bfd{lab.topo()};
 
   const std::vector<workload::HostAddr>& hosts_for(const RunConfig& c) {
     auto& h = hosts[{c.vni, c.ranks}];
@@ -194,9 +198,7 @@ struct Bench {
 // it; then the lab is put back as it was (links up, nodes started, converged) for the next run.
 json measure(Bench& b, const RunConfig& c, uint64_t seed, const Progress& say) {
   b.bfd.set(c.bfd, say);
-  wan::ImpairmentChange wan{c.wan.delay_us, c.wan.jitter_us, c.wan.loss_percent, c.wan.rate_bps};
-  for (const auto& l : b.topo.links)
-    if (l.wan) lab::wan_impair(*b.state, l, wan);
+  b.lab.set_wan(c.wan);
   const uint32_t mode = *parse_mode(c.mode);
   for (const auto& n : b.topo.nodes)
     if (role(n) == "leaf") set_mode(Netns::open(b.topo.netns(n.name)), c.vni, mode);
@@ -205,7 +207,7 @@ json measure(Bench& b, const RunConfig& c, uint64_t seed, const Progress& say) {
   for (const auto& h : hosts) leaves.insert(leaf_of_host(b.topo, h, c.vni));
   const uint32_t first_qpn = workload::first_qpn_for_seed(seed, c.ranks, c.qps);
   const Snapshot before = snapshot(b.topo, leaves, c.vni);
-  EventPlayer events(b.topo, c.events, c.bfd);
+  EventPlayer events(b.lab, c.events, c.bfd);
   workload::WorkloadReport r;
   std::exception_ptr failed;
   const auto tc = Clock::now();
@@ -217,7 +219,7 @@ json measure(Bench& b, const RunConfig& c, uint64_t seed, const Progress& say) {
   const double collective_s = since(tc);
   const EventPlayer::Outcome o = events.finish();
   if (interrupted()) throw Error("interrupted");
-  restore_lab(b.topo, o, b.bfd, say);
+  restore_lab(b.lab, o, b.bfd, say);
   if (failed) std::rethrow_exception(failed);
   if (!o.errors.empty()) throw Error("an event failed: " + o.errors.front());
   const Snapshot after = snapshot(b.topo, leaves, c.vni);
@@ -249,6 +251,37 @@ std::string seconds_text(double s) {
   return buf;
 }
 
+// The time left: each run still to do takes what the finished runs of its part took on average
+// (its part's runs are alike: a resilience run takes far longer than a spread run), else what all
+// finished runs took.
+class Eta {
+ public:
+  Eta(const ExperimentSpec& spec, const std::vector<const ExperimentRun*>& todo) {
+    for (const ExperimentRun* r : todo) part_.push_back(spec.points[static_cast<size_t>(r->point)].part);
+  }
+  void done(size_t i, double seconds) {
+    auto& [sum, n] = by_part_[part_[i]];
+    sum += seconds;
+    n++;
+    all_ += seconds;
+    runs_++;
+  }
+  double remaining(size_t i) const {
+    double left = 0;
+    for (size_t j = i + 1; j < part_.size(); j++) {
+      const auto it = by_part_.find(part_[j]);
+      left += it != by_part_.end() ? it->second.first / it->second.second : all_ / runs_;
+    }
+    return left;
+  }
+
+ private:
+  std::vector<std::string> part_;
+  std::map<std::string, std::pair<double, int>> by_part_;
+  double all_ = 0;
+  int runs_ = 0;
+};
+
 std::string label_text(const ExperimentPoint& p) {
   std::string out = p.part.empty() ? "" : " [" + p.part + "]";
   for (const auto& l : p.label) out += " " + l;
@@ -265,9 +298,10 @@ ExperimentSummary run_experiment(const ExperimentSpec& spec, const ExperimentOpt
                                  const RunObserver& after_run) {
   install_interrupt_handler();
   const auto t0 = Clock::now();
-  check_supported(spec);
-  Bench bench{lab::load_clab(spec.topology), std::nullopt, {}};
-  bench.topo.name = spec.lab;
+  lab::ClabTopology topo = lab::load_clab(spec.topology);
+  if (!spec.lab.empty()) topo.name = spec.lab;
+  topo.runner = spec.runner == "containerlab" ? lab::Runner::Containerlab : lab::Runner::Qpspread;
+  Bench bench(std::move(topo));
   ExperimentSummary sum;
   sum.out = o.out.empty() ? std::filesystem::path("results") / spec.name : o.out;
   if (o.replace)
@@ -285,16 +319,8 @@ ExperimentSummary run_experiment(const ExperimentSpec& spec, const ExperimentOpt
   sum.skipped = sum.runs - static_cast<int>(todo.size());
   if (sum.skipped) say("resuming: " + std::to_string(sum.skipped) + " of " + std::to_string(sum.runs) + " runs already recorded");
   if (!todo.empty()) {
-    say("bringing up lab " + bench.topo.name + " from " + spec.topology.string());
-    LabGuard guard{bench.topo.name};
-    const json up = lab::lab_up(bench.topo, {60, say});
-    if (!up["converged"].get<bool>()) throw Error("the lab did not converge: " + up["not_converged"].dump());
-    sum.lab_up_s = up["seconds"].get<double>();
-    throw_if_interrupted();
-    bench.state = lab::LabState::load(bench.topo.name);
-    if (!bench.state) throw Error("lab " + bench.topo.name + " has no state after lab up; see qpspread lab status");
-    attach_all(bench.topo, say);
-    double run_seconds = 0;
+    sum.lab_up_s = bench.lab.open(say);
+    Eta eta(spec, todo);
     for (size_t i = 0; i < todo.size(); i++) {
       throw_if_interrupted();
       const ExperimentRun& run = *todo[i];
@@ -315,19 +341,17 @@ ExperimentSummary run_experiment(const ExperimentSpec& spec, const ExperimentOpt
       rec["seconds"] = since(ts);
       records.append(rec);
       (rec["status"] == "ok" ? sum.ok : sum.failed)++;
-      run_seconds += rec["seconds"].get<double>();
-      const double eta = run_seconds / static_cast<double>(i + 1) * static_cast<double>(todo.size() - i - 1);
+      eta.done(i, rec["seconds"].get<double>());
       say(head + " " + rec["status"].get<std::string>() + " " + seconds_text(rec["seconds"].get<double>()) +
-          " s, ETA " + eta_text(eta) + (rec.contains("error") ? ": " + rec["error"].get<std::string>() : ""));
+          " s, ETA " + eta_text(eta.remaining(i)) + (rec.contains("error") ? ": " + rec["error"].get<std::string>() : ""));
       if (after_run) after_run(run, rec);
     }
-    if (o.keep_lab) {
-      guard.armed = false;
-      say("lab " + bench.topo.name + " left up (--keep-lab); take it down with: qpspread lab down --name " + bench.topo.name);
-    } else {
-      say("tearing the lab down");
-      lab::lab_down(bench.topo.name);
-    }
+    if (bench.topo.runner == lab::Runner::Containerlab && !o.keep_lab) bench.bfd.set(true, say);  // as deployed
+    bench.lab.close(say, o.keep_lab);
+    if (o.keep_lab)
+      say("lab " + bench.topo.name + " left as the last run set it (--keep-lab)" +
+          (bench.topo.runner == lab::Runner::Qpspread ? "; take it down with: qpspread lab down --name " + bench.topo.name
+                                                      : std::string()));
   }
   sum.seconds = since(t0);
   meta["ended"] = utc_now_iso();

@@ -264,7 +264,10 @@ ExperimentSpec parse_experiment_spec(const std::string& yaml_text, const std::fi
   s.topology = std::filesystem::path(s.topology_text).is_absolute() ? std::filesystem::path(s.topology_text)
                                                                    : file.parent_path() / s.topology_text;
   if (root["runner"]) s.runner = one_of(Where(file, root["runner"], "runner"), root["runner"], {"qpspread", "containerlab"});
-  s.lab = root["lab"] ? top_scalar(s, root, "lab", false) : s.name;
+  // Not given: the spec's name for a lab qpspread brings up; the topology's name for a lab containerlab
+  // deployed (containerlab names it from the file), known once the topology is read.
+  if (root["lab"]) s.lab = top_scalar(s, root, "lab", false);
+  else if (s.runner == "qpspread") s.lab = s.name;
   if (root["repeats"]) s.repeats = static_cast<int>(integer(Where(file, root["repeats"], "repeats"), root["repeats"], 1, 1000));
   if (root["seed_base"])
     s.seed_base = static_cast<uint64_t>(integer(Where(file, root["seed_base"], "seed_base"), root["seed_base"], 0, int64_t{1} << 48));

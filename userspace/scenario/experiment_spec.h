@@ -66,7 +66,7 @@ struct ExperimentSpec {
   std::filesystem::path topology;  // resolved against the spec's folder
   std::string topology_text;       // as the spec wrote it (recorded)
   std::string runner = "qpspread";  // qpspread | containerlab
-  std::string lab;
+  std::string lab;  // "" with runner containerlab and no lab given: the topology file's name
   int repeats = 1;
   uint64_t seed_base = 1;
   std::vector<ExperimentPoint> points;

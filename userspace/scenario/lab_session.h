@@ -1,6 +1,6 @@
-// What the demo and the experiment runner both do on a running lab: attach qpspread to every leaf
-// and to the borders' WAN interfaces, pick the hosts of a VNI in both data centers, count the
-// RoCEv2 bytes each WAN link-direction carried, and take the lab down on every path.
+// The lab a study's runs share, under either runner (LabControl), and what the runs do on it:
+// attach qpspread to every leaf and to the borders' WAN interfaces, pick the hosts of a VNI in both
+// data centers, count the RoCEv2 bytes each WAN link-direction carried.
 #pragma once
 
 #include <cstdint>
@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "userspace/lab/clab_file.h"
+#include "userspace/wan/impairment.h"
 #include "userspace/workload/rc_host.h"
 
 namespace qpspread::scenario {
@@ -19,12 +20,43 @@ using Progress = std::function<void(const std::string&)>;
 // The node's label `role` (leaf, spine, border, host), "" when none.
 std::string role(const lab::ClabNode& n);
 
-// Takes the lab down however its scope is left (an error, Ctrl-C); lab_down is safe to repeat.
-struct LabGuard {
-  std::string name;
-  bool armed = true;
-  ~LabGuard();
+// The lab as its runner has it (topo.runner). qpspread's runner: brought up by open(), taken down
+// by close(). A lab deployed by containerlab: open() checks it is the one the file describes and
+// waits for it to converge; close() puts back what the runs changed and leaves it up: qpspread
+// detached from every node, the WAN links as the file's vars.impairment (as `qpspread lab impair
+// --from-file` sets them; where the kernel has no sch_netem no run could change them). Either way open() attaches
+// qpspread (attach_all), and the destructor closes a lab left open (an error, Ctrl-C).
+class LabControl {
+ public:
+  explicit LabControl(lab::ClabTopology topo) : topo_(std::move(topo)) {}
+  ~LabControl();
+  LabControl(const LabControl&) = delete;
+  LabControl& operator=(const LabControl&) = delete;
+
+  const lab::ClabTopology& topo() const { return topo_; }
+  // Returns the seconds until the lab was converged. Throws qpspread::Error when it is not there
+  // (containerlab: naming what is missing and how to deploy it) or does not converge in 60 s.
+  double open(const Progress& say);
+  // keep: leave the lab as it is (qpspread's runner: up; containerlab: qpspread attached, as the
+  // last run set it).
+  void close(const Progress& say, bool keep = false);
+
+  // Every WAN link to `imp`: qpspread's WAN relay, or tc netem on containerlab (clab_deployed.h).
+  void set_wan(const wan::Impairment& imp);
+  // A link cut or restored (a WAN link restored to what set_wan last set), a node stopped or
+  // started, as lab_runner.h's lab_link/lab_node do on qpspread's runner.
+  void link(const std::string& name, bool up);
+  void node(const std::string& name, bool start);
+
+ private:
+  lab::ClabTopology topo_;
+  wan::Impairment wan_;
+  bool open_ = false;
 };
+
+// lab::await_converged within timeout_s; throws qpspread::Error with what is still missing (`why`
+// says when: "after the run's events"), or on an interrupt.
+void wait_converged(const lab::ClabTopology& topo, int timeout_s, const std::string& why);
 
 // Attaches to every leaf (mode off) and to each border's WAN interfaces as uplinks, so their
 // stats count per WAN link.
