@@ -77,6 +77,17 @@ double parse_loss_percent(const std::string& flag, const std::string& value) {
   return parse_or_throw(flag, value, kUnits, 100, "a loss in percent from 0 to 100, like 0.1");
 }
 
+uint64_t parse_size_bytes(const std::string& flag, const std::string& value) {
+  static const Unit kUnits[] = {{"", 1}, {"b", 1}, {"kb", 1e3}, {"mb", 1e6}, {"gb", 1e9}};
+  const double v = parse_or_throw(flag, value, kUnits, 1.8e19, "a size in bytes like 4096, 64kb or 1mb");
+  if (v != std::floor(v)) throw Error(flag + ": '" + value + "' is not a whole number of bytes");
+  return static_cast<uint64_t>(v);
+}
+
+std::string format_size_bytes(uint64_t bytes) {
+  return format_exact(bytes, {{{1000000000, "gb"}, {1000000, "mb"}, {1000, "kb"}, {1, "b"}}});
+}
+
 std::string format_duration_us(uint64_t us) {
   return format_exact(us, {{{1000000, "s"}, {1000, "ms"}, {1, "us"}, {1, "us"}}});
 }

@@ -14,6 +14,10 @@ namespace qpspread {
 uint64_t parse_duration_us(const std::string& flag, const std::string& value);  // s, ms, us, ns; "0"
 uint64_t parse_rate_bps(const std::string& flag, const std::string& value);     // bit..tbit (SI); "0"
 double parse_loss_percent(const std::string& flag, const std::string& value);   // 0..100, '%' optional
+// Bytes: a whole number, bare or with b, kb, mb, gb (1000-based); "" is 0.
+uint64_t parse_size_bytes(const std::string& flag, const std::string& value);
+// The shortest exact spelling of a size: 64kb, 1500b (parse_size_bytes reads it back).
+std::string format_size_bytes(uint64_t bytes);
 
 // The shortest exact netem-style spelling: 20ms, 1500us, 1gbit, 0.
 std::string format_duration_us(uint64_t us);

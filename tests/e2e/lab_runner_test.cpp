@@ -212,7 +212,8 @@ TEST_F(LabRunnerTest, ABadImpairmentValueIsRefusedAndChangesNothing) {
   EXPECT_EQ(before["delay"], "5ms");
   for (const auto& [flag, value, syntax] : {std::tuple{"--rate", "20xbit", "a rate like 1gbit"},
                                             std::tuple{"--delay", "5xs", "a duration like 20ms"},
-                                            std::tuple{"--loss", "150", "a loss in percent from 0 to 100"}}) {
+                                            std::tuple{"--loss", "150", "a loss in percent from 0 to 100"},
+                                            std::tuple{"--ecn", "100kb,20kb,10", "KMIN must be below KMAX"}}) {
     CommandResult r = lab({"impair", "-t", file, "wan1", flag, value});
     EXPECT_EQ(r.exit_code, 1) << flag << " " << value;
     EXPECT_NE(r.err.find(std::string(flag) + ": '" + value + "'"), std::string::npos) << r.err;
@@ -244,6 +245,14 @@ TEST_F(LabRunnerTest, APartialImpairmentChangeKeepsTheOtherValues) {
   const json control = json::parse(in);
   EXPECT_EQ(control["rate"], "20mbit");
   EXPECT_EQ(control["delay"], "5ms");
+  EXPECT_EQ(control["ecn"], "0");
+  // ECN marking joins the rate and keeps the rest; the relay takes it (its control file says so).
+  ASSERT_EQ(lab({"impair", "-t", file, "wan1", "--ecn", "10kb,50kb,5%"}).exit_code, 0);
+  const json marked = json::parse(lab({"-j", "status", "-t", file}).out)["links"][0]["impairment"];
+  EXPECT_EQ(marked["ecn"], "10kb,50kb,5%");
+  EXPECT_EQ(marked["rate"], "20mbit");
+  std::ifstream again("/run/qpspread/lab/" + name_ + "/wan1.json");
+  EXPECT_EQ(json::parse(again)["ecn"], "10kb,50kb,5%");
 }
 
 TEST_F(LabRunnerTest, ABadImpairmentInTheTopologyIsRefusedBeforeAnythingIsMade) {

@@ -136,10 +136,32 @@ TEST_F(WanRelayTest, LossIsWithinFourSigmaOfTheConfiguredPercent) {
   EXPECT_LE(dropped, static_cast<uint64_t>(lost) + 10);
 }
 
+// Twice the cap offered: the queue fills, and the relay marks ECN-capable frames CE by the WRED
+// profile (their IPv4 checksums stay valid: node B's stack delivers every frame forwarded), and
+// never a frame that is not ECN-capable.
+TEST_F(WanRelayTest, EcnCapableFramesAreMarkedWhenTheQueueBuilds) {
+  start_relay(wan::parse_impairment("", "", "", "20mbit", "5kb,30kb,10%"));
+  const wan::BlastResult plain = wan::udp_blast(ns_, 1000, 40'000'000, std::chrono::milliseconds(500));
+  const wan::WanCounters after_plain = relay_->counters(wan::WanDirection::AtoB);
+  EXPECT_EQ(after_plain.marked_ce, 0u) << "not ECN-capable";
+  EXPECT_GT(after_plain.dropped_queue, 0u) << "the queue overflowed";
+  const wan::BlastResult ect = wan::udp_blast(ns_, 1000, 40'000'000, std::chrono::milliseconds(500), 0x02);
+  const wan::WanCounters c = relay_->counters(wan::WanDirection::AtoB);
+  const uint64_t forwarded = c.forwarded - after_plain.forwarded;
+  std::printf("ECT(0) at 2x the cap: %lu forwarded, %lu marked CE, %lu tail-dropped; %lu received at B\n",
+              static_cast<unsigned long>(forwarded), static_cast<unsigned long>(c.marked_ce),
+              static_cast<unsigned long>(c.dropped_queue - after_plain.dropped_queue),
+              static_cast<unsigned long>(ect.received));
+  EXPECT_GT(c.marked_ce, forwarded / 2) << "a full queue marks (above KMAX every frame)";
+  EXPECT_LE(c.marked_ce, forwarded);
+  EXPECT_GE(ect.received + 5, forwarded) << "marked frames arrive (valid checksum)";
+  EXPECT_GT(plain.received, 0u);
+}
+
 TEST_F(WanRelayTest, RateCapHoldsWithinTenPercent) {
   start_relay(imp("", "", "", "50mbit"));
   for (uint64_t cap : {50000000ull, 200000000ull}) {
-    relay_->set_impairment(Impairment{0, 0, 0, cap});
+    relay_->set_impairment(Impairment{0, 0, 0, cap, {}});
     // Offered at 1.5 x the cap: the relay's queue stays full, tail drop does the rest.
     const wan::BlastResult b = wan::udp_blast(ns_, 1000, cap * 3 / 2, std::chrono::milliseconds(2000));
     EXPECT_NEAR(b.received_bps, static_cast<double>(cap), 0.1 * static_cast<double>(cap))

@@ -140,11 +140,12 @@ ProbeResult udp_probe(const WanLinkNamespaces& ns, const ProbeSpec& spec) {
 }
 
 BlastResult udp_blast(const WanLinkNamespaces& ns, size_t frame_bytes, uint64_t offered_bps,
-                      std::chrono::milliseconds duration) {
+                      std::chrono::milliseconds duration, int tos) {
   if (frame_bytes < kUdpFrameOverhead + sizeof(uint32_t)) throw Error("udp_blast: frame_bytes below 46");
   const auto [port_a, port_b] = next_ports();
   UniqueFd b = udp_socket(ns.node_b, kIpB, port_b, kIpA, port_a);
   UniqueFd a = udp_socket(ns.node_a, kIpA, port_a, kIpB, port_b);
+  if (tos && ::setsockopt(a.get(), IPPROTO_IP, IP_TOS, &tos, sizeof tos) != 0) throw Error(errno_text("IP_TOS", errno));
   BlastResult r;
   std::atomic<int64_t> sender_done{0};
   int64_t first = 0, last = 0;

@@ -46,9 +46,9 @@ struct BlastResult {
 };
 
 // Fixed-size UDP datagrams from A to B for `duration`, paced at offered_bps (frame bits; 0: as
-// fast as the sender goes), counted at B.
+// fast as the sender goes), counted at B; `tos`: their IPv4 ToS byte (2: ECT(0)).
 BlastResult udp_blast(const WanLinkNamespaces& ns, size_t frame_bytes, uint64_t offered_bps,
-                      std::chrono::milliseconds duration);
+                      std::chrono::milliseconds duration, int tos = 0);
 
 
 }  // namespace qpspread::wan

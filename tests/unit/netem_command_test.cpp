@@ -17,7 +17,7 @@ namespace {
 using Argv = std::vector<std::string>;
 
 wan::Impairment imp(uint64_t delay_us, uint64_t jitter_us, double loss, uint64_t rate_bps) {
-  return {delay_us, jitter_us, loss, rate_bps};
+  return {delay_us, jitter_us, loss, rate_bps, {}};
 }
 
 // containerlab's qdisc: root, handle 1:, limit 10000; every value written so a replace sets all.
@@ -93,6 +93,23 @@ TEST(ClabNetemCommands, APartialChangeKeepsTheOtherValues) {
   change.loss_percent = 1;
   EXPECT_EQ(clab_netem_commands(t, t.links[0], change.applied_to(imp(10000, 0, 0, 20000000)))[1],
             netem_command("clab-lab7-dc2-border1", "eth4", imp(10000, 0, 1, 0)));
+}
+
+// With ECN marking, RED (ecn) at the root marks and netem under it delays, loses and limits; RED's
+// thresholds include netem's delay line (20 Mbit/s x 10 ms = 25 000 bytes).
+TEST(NetemCommand, EcnMarkingPutsRedWithEcnAboveNetem) {
+  wan::Impairment i = imp(10000, 0, 0, 20000000);
+  i.ecn = {20000, 100000, 10};
+  const Commands c = qdisc_commands("clab-x-a", "eth3", i);
+  ASSERT_EQ(c.size(), 2u);
+  EXPECT_EQ(c[0], (Argv{"tc", "-n", "clab-x-a", "qdisc", "replace", "dev", "eth3", "root", "handle", "3:", "red", "limit",
+                        "250000", "min", "45000", "max", "125000", "avpkt", "1000", "burst", "46", "probability", "0.1",
+                        "bandwidth", "20mbit", "ecn"}));
+  EXPECT_EQ(c[1], (Argv{"tc", "-n", "clab-x-a", "qdisc", "replace", "dev", "eth3", "parent", "3:1", "handle", "4:", "netem",
+                        "limit", "10000", "delay", "10ms", "loss", "0%", "rate", "20mbit"}));
+  EXPECT_EQ(qdisc_commands("clab-x-a", "eth3", imp(10000, 0, 0, 20000000)),
+            (Commands{netem_command("clab-x-a", "eth3", imp(10000, 0, 0, 20000000))}))
+      << "without ECN: containerlab's one root netem";
 }
 
 // A fabric link beside the WAN link: dc1-spine1:eth3 -- dc1-border1:eth1.

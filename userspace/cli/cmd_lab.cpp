@@ -136,7 +136,7 @@ void add_impair(CLI::App* lab, Context& ctx) {
   auto it = std::make_shared<LabTarget>();
   auto link = std::make_shared<std::string>();
   auto from_file = std::make_shared<std::string>();
-  auto flags = std::make_shared<std::array<std::optional<std::string>, 4>>();
+  auto flags = std::make_shared<std::array<std::optional<std::string>, 5>>();
   it->add_to(impair);
   auto* link_opt = impair->add_option("link", *link, "WAN link: its vars.name or an endpoint NODE:IF");
   auto* file_opt = impair->add_option("--from-file", *from_file,
@@ -146,7 +146,9 @@ void add_impair(CLI::App* lab, Context& ctx) {
       impair->add_option("--delay", (*flags)[0], "one-way delay, like 20ms, 1.5ms, 500us"),
       impair->add_option("--jitter", (*flags)[1], "jitter around the delay, like 1ms"),
       impair->add_option("--loss", (*flags)[2], "loss in percent, 0-100, like 0.1"),
-      impair->add_option("--rate", (*flags)[3], "rate like 1gbit, 100mbit, 500kbit; 0: unlimited")};
+      impair->add_option("--rate", (*flags)[3], "rate like 1gbit, 100mbit, 500kbit; 0: unlimited"),
+      impair->add_option("--ecn", (*flags)[4],
+                         "ECN marking of the rate's queue, WRED style: KMIN,KMAX,PMAX like 20kb,100kb,10%; 0: off")};
   for (auto* o : value_opts) file_opt->excludes(o);
   impair->callback([&ctx, it, link, from_file, flags] {
     if (link->empty() && from_file->empty())
@@ -161,7 +163,7 @@ void add_impair(CLI::App* lab, Context& ctx) {
       }
       // Parsed before the lab is looked at: a bad value changes nothing.
       const auto& f = *flags;
-      const wan::ImpairmentChange change = wan::parse_impairment_change(f[0], f[1], f[2], f[3]);
+      const wan::ImpairmentChange change = wan::parse_impairment_change(f[0], f[1], f[2], f[3], f[4], "--");
       emit(ctx.out, lab::lab_impair(it->lab(), it->topo, *link, change), print_impair);
     };
   });

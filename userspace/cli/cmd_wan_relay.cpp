@@ -12,17 +12,19 @@ namespace {
 using nlohmann::json;
 
 struct WanRelayArgs {
-  std::string netns, a, b, delay, jitter, loss, rate, control, pidfile;
+  std::string netns, a, b, delay, jitter, loss, rate, ecn, control, pidfile;
   int rt_priority = 10;
 };
 
 void print_counters(const json& j) {
-  std::printf("%-7s %10s %10s %12s %12s %12s\n", "DIR", "RECEIVED", "FORWARDED", "DROP_LOSS", "DROP_QUEUE", "DROP_ERROR");
+  std::printf("%-7s %10s %10s %12s %12s %12s %10s\n", "DIR", "RECEIVED", "FORWARDED", "DROP_LOSS", "DROP_QUEUE",
+              "DROP_ERROR", "MARKED_CE");
   for (const char* d : {"a_to_b", "b_to_a"}) {
     const json& c = j[d];
-    std::printf("%-7s %10lu %10lu %12lu %12lu %12lu\n", d, c["received"].get<unsigned long>(),
+    std::printf("%-7s %10lu %10lu %12lu %12lu %12lu %10lu\n", d, c["received"].get<unsigned long>(),
                 c["forwarded"].get<unsigned long>(), c["dropped_loss"].get<unsigned long>(),
-                c["dropped_queue"].get<unsigned long>(), c["dropped_error"].get<unsigned long>());
+                c["dropped_queue"].get<unsigned long>(), c["dropped_error"].get<unsigned long>(),
+                c["marked_ce"].get<unsigned long>());
   }
 }
 
@@ -31,7 +33,7 @@ void run_wan_relay(const Context& ctx, const WanRelayArgs& args) {
   o.netns = args.netns;
   o.relay.a = args.a;
   o.relay.b = args.b;
-  o.relay.a_to_b = o.relay.b_to_a = wan::parse_impairment(args.delay, args.jitter, args.loss, args.rate);
+  o.relay.a_to_b = o.relay.b_to_a = wan::parse_impairment(args.delay, args.jitter, args.loss, args.rate, args.ecn);
   o.relay.realtime_priority = args.rt_priority;
   o.control = args.control;
   o.pidfile = args.pidfile;
@@ -51,6 +53,7 @@ void register_wan_relay_command(CLI::App& app, Context& ctx) {
   cmd->add_option("--jitter", args->jitter, "uniform jitter around the delay, like 1ms (frames stay in order)");
   cmd->add_option("--loss", args->loss, "loss in percent, 0-100, like 0.1");
   cmd->add_option("--rate", args->rate, "rate like 1gbit, 100mbit, 500kbit; 0 or empty: unlimited");
+  cmd->add_option("--ecn", args->ecn, "ECN marking of the rate's queue: KMIN,KMAX,PMAX like 20kb,100kb,10%; 0: off");
   cmd->add_option("--control", args->control, "JSON file re-read on SIGHUP: {\"delay\": \"20ms\", ...} or per direction {\"a_to_b\": {...}, \"b_to_a\": {...}}");
   cmd->add_option("--rt-priority", args->rt_priority, "SCHED_FIFO priority of the relay threads; 0: normal scheduling (delays then suffer every wait for a core)")
       ->check(CLI::Range(0, 99))->capture_default_str();

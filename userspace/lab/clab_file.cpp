@@ -80,20 +80,22 @@ ClabEndpoint parse_endpoint(const fs::path& file, const YAML::Node& e) {
   return ep;
 }
 
-// vars.impairment: {delay, jitter, loss, rate}, as `containerlab tools netem set` takes them.
+// vars.impairment: {delay, jitter, loss, rate}, as `containerlab tools netem set` takes them, and
+// qpspread's ecn (KMIN,KMAX,PMAX).
 wan::Impairment parse_impairment(const fs::path& file, const std::string& link, const YAML::Node& imp) {
   if (!imp.IsMap()) bad(file, "link " + link + ": vars.impairment is not a map like {delay: 20ms, loss: 0.1}");
-  std::optional<std::string> values[4];
-  const char* keys[4] = {"delay", "jitter", "loss", "rate"};
+  std::optional<std::string> values[5];
+  const char* keys[5] = {"delay", "jitter", "loss", "rate", "ecn"};
   for (const auto& kv : imp) {
     const std::string key = kv.first.as<std::string>();
     const auto* k = std::find_if(std::begin(keys), std::end(keys), [&](const char* x) { return key == x; });
     if (k == std::end(keys))
-      bad(file, "link " + link + ": vars.impairment." + key + " is unknown (known: delay, jitter, loss, rate)");
+      bad(file, "link " + link + ": vars.impairment." + key + " is unknown (known: delay, jitter, loss, rate, ecn)");
     values[k - std::begin(keys)] = kv.second.as<std::string>("");
   }
   try {
-    return wan::parse_impairment_change(values[0], values[1], values[2], values[3], "vars.impairment.").applied_to({});
+    return wan::parse_impairment_change(values[0], values[1], values[2], values[3], values[4], "vars.impairment.")
+        .applied_to({});
   } catch (const Error& e) {
     bad(file, "link " + link + ": " + e.what());
   }

@@ -14,10 +14,6 @@ namespace {
 
 using nlohmann::json;
 
-wan::ImpairmentChange whole(const wan::Impairment& imp) {
-  return {imp.delay_us, imp.jitter_us, imp.loss_percent, imp.rate_bps};
-}
-
 const ClabLink& wan_link_or_throw(const ClabTopology& t, const std::string& lab, const std::string& name) {
   const ClabLink* l = t.link(name);
   if (!l || !l->wan)
@@ -65,7 +61,9 @@ ClabTopology topology_named(const std::filesystem::path& file, const std::string
 
 std::vector<std::vector<std::string>> clab_netem_commands(const ClabTopology& t, const ClabLink& l,
                                                           const wan::Impairment& imp) {
-  return {netem_command(t.netns(l.a.node), l.a.ifname, imp), netem_command(t.netns(l.b.node), l.b.ifname, imp)};
+  std::vector<std::vector<std::string>> out = qdisc_commands(t.netns(l.a.node), l.a.ifname, imp);
+  for (auto& c : qdisc_commands(t.netns(l.b.node), l.b.ifname, imp)) out.push_back(std::move(c));
+  return out;
 }
 
 json lab_impair(const std::string& lab, const std::filesystem::path& topology, const std::string& link,
@@ -97,7 +95,7 @@ json lab_impair_from_file(const std::string& lab, const std::filesystem::path& t
         throw Error("lab " + lab + " (up under qpspread from " + st->json()["topology"].get<std::string>() +
                     ") has no WAN link " + l->name + "; apply a file the lab was brought up from");
     out["runner"] = "qpspread";
-    for (const ClabLink* l : links) out["links"].push_back(wan_impair(*st, *l, whole(l->impairment)));
+    for (const ClabLink* l : links) out["links"].push_back(wan_impair(*st, *l, wan::ImpairmentChange::all_of(l->impairment)));
     return out;
   }
   check_deployed(t, links);

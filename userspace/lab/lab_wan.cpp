@@ -71,9 +71,9 @@ std::string last_line(const std::string& file) {
 void apply(LabState& st, const std::string& name) {
   const json& link = st.json()["links"][name];
   if (link["backend"] == "netem") {
-    for (const auto& end : link["ends"]) {
-      run_checked(netem_command(end["netns"].get<std::string>(), end["ifname"].get<std::string>(), effective(link)));
-    }
+    for (const auto& end : link["ends"])
+      for (const auto& argv : qdisc_commands(end["netns"].get<std::string>(), end["ifname"].get<std::string>(), effective(link)))
+        run_checked(argv);
     return;
   }
   write_control(link);
@@ -92,7 +92,7 @@ void start_relay(LabState& st, const std::string& name, const std::string& wire)
       self_exe(), "wan-relay", "--netns", wire, "--a", "wire-a", "--b", "wire-b",
       "--control", link["control"].get<std::string>(), "--pidfile", pidfile,
       "--delay", format_duration_us(imp.delay_us), "--jitter", format_duration_us(imp.jitter_us),
-      "--loss", format_number(imp.loss_percent), "--rate", format_rate_bps(imp.rate_bps)};
+      "--loss", format_number(imp.loss_percent), "--rate", format_rate_bps(imp.rate_bps), "--ecn", wan::format_ecn(imp.ecn)};
   const pid_t pid = spawn_daemon(argv, log);
   const LabProcess p{"wire:" + name, "wan-relay", pid, process_start_ticks(pid)};
   st.add_process(p);

@@ -79,7 +79,9 @@ void write_result(const DemoOptions& o, DemoResult& res) {
 }  // namespace
 
 std::string demo_spec(const DemoOptions& o, const wan::Impairment& topology_wan) {
-  const json wan = wan::to_json({topology_wan.delay_us, topology_wan.jitter_us, topology_wan.loss_percent, o.wan_rate_bps});
+  wan::Impairment cap = topology_wan;
+  cap.rate_bps = o.wan_rate_bps;
+  const json wan = wan::to_json(cap);
   return
       "# The demo (qpspread demo): mode off, then qp-hash, on the multi-DC lab; `qpspread experiment run`\n"
       "# runs this file as well.\n"

@@ -47,7 +47,7 @@ std::string records_csv(const std::vector<json>& records) {
   std::ostringstream out;
   out << "run_id,point,repeat,seed,status";
   for (const char* c : kConfigColumns) out << "," << c;
-  out << ",wan_delay,wan_jitter,wan_loss,wan_rate,bfd,events";
+  out << ",wan_delay,wan_jitter,wan_loss,wan_rate,wan_ecn,bfd,events";
   for (const char* c : kMetricColumns) out << "," << c;
   out << ",seconds,error\n";
   for (const auto& [id, rp] : latest) {
@@ -58,7 +58,7 @@ std::string records_csv(const std::vector<json>& records) {
     out << field(id) << "," << field(r.value("point", json())) << "," << field(r.value("repeat", json())) << ","
         << field(r.value("seed", json())) << "," << field(r.value("status", json()));
     for (const char* k : kConfigColumns) out << "," << field(c.value(k, json()));
-    for (const char* k : {"delay", "jitter", "loss", "rate"}) out << "," << field(w.value(k, json()));
+    for (const char* k : {"delay", "jitter", "loss", "rate", "ecn"}) out << "," << field(w.value(k, json()));
     out << "," << field(c.value("bfd", json())) << "," << field(events_field(c.value("events", json::array())));
     for (const char* k : kMetricColumns) out << "," << field(m.value(k, json()));
     out << "," << field(r.value("seconds", json())) << "," << field(r.value("error", json())) << "\n";

@@ -61,16 +61,17 @@ bool boolean(const Where& w, const YAML::Node& n) {
   w.fail("'" + s + "' is not true or false");
 }
 
-// Bytes: a plain number, or with b, kb, mb, gb (1000-based, as the spec says).
+// Bytes: a plain number, or with b, kb, mb, gb (1000-based, common/units.h).
 uint64_t bytes(const Where& w, const YAML::Node& n) {
   const std::string s = scalar(w, n);
   uint64_t v = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  const std::string unit(p, s.data() + s.size());
-  static const std::map<std::string, uint64_t> scale = {{"", 1}, {"b", 1}, {"kb", 1000}, {"mb", 1000000}, {"gb", 1000000000}};
-  if (ec != std::errc() || p == s.data() || !scale.count(unit) || v * scale.at(unit) < 64 || v * scale.at(unit) > (1u << 30))
-    w.fail("'" + s + "' is not a size from 64 bytes to 1gb like 4096, 64kb or 1mb");
-  return v * scale.at(unit);
+  try {
+    v = parse_size_bytes(w.key(), s);
+  } catch (const Error&) {
+    v = 0;
+  }
+  if (v < 64 || v > (1u << 30)) w.fail("'" + s + "' is not a size from 64 bytes to 1gb like 4096, 64kb or 1mb");
+  return v;
 }
 
 ExperimentEvent event(const std::filesystem::path& file, const YAML::Node& n, const std::string& key) {
@@ -107,7 +108,8 @@ void set_wan(RunConfig& c, const std::string& sub, const YAML::Node& v, const Wh
   else if (sub == "jitter") c.wan.jitter_us = parse_duration_us(w.text(), s);
   else if (sub == "loss") c.wan.loss_percent = parse_loss_percent(w.text(), s);
   else if (sub == "rate") c.wan.rate_bps = parse_rate_bps(w.text(), s);
-  else w.fail("unknown key; wan has delay, jitter, loss, rate");
+  else if (sub == "ecn") c.wan.ecn = wan::parse_ecn(w.text(), s);
+  else w.fail("unknown key; wan has delay, jitter, loss, rate, ecn");
 }
 
 // One setting (a key of `fixed`, or wan.X) from its YAML value.

@@ -39,7 +39,7 @@ struct RunConfig {
   // The QPs' local ACK timeout (a QP attribute of RoCE NICs: 4.096 us x 2^n): it must exceed the
   // round trip, or every frame is resent before its ACK can arrive (a 50 ms WAN delay is 100 ms).
   uint64_t ack_timeout_us = 20'000;
-  wan::Impairment wan{10'000, 0, 0, 20'000'000};
+  wan::Impairment wan{10'000, 0, 0, 20'000'000, {}};
   bool bfd = true;
   std::vector<ExperimentEvent> events;
 };

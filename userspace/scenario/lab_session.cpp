@@ -80,7 +80,7 @@ void LabControl::set_wan(const wan::Impairment& imp) {
     auto st = lab::LabState::load(topo_.name);
     if (!st) throw Error("lab " + topo_.name + " has no state; see qpspread lab status --name " + topo_.name);
     for (const auto& l : topo_.links)
-      if (l.wan) lab::wan_impair(*st, l, {imp.delay_us, imp.jitter_us, imp.loss_percent, imp.rate_bps});
+      if (l.wan) lab::wan_impair(*st, l, wan::ImpairmentChange::all_of(imp));
   }
   wan_ = imp;
 }

@@ -114,7 +114,8 @@ json counters_json(const WanRelay& relay) {
     j[direction_name(d)] = {{"impairment", to_json(relay.impairment(d))},
                             {"received", c.received}, {"forwarded", c.forwarded},
                             {"forwarded_bytes", c.forwarded_bytes}, {"dropped_loss", c.dropped_loss},
-                            {"dropped_queue", c.dropped_queue}, {"dropped_error", c.dropped_error}};
+                            {"dropped_queue", c.dropped_queue}, {"dropped_error", c.dropped_error},
+                            {"marked_ce", c.marked_ce}};
   }
   return j;
 }

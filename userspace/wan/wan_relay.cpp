@@ -24,6 +24,7 @@
 #include "common/clock.h"
 #include "common/error.h"
 #include "common/unique_fd.h"
+#include "userspace/wan/link_model.h"
 
 namespace qpspread::wan {
 namespace {
@@ -118,49 +119,35 @@ struct Frame {
 struct WanRelay::Direction {
   std::string from, to;
   UniqueFd rx, tx;
-  uint64_t queue_limit_bytes = 0;  // 0: derived from the rate
   size_t max_in_flight = 0;
 
   mutable std::mutex mu;  // guards everything below but the counters
   std::condition_variable nonempty;
   std::deque<Frame> queue;
-  Impairment imp;
-  std::mt19937_64 rng;
-  int64_t link_free_ns = 0;       // when the rate limiter has serialized everything accepted
-  int64_t last_departure_ns = 0;  // departures only grow: no frame overtakes another
+  std::unique_ptr<LinkModel> model;
 
   std::atomic<uint64_t> received{0}, forwarded{0}, forwarded_bytes{0}, dropped_loss{0}, dropped_queue{0},
-      dropped_error{0};
+      dropped_error{0}, marked_ce{0};
 
-  // Decides the fate of one frame that arrived at `now`: its departure time, or -1 if dropped.
-  int64_t schedule(size_t len, int64_t now) {
-    if (imp.loss_percent > 0 && std::uniform_real_distribution<double>(0, 100)(rng) < imp.loss_percent) {
-      dropped_loss.fetch_add(1, std::memory_order_relaxed);
-      return -1;
-    }
+  // Decides the fate of one frame that arrived at `now` (marking it CE if so drawn): its departure
+  // time, or -1 if dropped.
+  int64_t schedule(uint8_t* frame, size_t len, int64_t now) {
     if (queue.size() >= max_in_flight) {
       dropped_queue.fetch_add(1, std::memory_order_relaxed);
       return -1;
     }
-    int64_t sent = now;  // when the last bit has left the sending router
-    if (imp.rate_bps) {
-      const uint64_t limit = queue_limit_bytes ? queue_limit_bytes : std::max<uint64_t>(64 << 10, imp.rate_bps / 8 / 20);
-      const int64_t backlog_ns = std::max<int64_t>(0, link_free_ns - now);
-      const auto backlog_bytes = static_cast<uint64_t>(static_cast<double>(backlog_ns) * imp.rate_bps / 8e9);
-      if (backlog_bytes + len > limit) {
-        dropped_queue.fetch_add(1, std::memory_order_relaxed);
-        return -1;
-      }
-      link_free_ns = std::max(link_free_ns, now) + static_cast<int64_t>(static_cast<double>(len) * 8e9 / imp.rate_bps);
-      sent = link_free_ns;
+    const bool ect = model->imp.ecn.on() && frame_ecn(frame, len) == FrameEcn::Ect;
+    const LinkModel::Verdict v = model->admit(len, now, ect);
+    if (v.fate == LinkModel::Fate::Lost) {
+      dropped_loss.fetch_add(1, std::memory_order_relaxed);
+      return -1;
     }
-    int64_t delay_us = static_cast<int64_t>(imp.delay_us);
-    if (imp.jitter_us) {
-      const auto j = static_cast<int64_t>(imp.jitter_us);
-      delay_us = std::max<int64_t>(0, std::uniform_int_distribution<int64_t>(delay_us - j, delay_us + j)(rng));
+    if (v.fate == LinkModel::Fate::QueueFull) {
+      dropped_queue.fetch_add(1, std::memory_order_relaxed);
+      return -1;
     }
-    last_departure_ns = std::max(last_departure_ns, sent + delay_us * 1000);
-    return last_departure_ns;
+    if (v.mark_ce && mark_ce(frame, len)) marked_ce.fetch_add(1, std::memory_order_relaxed);
+    return v.due_ns;
   }
 
   void receive_loop(const std::atomic<bool>& stop);
@@ -202,7 +189,7 @@ void WanRelay::Direction::receive_loop(const std::atomic<bool>& stop) {
       }
       uint8_t* slot = bufs.data() + i * kSlot;
       const size_t len = restore_vlan(slot, msgs[i].msg_len, msgs[i].msg_hdr);
-      const int64_t due = schedule(len - kVnetHdr, now);
+      const int64_t due = schedule(slot + kVnetHdr, len - kVnetHdr, now);
       if (due >= 0) queue.push_back({due, std::vector<uint8_t>(slot, slot + len)});
     }
     if (was_empty && !queue.empty()) nonempty.notify_one();
@@ -274,10 +261,10 @@ WanRelay::WanRelay(const WanRelayOptions& opts) {
     d->to = i == 0 ? opts.b : opts.a;
     d->rx = packet_socket(d->from, true);
     d->tx = packet_socket(d->to, false);
-    d->imp = i == 0 ? opts.a_to_b : opts.b_to_a;
-    d->queue_limit_bytes = opts.queue_limit_bytes;
     d->max_in_flight = opts.max_frames_in_flight;
-    d->rng.seed(opts.seed ? opts.seed + i : (static_cast<uint64_t>(rd()) << 32 | rd()));
+    d->model = std::make_unique<LinkModel>(opts.queue_limit_bytes,
+                                           opts.seed ? opts.seed + static_cast<uint64_t>(i) : (static_cast<uint64_t>(rd()) << 32 | rd()));
+    d->model->imp = i == 0 ? opts.a_to_b : opts.b_to_a;
     dirs_[i] = std::move(d);
   }
   realtime_priority_ = opts.realtime_priority;
@@ -330,7 +317,7 @@ void WanRelay::run(const std::atomic<bool>& stop) {
 void WanRelay::set_impairment(WanDirection d, const Impairment& imp) {
   Direction& dir = *dirs_[static_cast<int>(d)];
   std::lock_guard lock(dir.mu);
-  dir.imp = imp;
+  dir.model->imp = imp;
 }
 
 void WanRelay::set_impairment(const Impairment& both) {
@@ -341,13 +328,13 @@ void WanRelay::set_impairment(const Impairment& both) {
 Impairment WanRelay::impairment(WanDirection d) const {
   const Direction& dir = *dirs_[static_cast<int>(d)];
   std::lock_guard lock(dir.mu);
-  return dir.imp;
+  return dir.model->imp;
 }
 
 WanCounters WanRelay::counters(WanDirection d) const {
   const Direction& dir = *dirs_[static_cast<int>(d)];
   return {dir.received.load(), dir.forwarded.load(), dir.forwarded_bytes.load(),
-          dir.dropped_loss.load(), dir.dropped_queue.load(), dir.dropped_error.load()};
+          dir.dropped_loss.load(), dir.dropped_queue.load(), dir.dropped_error.load(), dir.marked_ce.load()};
 }
 
 }  // namespace qpspread::wan

@@ -5,7 +5,7 @@
 //
 // forwarding every frame from a to b and from b to a over AF_PACKET sockets, applying per direction
 // a one-way delay with uniform jitter, independent loss and a rate limit (serialization at the
-// given speed behind a byte-bounded queue, tail drop).
+// given speed behind a byte-bounded queue, tail drop, ECN marking; link_model.h decides each frame).
 //
 // Unlike netem, frames of one direction never overtake one another: a frame that draws a shorter
 // delay than the one before it leaves right after it (netem with jitter reorders unless a rate or
@@ -38,6 +38,7 @@ struct WanCounters {
   uint64_t dropped_loss = 0;     // by the configured loss
   uint64_t dropped_queue = 0;    // tail drop: the rate queue or the in-flight bound is full
   uint64_t dropped_error = 0;    // over 64 KiB (cannot happen on veth) or a send error
+  uint64_t marked_ce = 0;        // ECN-capable frames marked CE by the queue (Impairment::ecn)
 };
 
 struct WanRelayOptions {
