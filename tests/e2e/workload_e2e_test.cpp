@@ -106,7 +106,7 @@ TEST_F(WorkloadE2e, ParameterServerAggregatesAllWorkers) {
 TEST_F(WorkloadE2e, CliPrintsJsonForAllReduceAndPs) {
   std::vector<std::string> names;
   for (const auto& h : hosts_) names.push_back(h.netns);  // addresses found on eth1
-  for (const std::string algo : {"allreduce", "ps"}) {
+  for (const std::string algo : {"allreduce", "ps", "stream"}) {
     std::vector<std::string> argv = {QPSPREAD_BIN, "-j", "workload", algo, "--size", "65536",
                                      "--iterations", "2", "--qps", "2", "--sport", "qpn", "--hosts"};
     argv.insert(argv.end(), names.begin(), names.end());
@@ -121,7 +121,34 @@ TEST_F(WorkloadE2e, CliPrintsJsonForAllReduceAndPs) {
     EXPECT_GT(j["algbw_bps"].get<double>(), 0);
     EXPECT_FALSE(j["qps"].empty());
     EXPECT_TRUE(j["latency_us"].contains("p99"));
+    // Congestion, counted: nothing queues on a bridge, so nothing is marked and no CNP goes.
+    for (const char* k : {"ecn_ce_rx", "cnp_tx", "cnp_rx"}) EXPECT_EQ(j[k], 0) << k;
+    EXPECT_EQ(j["options"]["cc"], "dcqcn");
+    EXPECT_TRUE(j["options"]["dcqcn"].contains("off")) << "no --rate: no line rate to recover to";
+    for (const char* k : {"cnp_rx", "rate_bps_min", "rate_bps_avg"}) EXPECT_TRUE(j["qps"][0].contains(k)) << k;
   }
+}
+
+// The stream: the first host sends to each other host, every byte checked; with DCQCN at a line
+// rate, its parameters are the paper's scaled to that rate.
+TEST_F(WorkloadE2e, StreamDeliversToEveryReceiverAndReportsDcqcn) {
+  std::vector<std::string> argv = {QPSPREAD_BIN, "-j", "workload", "stream", "--size", "300000", "--iterations", "2",
+                                   "--qps", "4", "--split", "split", "--rate", "400mbit", "--hosts"};
+  for (const auto& h : hosts_) argv.push_back(h.netns);
+  const CommandResult r = run(argv);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_TRUE(j["correct"].get<bool>());
+  EXPECT_EQ(j["options"]["dcqcn"]["line_rate"], "400mbit");
+  EXPECT_EQ(j["options"]["dcqcn"]["increase_period"], "5500us") << "55 us x 40 Gbit/s / 400 Mbit/s";
+  EXPECT_EQ(j["options"]["cnp_interval"], "5ms");
+  uint64_t sent = 0, received = 0;
+  for (const auto& q : j["qps"]) {
+    if (q["rank"] == 0) sent += q["tx_bytes"].get<uint64_t>();
+    else received += q["rx_bytes"].get<uint64_t>();
+  }
+  EXPECT_EQ(sent, 3u * 2 * 300000) << "to each of 3 receivers, twice";
+  EXPECT_EQ(received, sent);
 }
 
 // --rate takes rates as tc netem and `lab impair` write them; the old "10G" is refused naming the

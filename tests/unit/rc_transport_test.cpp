@@ -1,5 +1,6 @@
-// The RC queue pair as a pure state machine: frames per opcode, ACK/AETH layout, PSN wrap, and
-// go-back-N recovery when the test hooks drop data frames or acknowledgements.
+// The RC queue pair as a pure state machine: frames per opcode, ACK/AETH layout, PSN wrap,
+// go-back-N recovery when the test hooks drop data frames or acknowledgements, and congestion:
+// ECT(0) on the wire, a CNP per CE-marked frame (one per interval), DCQCN pacing at the sender.
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -229,6 +230,100 @@ TEST(FirstQpnForSeed, SameSeedSameBaseOtherSeedOtherBaseAllIn24Bits) {
   }
   EXPECT_GT(bases.size(), 190u);
   EXPECT_THROW(first_qpn_for_seed(1, 4096, 2), Error);
+}
+
+// A received frame as it would arrive after a queue marked it CE (the outer CE copied inward by
+// the far VTEP): the IPv4 ECN bits set; the ICRC does not cover them.
+std::vector<uint8_t> marked_ce(std::vector<uint8_t> f) {
+  f[15] |= 3;
+  return f;
+}
+
+TEST(RcQpCongestion, FramesLeaveEctAndACeMarkAsksForOneCnpPerInterval) {
+  RcQpConfig tc = config(0x101, 0x202), rc = config(0x202, 0x101);
+  rc.cnp_interval_ns = 50'000;
+  RcQp tx(tc), rx(rc);
+  tx.post_send(message(256 * 4, 1));
+  const auto frames = drain_data(tx, 1000);
+  ASSERT_EQ(frames.size(), 4u);
+  EXPECT_EQ(parse_rocev2(frames[0])->ecn, 2) << "ECT(0), as NICs send";
+  std::vector<uint8_t> cnp;
+  rx.on_frame(*parse_rocev2(frames[0]), 10'000);
+  EXPECT_FALSE(rx.next_cnp(cnp)) << "not marked";
+  rx.on_frame(*parse_rocev2(marked_ce(frames[1])), 20'000);
+  ASSERT_TRUE(rx.next_cnp(cnp));
+  EXPECT_FALSE(rx.next_cnp(cnp)) << "one CNP per mark";
+  const auto v = parse_rocev2(cnp);
+  ASSERT_TRUE(v);
+  EXPECT_EQ(v->opcode, 0x81);
+  EXPECT_EQ(v->dest_qp, 0x101u) << "to the requester's QP";
+  EXPECT_TRUE(v->becn);
+  EXPECT_EQ(v->ecn, 0) << "a CNP is not ECN-capable";
+  EXPECT_EQ(cnp[15] >> 2, 48) << "DSCP 48, the network-control class fabrics prioritize";
+  EXPECT_EQ(v->payload.size(), 16u);
+  for (uint8_t b : v->payload) EXPECT_EQ(b, 0);
+  EXPECT_TRUE(v->icrc_ok);
+  rx.on_frame(*parse_rocev2(marked_ce(frames[2])), 60'000);  // 40 us later: within the interval
+  EXPECT_FALSE(rx.next_cnp(cnp));
+  rx.on_frame(*parse_rocev2(marked_ce(frames[3])), 70'000);  // 50 us after the CNP
+  EXPECT_TRUE(rx.next_cnp(cnp));
+  EXPECT_EQ(rx.stats().ecn_ce_rx, 3u);
+  EXPECT_EQ(rx.stats().cnp_tx, 2u);
+  EXPECT_EQ(rx.stats().rx_frames, 4u) << "marked frames are delivered";
+}
+
+// The requester: a CNP cuts the QP's DCQCN rate, and its frames then leave at that rate.
+TEST(RcQpCongestion, ACnpCutsTheRateAndPacesTheQp) {
+  RcQpConfig tc = config(0x101, 0x202), rc = config(0x202, 0x101);
+  tc.window = 100'000;
+  tc.dcqcn = DcqcnParams::scaled_to(8'000'000);  // 8 Mbit/s line rate
+  RcQp tx(tc), rx(rc);
+  tx.post_send(message(256 * 200, 1));
+  std::vector<uint8_t> buf;
+  ASSERT_TRUE(tx.next_data(0, buf));
+  rx.on_frame(*parse_rocev2(marked_ce(buf)), 1);
+  std::vector<uint8_t> cnp;
+  ASSERT_TRUE(rx.next_cnp(cnp));
+  tx.on_frame(*parse_rocev2(cnp), 2);
+  EXPECT_EQ(tx.stats().cnp_rx, 1u);
+  EXPECT_DOUBLE_EQ(tx.dcqcn().rate_bps(), 4'000'000) << "alpha starts at 1: half";
+  // Frames now leave at 4 Mbit/s (frame bits with preamble, FCS and gap); the first one may use
+  // the pacer's carried-over credit, the next ones are spaced by the rate.
+  std::vector<int64_t> sent_at;
+  int64_t now = 2;
+  while (sent_at.size() < 5) {
+    if (tx.next_data(now, buf)) {
+      sent_at.push_back(now);
+      continue;
+    }
+    const int64_t w = tx.pace_wait_ns(now);
+    ASSERT_GT(w, 0) << "held back by the rate, and says for how long";
+    now += w;
+  }
+  const double gap_ns = (static_cast<double>(buf.size()) + 24) * 8 / 4e6 * 1e9;
+  for (size_t i = 2; i < sent_at.size(); i++)
+    EXPECT_NEAR(static_cast<double>(sent_at[i] - sent_at[i - 1]), gap_ns, 1000) << i;
+  EXPECT_DOUBLE_EQ(tx.stats().rate_bps_min, 4'000'000);
+  // The increase timer (55 us at 40 Gbit/s: 275 ms at 8 Mbit/s) then recovers the rate: fast
+  // recovery halves the gap to the target, 8 Mbit/s, each period.
+  tx.post_send(message(256 * 2000, 2));
+  while (tx.next_data(now, buf) || (now += std::max<int64_t>(1, tx.pace_wait_ns(now))) < 2'000'000'000) {
+  }
+  EXPECT_GT(tx.dcqcn().rate_bps(), 7'000'000);
+  EXPECT_GT(tx.stats().rate_bps_avg, 4'000'000);
+}
+
+TEST(RcQpCongestion, WithoutDcqcnACnpIsCountedAndNothingSlows) {
+  RcQpConfig tc = config(0x101, 0x202), rc = config(0x202, 0x101);
+  RcQp tx(tc), rx(rc);
+  tx.post_send(message(256 * 8, 1));
+  std::vector<uint8_t> buf, cnp;
+  ASSERT_TRUE(tx.next_data(0, buf));
+  rx.on_frame(*parse_rocev2(marked_ce(buf)), 1);
+  ASSERT_TRUE(rx.next_cnp(cnp));
+  tx.on_frame(*parse_rocev2(cnp), 2);
+  EXPECT_EQ(tx.stats().cnp_rx, 1u);
+  EXPECT_EQ(drain_data(tx, 3).size(), 7u);
 }
 
 }  // namespace

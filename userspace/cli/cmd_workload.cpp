@@ -21,6 +21,7 @@
 #include "userspace/report/top_frame.h"
 #include "userspace/workload/allreduce.h"
 #include "userspace/workload/param_server.h"
+#include "userspace/workload/stream.h"
 
 namespace qpspread::cli {
 namespace {
@@ -39,7 +40,25 @@ struct WorkloadArgs {
   int workers = 0, servers = 1;
   double timeout_s = 60;
   std::vector<std::string> paths_netns;  // namespaces where qpspread is attached: shares over the run
+  std::string cc = "dcqcn", cnp_interval;
+  // DCQCN overrides of the parameters scaled to --rate (empty: scaled).
+  std::string alpha_period, increase_period, reduce_period, rai, rhai, min_rate, bytes;
+  double g = 0;
+  int stages = 0;
 };
+
+json dcqcn_json(const workload::TransportOptions& t) {
+  if (t.cc == workload::CcMode::None) return nullptr;
+  const workload::DcqcnParams p = t.dcqcn ? *t.dcqcn : workload::DcqcnParams::scaled_to(t.rate_bps);
+  if (p.line_rate_bps <= 0) return {{"off", "no line rate (--rate 0): nothing to recover to"}};
+  auto us = [](int64_t ns) { return format_duration_us(static_cast<uint64_t>(ns / 1000)); };
+  return {{"line_rate", format_rate_bps(static_cast<uint64_t>(p.line_rate_bps))}, {"g", p.g},
+          {"alpha_period", us(p.alpha_period_ns)}, {"increase_period", us(p.increase_period_ns)},
+          {"reduce_period", us(p.reduce_period_ns)}, {"byte_counter", p.byte_counter},
+          {"fast_recovery_stages", p.fast_recovery_stages},
+          {"rai", format_rate_bps(static_cast<uint64_t>(p.rai_bps))}, {"rhai", format_rate_bps(static_cast<uint64_t>(p.rhai_bps))},
+          {"min_rate", format_rate_bps(static_cast<uint64_t>(p.min_rate_bps))}};
+}
 
 
 json stats_json(const workload::WorkloadReport& r, const workload::TransportOptions& opt) {
@@ -67,17 +86,33 @@ json stats_json(const workload::WorkloadReport& r, const workload::TransportOpti
               {"split", opt.split == workload::SplitMode::Split ? "split" : "rr"},
               {"sport", workload::sport_model_name(opt.sport)},
               {"rate_bps", opt.rate_bps},
-              {"mtu", opt.mtu}}}};
+              {"mtu", opt.mtu},
+              {"cc", workload::cc_mode_name(opt.cc)},
+              {"cnp_interval", format_duration_us(static_cast<uint64_t>(opt.cnp_interval_ns / 1000))},
+              {"dcqcn", dcqcn_json(opt)}}}};
   json qps = json::array();
+  uint64_t ce = 0, cnp_tx = 0, cnp_rx = 0, frames = 0, retx = 0;
   for (const auto& q : r.qps) {
+    ce += q.stats.ecn_ce_rx;
+    cnp_tx += q.stats.cnp_tx;
+    cnp_rx += q.stats.cnp_rx;
+    frames += q.stats.tx_frames;
+    retx += q.stats.retx_frames;
     if (q.stats.tx_frames == 0 && q.stats.rx_frames == 0) continue;  // QPs the pattern never used
     qps.push_back({{"rank", q.rank}, {"peer", q.peer}, {"index", q.index}, {"qpn", q.qpn},
                    {"sport", q.sport}, {"tx_bytes", q.stats.tx_bytes},
                    {"tx_frames", q.stats.tx_frames}, {"retx_frames", q.stats.retx_frames},
                    {"timeouts", q.stats.timeouts}, {"naks_rx", q.stats.naks_rx},
-                   {"rx_bytes", q.stats.rx_bytes}});
+                   {"rx_bytes", q.stats.rx_bytes}, {"ecn_ce_rx", q.stats.ecn_ce_rx}, {"cnp_tx", q.stats.cnp_tx},
+                   {"cnp_rx", q.stats.cnp_rx}, {"rate_cuts", q.stats.rate_cuts},
+                   {"rate_bps_min", q.stats.rate_bps_min}, {"rate_bps_avg", q.stats.rate_bps_avg}});
   }
   j["qps"] = qps;
+  j["frames"] = frames;
+  j["retx_frames"] = retx;
+  j["ecn_ce_rx"] = ce;
+  j["cnp_tx"] = cnp_tx;
+  j["cnp_rx"] = cnp_rx;
   return j;
 }
 
@@ -93,18 +128,26 @@ void print_workload(const json& j) {
               c["p50"].get<double>() * 1e3, c["p99"].get<double>() * 1e3,
               c["max"].get<double>() * 1e3, j["iterations"].size());
   const auto& l = j["latency_us"];
-  std::printf("one-way     p50 %.1f us  p99 %.1f us  max %.1f us  (%zu frames)\n\n",
+  std::printf("one-way     p50 %.1f us  p99 %.1f us  max %.1f us  (%zu frames)\n",
               l["p50"].get<double>(), l["p99"].get<double>(), l["max"].get<double>(),
               l["samples"].get<size_t>());
-  std::printf("%-5s %-5s %-3s %-8s %-6s %12s %10s %8s %8s\n", "RANK", "PEER", "QP", "QPN", "SPORT",
-              "TX BYTES", "FRAMES", "RETX", "TIMEOUTS");
+  std::printf("congestion  %s: %llu frames arrived CE-marked, %llu CNPs sent, %llu received; %llu of %llu frames resent\n\n",
+              j["options"]["cc"].get<std::string>().c_str(), static_cast<unsigned long long>(j["ecn_ce_rx"].get<uint64_t>()),
+              static_cast<unsigned long long>(j["cnp_tx"].get<uint64_t>()),
+              static_cast<unsigned long long>(j["cnp_rx"].get<uint64_t>()),
+              static_cast<unsigned long long>(j["retx_frames"].get<uint64_t>()),
+              static_cast<unsigned long long>(j["frames"].get<uint64_t>()));
+  std::printf("%-5s %-5s %-3s %-8s %-6s %12s %10s %8s %8s %7s %12s\n", "RANK", "PEER", "QP", "QPN", "SPORT",
+              "TX BYTES", "FRAMES", "RETX", "TIMEOUTS", "CNP-RX", "RATE-AVG");
   for (const auto& q : j["qps"])
-    std::printf("%-5d %-5d %-3d 0x%06x %-6u %12s %10llu %8llu %8llu\n", q["rank"].get<int>(),
+    std::printf("%-5d %-5d %-3d 0x%06x %-6u %12s %10llu %8llu %8llu %7llu %12s\n", q["rank"].get<int>(),
                 q["peer"].get<int>(), q["index"].get<int>(), q["qpn"].get<unsigned>(),
                 q["sport"].get<unsigned>(), human_bytes(q["tx_bytes"].get<uint64_t>()).c_str(),
                 static_cast<unsigned long long>(q["tx_frames"].get<uint64_t>()),
                 static_cast<unsigned long long>(q["retx_frames"].get<uint64_t>()),
-                static_cast<unsigned long long>(q["timeouts"].get<uint64_t>()));
+                static_cast<unsigned long long>(q["timeouts"].get<uint64_t>()),
+                static_cast<unsigned long long>(q["cnp_rx"].get<uint64_t>()),
+                q["rate_bps_avg"].get<double>() > 0 ? human_rate(q["rate_bps_avg"].get<double>(), "bit/s").c_str() : "-");
   print_paths(j);
 }
 
@@ -174,6 +217,22 @@ void add_common(CLI::App* cmd, WorkloadArgs& a) {
       ->check(CLI::Range(size_t{64}, size_t{1} << 30))->capture_default_str();
   cmd->add_option("--iterations", a.iterations, "iterations")->check(CLI::Range(1, 100000))->capture_default_str();
   cmd->add_option("--timeout", a.timeout_s, "seconds before a stuck run fails")->capture_default_str();
+  cmd->add_option("--cc", a.cc, "congestion control of the QPs: dcqcn (as RoCE NICs; needs --rate, the line rate) or none")
+      ->check(CLI::IsMember({"dcqcn", "none"}))->capture_default_str();
+  cmd->add_option("--cnp-interval", a.cnp_interval,
+                  "a responder sends at most one CNP per QP per this interval (default: DCQCN's 50 us at 40 Gbit/s, "
+                  "scaled to --rate)");
+  auto* g = cmd->add_option_group("DCQCN", "DCQCN parameters; by default the paper's at 40 Gbit/s scaled to --rate "
+                                           "(docs/workload.md)");
+  g->add_option("--dcqcn-g", a.g, "alpha's gain g (1/256)")->check(CLI::Range(1e-6, 1.0));
+  g->add_option("--dcqcn-alpha-period", a.alpha_period, "K: alpha decays after each such period without a CNP");
+  g->add_option("--dcqcn-increase-period", a.increase_period, "T: the rate-increase timer");
+  g->add_option("--dcqcn-reduce-period", a.reduce_period, "at most one rate cut per this period");
+  g->add_option("--dcqcn-bytes", a.bytes, "B: the byte counter, a rate increase per B bytes sent (64kb)");
+  g->add_option("--dcqcn-stages", a.stages, "F: fast-recovery stages before additive increase")->check(CLI::Range(1, 100));
+  g->add_option("--dcqcn-rai", a.rai, "R_AI: the additive increase step, a rate");
+  g->add_option("--dcqcn-rhai", a.rhai, "R_HAI: the hyper increase step, a rate");
+  g->add_option("--dcqcn-min-rate", a.min_rate, "the lowest rate a cut may reach");
 }
 
 std::vector<HostAddr> hosts_of(const WorkloadArgs& a) {
@@ -191,6 +250,24 @@ workload::TransportOptions transport_of(const WorkloadArgs& a) {
   t.ack_timeout_ns = static_cast<int64_t>(parse_duration_us("--ack-timeout", a.ack_timeout)) * 1000;
   if (t.ack_timeout_ns < 100'000) throw Error("--ack-timeout: '" + a.ack_timeout + "' is shorter than 100us");
   t.mtu = a.mtu;
+  t.cc = workload::parse_cc_mode(a.cc);
+  t.cnp_interval_ns = static_cast<int64_t>(parse_duration_us("--cnp-interval", a.cnp_interval)) * 1000;
+  if (t.cnp_interval_ns == 0) t.cnp_interval_ns = workload::cnp_interval_for(t.rate_bps);
+  workload::DcqcnParams p = workload::DcqcnParams::scaled_to(t.rate_bps);
+  auto ns = [](const char* flag, const std::string& v) { return static_cast<int64_t>(parse_duration_us(flag, v)) * 1000; };
+  auto bps = [](const char* flag, const std::string& v) { return static_cast<double>(parse_rate_bps(flag, v)); };
+  if (a.g > 0) p.g = a.g;
+  if (!a.alpha_period.empty()) p.alpha_period_ns = ns("--dcqcn-alpha-period", a.alpha_period);
+  if (!a.increase_period.empty()) p.increase_period_ns = ns("--dcqcn-increase-period", a.increase_period);
+  if (!a.reduce_period.empty()) p.reduce_period_ns = ns("--dcqcn-reduce-period", a.reduce_period);
+  if (!a.bytes.empty()) p.byte_counter = std::max<uint64_t>(1, parse_size_bytes("--dcqcn-bytes", a.bytes));
+  if (a.stages > 0) p.fast_recovery_stages = a.stages;
+  if (!a.rai.empty()) p.rai_bps = bps("--dcqcn-rai", a.rai);
+  if (!a.rhai.empty()) p.rhai_bps = bps("--dcqcn-rhai", a.rhai);
+  if (!a.min_rate.empty()) p.min_rate_bps = bps("--dcqcn-min-rate", a.min_rate);
+  if (p.alpha_period_ns <= 0 || p.increase_period_ns <= 0)
+    throw Error("--dcqcn-alpha-period and --dcqcn-increase-period must be above 0");
+  t.dcqcn = p;
   return t;
 }
 
@@ -210,6 +287,18 @@ void register_workload_command(CLI::App& app, Context& ctx) {
       o.iterations = a->iterations;
       o.timeout_ns = static_cast<int64_t>(a->timeout_s * 1e9);
       emit(ctx.out, run_watched(*a, t, [&] { return workload::run_allreduce(hosts_of(*a), t, o); }), print_workload);
+    };
+  });
+  auto* st = cmd->add_subcommand("stream", "one-way bulk transfer: the first host sends --size to each other host per iteration");
+  add_common(st, *a);
+  st->callback([&ctx, a] {
+    ctx.action = [&ctx, a] {
+      const auto t = transport_of(*a);
+      workload::StreamOptions o;
+      o.bytes = a->size;
+      o.iterations = a->iterations;
+      o.timeout_ns = static_cast<int64_t>(a->timeout_s * 1e9);
+      emit(ctx.out, run_watched(*a, t, [&] { return workload::run_stream(hosts_of(*a), t, o); }), print_workload);
     };
   });
   auto* ps = cmd->add_subcommand("ps", "parameter server: workers push gradients, servers aggregate and reply");

@@ -41,9 +41,11 @@ void leaf_exec(const LabNode& n, std::vector<std::string>& cmds) {
     const std::string v = std::to_string(p.vni), br = "br" + v, vx = "vxlan" + v;
     cmds.push_back("ip link add " + br + " type bridge");
     // The recipe zebra understands (KERNEL-NOTES): FRR fills the FDB (extern_learn), the kernel
-    // neither learns remote MACs nor floods ARP that EVPN already answered.
+    // neither learns remote MACs nor floods ARP that EVPN already answered. `tos inherit`: the outer
+    // header carries the inner ECN (and DSCP), so a WAN queue can mark RoCE frames CE; the far
+    // VTEP's decapsulation copies CE back into the inner header (RFC 6040).
     cmds.push_back("ip link add " + vx + " type vxlan id " + v + " dstport 4789 local " + n.loopback +
-                   " nolearning");
+                   " nolearning tos inherit");
     cmds.push_back("ip link set dev " + vx + " mtu " + std::to_string(kOverlayMtu));
     cmds.push_back("ip link set dev " + vx + " master " + br);
     cmds.push_back("ip link set dev " + vx + " type bridge_slave neigh_suppress on learning off");

@@ -31,6 +31,13 @@ FrameEcn frame_ecn(const uint8_t* f, size_t len) {
   return ecn == 0 ? FrameEcn::NotEct : ecn == 3 ? FrameEcn::Ce : FrameEcn::Ect;
 }
 
+unsigned frame_dscp(const uint8_t* f, size_t len) {
+  int v = 0;
+  const size_t ip = ip_header(f, len, &v);
+  if (!ip) return 0;
+  return v == 4 ? f[ip + 1] >> 2 : ((f[ip] & 0x0fu) << 2) | (f[ip + 1] >> 6);
+}
+
 bool mark_ce(uint8_t* f, size_t len) {
   if (frame_ecn(f, len) != FrameEcn::Ect) return false;
   int v = 0;
@@ -59,10 +66,24 @@ uint64_t LinkModel::queued_bytes(int64_t now) const {
   return static_cast<uint64_t>(static_cast<double>(backlog_ns) * static_cast<double>(imp.rate_bps) / 8e9);
 }
 
-LinkModel::Verdict LinkModel::admit(size_t len, int64_t now, bool ect) {
+LinkModel::Verdict LinkModel::admit(size_t len, int64_t now, bool ect, bool priority) {
   Verdict v;
   if (imp.loss_percent > 0 && std::uniform_real_distribution<double>(0, 100)(rng_) < imp.loss_percent) {
     v.fate = Fate::Lost;
+    return v;
+  }
+  if (priority) {
+    // Serialized as soon as the link finishes the frame on it, ahead of the normal queue, which
+    // its time on the link then delays. Network control is a trickle: no limit of its own.
+    int64_t sent = now;
+    if (imp.rate_bps) {
+      const auto ser = static_cast<int64_t>(static_cast<double>(len) * 8e9 / static_cast<double>(imp.rate_bps));
+      prio_free_ns_ = std::max(prio_free_ns_, now) + ser;
+      sent = prio_free_ns_;
+      link_free_ns_ = std::max(link_free_ns_, now) + ser;
+    }
+    prio_last_departure_ns_ = std::max(prio_last_departure_ns_, sent + static_cast<int64_t>(imp.delay_us) * 1000);
+    v.due_ns = prio_last_departure_ns_;
     return v;
   }
   int64_t sent = now;  // when the last bit has left the sending router

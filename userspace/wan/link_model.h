@@ -15,6 +15,12 @@ namespace qpspread::wan {
 // The ECN field of a frame's IPv4 or IPv6 header (behind Ethernet, and an 802.1Q tag if any).
 enum class FrameEcn { NotIp, NotEct, Ect, Ce };
 FrameEcn frame_ecn(const uint8_t* frame, size_t len);
+// The DSCP of that header (0 when not IP).
+unsigned frame_dscp(const uint8_t* frame, size_t len);
+// Frames of DSCP 48 and up (CS6, CS7: network control, where RoCE fabrics also put CNPs, NVIDIA's
+// default CNP DSCP being 48, and FRR its BFD) go through a strict-priority queue, as on switches:
+// they wait for no frame of the normal queue.
+inline constexpr unsigned kPriorityDscp = 48;
 // Sets CE in an ECN-capable frame (the IPv4 header checksum updated, RFC 1624); false and nothing
 // changed when the frame is not ECN-capable or already CE.
 bool mark_ce(uint8_t* frame, size_t len);
@@ -31,8 +37,10 @@ class LinkModel {
     int64_t due_ns = 0;    // when it leaves the far end (Scheduled)
     bool mark_ce = false;  // ECN-capable and the marking drew it
   };
-  // A frame of `len` bytes arriving at now_ns; `ect`: it is ECN-capable.
-  Verdict admit(size_t len, int64_t now_ns, bool ect);
+  // A frame of `len` bytes arriving at now_ns; `ect`: it is ECN-capable; `priority`: it goes
+  // through the strict-priority queue (never marked, never behind the normal queue; it leaves
+  // in order with the other priority frames, and may overtake normal ones).
+  Verdict admit(size_t len, int64_t now_ns, bool ect, bool priority = false);
   // Bytes accepted and not yet serialized by the rate limiter at now_ns (0 without a rate).
   uint64_t queued_bytes(int64_t now_ns) const;
 
@@ -42,7 +50,8 @@ class LinkModel {
   uint64_t queue_limit_;
   std::mt19937_64 rng_;
   int64_t link_free_ns_ = 0;       // when the rate limiter has serialized everything accepted
-  int64_t last_departure_ns_ = 0;  // departures only grow: no frame overtakes another
+  int64_t last_departure_ns_ = 0;  // departures only grow: no frame overtakes another of its queue
+  int64_t prio_free_ns_ = 0, prio_last_departure_ns_ = 0;
 };
 
 }  // namespace qpspread::wan

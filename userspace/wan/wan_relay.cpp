@@ -137,7 +137,7 @@ struct WanRelay::Direction {
       return -1;
     }
     const bool ect = model->imp.ecn.on() && frame_ecn(frame, len) == FrameEcn::Ect;
-    const LinkModel::Verdict v = model->admit(len, now, ect);
+    const LinkModel::Verdict v = model->admit(len, now, ect, frame_dscp(frame, len) >= kPriorityDscp);
     if (v.fate == LinkModel::Fate::Lost) {
       dropped_loss.fetch_add(1, std::memory_order_relaxed);
       return -1;
@@ -179,7 +179,7 @@ void WanRelay::Direction::receive_loop(const std::atomic<bool>& stop) {
     }
     const int64_t now = mono_ns();
     std::lock_guard lock(mu);
-    const bool was_empty = queue.empty();
+    bool new_head = false;  // the sender sleeps until the head's time: a new head wakes it
     for (int i = 0; i < n; i++) {
       if (addrs[i].sll_pkttype == PACKET_OUTGOING) continue;  // older kernels ignore IGNORE_OUTGOING
       received.fetch_add(1, std::memory_order_relaxed);
@@ -190,9 +190,14 @@ void WanRelay::Direction::receive_loop(const std::atomic<bool>& stop) {
       uint8_t* slot = bufs.data() + i * kSlot;
       const size_t len = restore_vlan(slot, msgs[i].msg_len, msgs[i].msg_hdr);
       const int64_t due = schedule(slot + kVnetHdr, len - kVnetHdr, now);
-      if (due >= 0) queue.push_back({due, std::vector<uint8_t>(slot, slot + len)});
+      if (due < 0) continue;
+      // In departure order: a priority frame may go ahead of normal ones already queued.
+      auto at = queue.end();
+      while (at != queue.begin() && std::prev(at)->due_ns > due) --at;
+      new_head = new_head || at == queue.begin();
+      queue.insert(at, {due, std::vector<uint8_t>(slot, slot + len)});
     }
-    if (was_empty && !queue.empty()) nonempty.notify_one();
+    if (new_head) nonempty.notify_one();
   }
 }
 
@@ -202,15 +207,15 @@ void WanRelay::Direction::send_loop(const std::atomic<bool>& stop) {
   std::vector<Frame> batch;
   batch.reserve(kBatch);
   while (!stop.load(std::memory_order_relaxed)) {
-    int64_t due = 0;
     {
       std::unique_lock lock(mu);
       if (!nonempty.wait_for(lock, std::chrono::milliseconds(kStopCheckMs), [this] { return !queue.empty(); })) continue;
-      due = queue.front().due_ns;
-    }
-    if (due > mono_ns()) sleep_until_mono_ns(due);
-    {
-      std::lock_guard lock(mu);
+      // Until the head is due, or a new head (a priority frame) wakes this thread earlier.
+      const int64_t due = queue.front().due_ns;
+      if (due > mono_ns()) {
+        nonempty.wait_until(lock, std::chrono::steady_clock::time_point(std::chrono::nanoseconds(due)));
+        continue;
+      }
       const int64_t now = mono_ns();
       while (!queue.empty() && batch.size() < kBatch && queue.front().due_ns <= now) {
         batch.push_back(std::move(queue.front()));

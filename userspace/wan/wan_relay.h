@@ -14,9 +14,10 @@
 // delivered when frames are closer together than the jitter.
 //
 // Threads: per direction one receiver (poll + recvmmsg; it stamps, drops and schedules each frame)
-// and one sender that sleeps with clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME) until the head
-// frame is due and sends what is due with sendmmsg. Because departure times only grow, the head is
-// always the next frame to leave and a newly queued frame never has to wake the sender early.
+// and one sender that waits (a condition variable on CLOCK_MONOTONIC) until the head frame is due
+// and sends what is due with sendmmsg. The queue is kept in departure order; departures of one
+// queue only grow, so only a frame of the strict-priority queue (network control, CNPs:
+// link_model.h) can become a new head, and it wakes the sender.
 #pragma once
 
 #include <atomic>

@@ -53,6 +53,18 @@ SplitMode parse_split_mode(const std::string& name) {
   throw Error("unknown split mode '" + name + "' (use rr or split)");
 }
 
+int64_t cnp_interval_for(double line_rate_bps) {
+  return line_rate_bps > 0 ? static_cast<int64_t>(50'000 * 40e9 / line_rate_bps) : 50'000;
+}
+
+CcMode parse_cc_mode(const std::string& name) {
+  if (name == "dcqcn") return CcMode::Dcqcn;
+  if (name == "none") return CcMode::None;
+  throw Error("unknown congestion control '" + name + "' (use dcqcn or none)");
+}
+
+const char* cc_mode_name(CcMode m) { return m == CcMode::Dcqcn ? "dcqcn" : "none"; }
+
 RcHost::RcHost(int rank, const std::vector<HostAddr>& hosts, const TransportOptions& opt)
     : rank_(rank),
       hosts_(hosts),
@@ -88,6 +100,8 @@ RcHost::RcHost(int rank, const std::vector<HostAddr>& hosts, const TransportOpti
       c.window = opt.window;
       c.ack_timeout_ns = opt.ack_timeout_ns;
       c.drop_every_data_rx = opt.drop_every_data_rx;
+      c.cnp_interval_ns = opt.cnp_interval_ns ? opt.cnp_interval_ns : cnp_interval_for(opt.rate_bps);
+      if (opt.cc == CcMode::Dcqcn) c.dcqcn = opt.dcqcn ? *opt.dcqcn : DcqcnParams::scaled_to(opt.rate_bps);
       qps_.push_back(std::make_unique<RcQp>(c));
     }
   }
@@ -149,8 +163,10 @@ void RcHost::flush(int64_t deadline_ns) {
 
 int64_t RcHost::fill_tx(int64_t now) {
   tx_count_ = 0;
-  for (auto& q : qps_)
+  for (auto& q : qps_) {
+    if (q && tx_count_ < kTxBatch && q->next_cnp(txbufs_[tx_count_])) tx_count_++;
     if (q && tx_count_ < kTxBatch && q->next_ack(txbufs_[tx_count_])) tx_count_++;
+  }
   // One frame per QP per pass, so QPs share the pace evenly.
   bool any = true;
   while (any && tx_count_ < kTxBatch) {
@@ -167,7 +183,13 @@ int64_t RcHost::fill_tx(int64_t now) {
     }
     next_qp_ = (next_qp_ + 1) % qps_.size();
   }
-  return tx_count_ == kTxBatch ? 0 : -1;
+  if (tx_count_ == kTxBatch) return 0;
+  // Nothing more now: wake when the first QP held back by its own DCQCN rate may go.
+  int64_t wait = -1;
+  for (auto& q : qps_)
+    if (q && !q->send_idle())
+      if (const int64_t w = q->pace_wait_ns(now); w > 0 && (wait < 0 || w < wait)) wait = w;
+  return wait;
 }
 
 void RcHost::dispatch(std::span<const uint8_t> frame, int64_t now) {

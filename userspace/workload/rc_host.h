@@ -11,6 +11,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,11 +35,24 @@ struct HostAddr {
 enum class SplitMode { RoundRobin, Split };
 SplitMode parse_split_mode(const std::string& name);  // rr|split; throws qpspread::Error
 
+// Congestion control of the QPs: DCQCN as RoCE NICs run it (rc_transport.h), or none (open loop at
+// the host's rate, go-back-N only).
+enum class CcMode { Dcqcn, None };
+CcMode parse_cc_mode(const std::string& name);  // dcqcn|none; throws qpspread::Error
+const char* cc_mode_name(CcMode m);
+
 struct TransportOptions {
   int qps = 1;  // per peer
   SplitMode split = SplitMode::RoundRobin;
   SportModel sport = SportModel::Qpn;
-  double rate_bps = 0;  // per host, all its QPs together; 0 = unpaced
+  double rate_bps = 0;  // per host, all its QPs together (the NIC's line rate); 0 = unpaced
+  // DCQCN per QP, from the line rate rate_bps (DcqcnParams::scaled_to) unless dcqcn is given; with
+  // rate_bps 0 there is no line rate to recover to and DCQCN is off.
+  CcMode cc = CcMode::Dcqcn;
+  std::optional<DcqcnParams> dcqcn;
+  // At most one CNP per QP per this interval; 0: DCQCN's N, 50 us at 40 Gbit/s, scaled to rate_bps
+  // as DcqcnParams::scaled_to scales its periods (cnp_interval_for).
+  int64_t cnp_interval_ns = 0;
   uint32_t mtu = 1024;
   uint32_t ack_every = 16;
   uint32_t window = 256;
@@ -48,6 +62,11 @@ struct TransportOptions {
   // Delivery gaps count from this mono_ns() time on (0: not yet); see RcHost::max_rx_gap_ns.
   const std::atomic<int64_t>* gap_from_ns = nullptr;
 };
+
+// The responder's CNP interval for a NIC of this line rate: 50 us x 40 Gbit/s / rate (50 us when
+// there is no rate). Unscaled, every marked frame of a QP at tens of Mbit/s would send a CNP, and a
+// round trip of CNPs would cut its rate to the floor (measured: docs/workload.md).
+int64_t cnp_interval_for(double line_rate_bps);
 
 inline constexpr uint32_t kFirstQpn = 0x100;
 

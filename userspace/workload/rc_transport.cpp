@@ -47,7 +47,9 @@ RcQp::RcQp(const RcQpConfig& cfg)
       snd_nxt_(snd_una_),
       snd_end_(snd_una_),
       snd_max_(snd_una_),
-      epsn_(snd_una_) {
+      epsn_(snd_una_),
+      dcqcn_(cfg.dcqcn),
+      pace_(0) {
   if (cfg.mtu <= kTimestampLen || cfg.mtu > 9000)
     throw Error("QP MTU " + std::to_string(cfg.mtu) + " must hold the 8-byte timestamp and fit a "
                 "jumbo frame (use 256..4096)");
@@ -84,16 +86,30 @@ void RcQp::on_frame(const RoceView& f, int64_t now_ns) {
     stats_.rx_bad_icrc++;  // a NIC drops these silently; the requester's timeout recovers
     return;
   }
-  if (f.opcode == static_cast<uint8_t>(RcOpcode::Acknowledge))
+  if (f.opcode == static_cast<uint8_t>(RcOpcode::Cnp)) {
+    stats_.cnp_rx++;
+    dcqcn_.on_cnp(now_ns, sending_bps_);
+    stats_.rate_cuts = dcqcn_.cuts();
+  } else if (f.opcode == static_cast<uint8_t>(RcOpcode::Acknowledge)) {
     on_ack(f, now_ns);
-  else if (f.opcode <= static_cast<uint8_t>(RcOpcode::SendOnly))
+  }
+  else if (f.opcode <= static_cast<uint8_t>(RcOpcode::SendOnly)) {
     on_data(f, now_ns);
+  }
 }
 
 void RcQp::on_data(const RoceView& f, int64_t now_ns) {
   if (cfg_.drop_every_data_rx && ++data_seen_ % cfg_.drop_every_data_rx == 0) {
     stats_.dropped_by_hook++;
     return;
+  }
+  // The notification point: a CE mark on any data frame of the QP asks for a CNP, one per interval.
+  if (f.ecn == 3) {
+    stats_.ecn_ce_rx++;
+    if (!cnp_pending_ && (stats_.cnp_tx == 0 || now_ns - last_cnp_ns_ >= cfg_.cnp_interval_ns)) {
+      cnp_pending_ = true;
+      last_cnp_ns_ = now_ns;
+    }
   }
   const int32_t d = psn_diff(f.psn, epsn_);
   if (d < 0) {
@@ -185,7 +201,7 @@ void RcQp::check_timeout(int64_t now_ns) {
 }
 
 void RcQp::write_frame(uint8_t opcode, uint32_t psn, bool ack_req, const uint8_t* payload,
-                       size_t len, std::vector<uint8_t>& out) const {
+                       size_t len, std::vector<uint8_t>& out, uint8_t ecn, bool becn, uint8_t dscp) const {
   RoceFrameSpec s;
   s.src_mac = cfg_.local_mac;
   s.dst_mac = cfg_.remote_mac;
@@ -196,6 +212,9 @@ void RcQp::write_frame(uint8_t opcode, uint32_t psn, bool ack_req, const uint8_t
   s.psn = psn;
   s.opcode = opcode;
   s.ack_req = ack_req;
+  s.ecn = ecn;
+  s.becn = becn;
+  s.dscp = dscp;
   s.payload_len = len;
   s.payload_data = payload;
   build_rocev2_frame_into(s, out);
@@ -207,15 +226,33 @@ bool RcQp::next_ack(std::vector<uint8_t>& out) {
   put_aeth(aeth, Aeth{pending_ack_->first, msn_});
   if (pending_ack_->first == kAethAckUnlimited) stats_.acks_tx++;
   write_frame(static_cast<uint8_t>(RcOpcode::Acknowledge), pending_ack_->second, false, aeth,
-              sizeof(aeth), out);
+              sizeof(aeth), out, cfg_.ecn);
   pending_ack_.reset();
   return true;
 }
+
+bool RcQp::next_cnp(std::vector<uint8_t>& out) {
+  if (!cnp_pending_) return false;
+  // As NICs send them: not ECN-capable (a CNP must not be marked and dropped itself), PSN 0, in
+  // DSCP 48 (NVIDIA's default cnp_dscp), which fabrics queue with strict priority.
+  const uint8_t reserved[kCnpPayloadLen] = {};
+  write_frame(static_cast<uint8_t>(RcOpcode::Cnp), 0, false, reserved, sizeof(reserved), out, 0, true, kCnpDscp);
+  cnp_pending_ = false;
+  stats_.cnp_tx++;
+  return true;
+}
+
+int64_t RcQp::pace_wait_ns(int64_t now_ns) const { return dcqcn_.on() ? pace_.wait_ns(now_ns) : 0; }
 
 bool RcQp::next_data(int64_t now_ns, std::vector<uint8_t>& out) {
   if (cursor_msg_ >= out_.size()) return false;
   const uint32_t in_flight = static_cast<uint32_t>(psn_diff(snd_nxt_, snd_una_));
   if (in_flight >= cfg_.window) return false;
+  if (dcqcn_.on()) {
+    dcqcn_.advance(now_ns);
+    pace_.set_rate(dcqcn_.rate_bps());
+    if (!pace_.ready(now_ns)) return false;
+  }
   const OutMessage& m = out_[cursor_msg_];
   const size_t offset = static_cast<size_t>(cursor_frame_) * data_per_frame_;
   const size_t len = std::min<size_t>(data_per_frame_, m.data.size() - offset);
@@ -224,13 +261,34 @@ bool RcQp::next_data(int64_t now_ns, std::vector<uint8_t>& out) {
   if (len) std::memcpy(scratch_.data() + kTimestampLen, m.data.data() + offset, len);
   const bool last = cursor_frame_ + 1 == m.frames;
   const uint32_t since_start = (snd_nxt_ - (cfg_.first_psn & kPsnMask)) & kPsnMask;
-  // AckReq on a message's end, every ack_every frames, and when the window fills: without an
-  // ACK request in flight a full window would wait for the timeout.
+  // AckReq on a message's end, every ack_every frames, when the window fills (without an ACK
+  // request in flight a full window would wait for the timeout), and when the last one went a
+  // quarter of the ACK timeout ago: a QP slowed by DCQCN to a few frames per second would
+  // otherwise time out between two of them and resend what was on its way.
   const bool ack_req = last || since_start % cfg_.ack_every == cfg_.ack_every - 1 ||
-                       in_flight + 1 == cfg_.window;
+                       in_flight + 1 == cfg_.window || now_ns - last_ack_req_ns_ >= cfg_.ack_timeout_ns / 4;
+  if (ack_req) last_ack_req_ns_ = now_ns;
   write_frame(send_opcode(cursor_frame_, m.frames), snd_nxt_, ack_req, scratch_.data(),
-              scratch_.size(), out);
+              scratch_.size(), out, cfg_.ecn);
   stats_.tx_frames++;
+  if (dcqcn_.on()) {
+    // The QP's own sending rate: frame bits over the gap since its last frame, averaged over ~16
+    // frames; a gap of a second or more (an idle QP) starts the average over.
+    const int64_t gap = now_ns - last_tx_ns_;
+    if (last_tx_ns_ && gap > 0 && gap < 1'000'000'000) {
+      const double r = static_cast<double>(out.size() + 24) * 8 * 1e9 / static_cast<double>(gap);
+      sending_bps_ = sending_bps_ > 0 ? sending_bps_ + (r - sending_bps_) / 16 : r;
+    } else {
+      sending_bps_ = 0;
+    }
+    last_tx_ns_ = now_ns;
+    pace_.account(out.size(), now_ns);
+    dcqcn_.on_sent(out.size(), now_ns);
+    const double r = dcqcn_.rate_bps();
+    stats_.rate_bps_min = stats_.tx_frames == 1 ? r : std::min(stats_.rate_bps_min, r);
+    rate_sum_ += r;
+    stats_.rate_bps_avg = rate_sum_ / static_cast<double>(stats_.tx_frames);
+  }
   if (psn_diff(snd_nxt_, snd_max_) < 0) {
     stats_.retx_frames++;
   } else {

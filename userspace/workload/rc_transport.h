@@ -18,6 +18,12 @@
 // again. On that NAK, or when no ACK has advanced for ack_timeout, the requester resends from
 // the first unacknowledged PSN.
 //
+// Congestion, as RoCE NICs handle it: data and ACK frames leave ECN-capable (ECT(0)); a data frame
+// that arrives marked CE makes the responder send a CNP (opcode 0x81, BECN, 16 reserved bytes) to
+// the requester's QP, at most one per cnp_interval; the requester's DCQCN reaction point
+// (dcqcn.h) cuts and recovers the QP's rate, and its frames are paced at that rate (RcHost paces
+// the host as a whole at the line rate on top).
+//
 // RcQp is a pure state machine (frames in, frames out, time given by the caller) so the
 // protocol is tested without sockets; RcHost (rc_host.h) runs QPs over AF_PACKET.
 #pragma once
@@ -29,6 +35,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "userspace/workload/dcqcn.h"
 #include "userspace/workload/rc_wire.h"
 #include "userspace/workload/roce_frame.h"
 
@@ -46,6 +53,9 @@ struct RcQpConfig {
   uint32_t window = 256;                 // frames in flight (sent, not acknowledged) at most
   int64_t ack_timeout_ns = 20'000'000;
   uint32_t first_psn = 0;  // of both directions: the peer's QP uses the same value
+  uint8_t ecn = 2;                     // of data and ACK frames: ECT(0), as NICs send; 0: Not-ECT
+  int64_t cnp_interval_ns = 50'000;    // at most one CNP per this interval (DCQCN's N)
+  DcqcnParams dcqcn;                   // line_rate_bps 0: no congestion control
   // Test hooks for go-back-N: drop every k-th data frame or ACK/NAK that arrives (0 = none),
   // as a lossy path would (the kernel here has no netem).
   uint32_t drop_every_data_rx = 0;
@@ -58,6 +68,27 @@ struct RcQpStats {
   uint64_t timeouts = 0, naks_rx = 0, naks_tx = 0, acks_tx = 0;
   uint64_t rx_msgs = 0, rx_bytes = 0, rx_frames = 0;  // accepted in order
   uint64_t rx_duplicate = 0, rx_out_of_order = 0, rx_bad_icrc = 0, dropped_by_hook = 0;
+  uint64_t ecn_ce_rx = 0;  // data frames that arrived marked CE
+  uint64_t cnp_tx = 0, cnp_rx = 0;
+  uint64_t rate_cuts = 0;  // DCQCN rate reductions
+  // The DCQCN rate at each data frame sent: its minimum and mean (0 without DCQCN or frames).
+  double rate_bps_min = 0, rate_bps_avg = 0;
+};
+
+// Paces frames to a bit rate (bits on the wire: frame + preamble, FCS and gap) so the sender,
+// not the device queue, sets the pace. rate 0 = unpaced.
+class Pacer {
+ public:
+  explicit Pacer(double bits_per_s) : rate_(bits_per_s) {}
+  void set_rate(double bits_per_s) { rate_ = bits_per_s; }
+  bool ready(int64_t now_ns) const { return rate_ <= 0 || now_ns >= next_ns_; }
+  // ns until ready (0 when ready now).
+  int64_t wait_ns(int64_t now_ns) const { return ready(now_ns) ? 0 : next_ns_ - now_ns; }
+  void account(size_t frame_bytes, int64_t now_ns);
+
+ private:
+  double rate_;
+  int64_t next_ns_ = 0;
 };
 
 class RcQp {
@@ -77,9 +108,14 @@ class RcQp {
   void check_timeout(int64_t now_ns);
   // Writes the pending ACK/NAK into `out`; false when there is none.
   bool next_ack(std::vector<uint8_t>& out);
-  // Writes the next data frame into `out`; false when nothing may be sent (none queued, or
-  // the window is full).
+  // Writes the pending CNP into `out`; false when there is none.
+  bool next_cnp(std::vector<uint8_t>& out);
+  // Writes the next data frame into `out`; false when nothing may be sent (none queued, the
+  // window is full, or the QP's DCQCN rate says wait).
   bool next_data(int64_t now_ns, std::vector<uint8_t>& out);
+  // ns until the QP's own rate lets its next data frame go (0: now, or no rate of its own).
+  int64_t pace_wait_ns(int64_t now_ns) const;
+  const Dcqcn& dcqcn() const { return dcqcn_; }
 
   const RcQpConfig& config() const { return cfg_; }
   const RcQpStats& stats() const { return stats_; }
@@ -97,7 +133,7 @@ class RcQp {
   void go_back(uint32_t psn);
   void queue_ack(uint8_t syndrome, uint32_t psn);
   void write_frame(uint8_t opcode, uint32_t psn, bool ack_req, const uint8_t* payload,
-                   size_t len, std::vector<uint8_t>& out) const;
+                   size_t len, std::vector<uint8_t>& out, uint8_t ecn, bool becn = false, uint8_t dscp = 0) const;
 
   RcQpConfig cfg_;
   RcQpStats stats_;
@@ -121,21 +157,16 @@ class RcQp {
   uint64_t data_seen_ = 0;
   std::vector<int64_t> latencies_;
   std::vector<uint8_t> scratch_;
+  // Congestion: the notification point (responder) and the reaction point (requester).
+  bool cnp_pending_ = false;
+  int64_t last_cnp_ns_ = 0;
+  Dcqcn dcqcn_;
+  Pacer pace_;
+  double rate_sum_ = 0;
+  double sending_bps_ = 0;  // what the QP sent lately: an average over the gaps between its frames
+  int64_t last_tx_ns_ = 0;
+  int64_t last_ack_req_ns_ = 0;
 };
 
-// Paces frames to a bit rate (bits on the wire: frame + preamble, FCS and gap) so the sender,
-// not the device queue, sets the pace. rate 0 = unpaced.
-class Pacer {
- public:
-  explicit Pacer(double bits_per_s) : rate_(bits_per_s) {}
-  bool ready(int64_t now_ns) const { return rate_ <= 0 || now_ns >= next_ns_; }
-  // ns until ready (0 when ready now).
-  int64_t wait_ns(int64_t now_ns) const { return ready(now_ns) ? 0 : next_ns_ - now_ns; }
-  void account(size_t frame_bytes, int64_t now_ns);
-
- private:
-  double rate_;
-  int64_t next_ns_ = 0;
-};
 
 }  // namespace qpspread::workload

@@ -17,8 +17,13 @@ enum class RcOpcode : uint8_t {
   SendLast = 0x02,
   SendOnly = 0x04,
   Acknowledge = 0x11,
+  // Not RC: the Congestion Notification Packet of RoCEv2 (annex A17, opcode 0x81, transport
+  // 100 = CNP), BECN set, its payload 16 reserved bytes, sent to the QP whose frames were marked.
+  Cnp = 0x81,
 };
 inline constexpr size_t kAethLen = 4;
+inline constexpr size_t kCnpPayloadLen = 16;
+inline constexpr uint8_t kCnpDscp = 48;
 
 // AETH syndrome (bits 7-5 say what it is): 000 ACK with a credit count in bits 4-0 (11111 =
 // no end-to-end flow control), 011 NAK with a code in bits 4-0 (00000 = PSN sequence error).

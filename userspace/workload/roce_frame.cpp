@@ -105,6 +105,7 @@ void fill_payload(uint8_t* p, const RoceFrameSpec& s) {
 
 void write_ipv4_udp(uint8_t* ip, const RoceFrameSpec& s, size_t udp_len) {
   ip[0] = 0x45;
+  ip[1] = static_cast<uint8_t>((s.dscp & 0x3f) << 2 | (s.ecn & 3));
   put16(ip + 2, static_cast<uint16_t>(kIp + udp_len));
   put16(ip + 6, 0x4000);  // DF, as RoCEv2 NICs send: RDMA never relies on fragmentation
   ip[8] = 64;
@@ -166,6 +167,7 @@ void build_rocev2_frame_into(const RoceFrameSpec& s, std::vector<uint8_t>& f) {
   bth[0] = s.opcode;
   bth[1] = static_cast<uint8_t>(pad << 4);  // SE=0, MigReq=0, PadCnt, TVer=0
   put16(bth + 2, 0xffff);                   // default P_Key
+  bth[4] = s.becn ? 0x40 : 0;               // FECN 0x80, BECN 0x40, resv6
   put24(bth + 5, s.dest_qp & 0xffffff);
   bth[8] = s.ack_req ? 0x80 : 0;
   put24(bth + 9, s.psn & 0xffffff);
@@ -205,6 +207,8 @@ std::optional<RoceView> parse_rocev2(std::span<const uint8_t> f) {
   v.src_port = get16(&f[udpo]);
   v.opcode = bth[0];
   v.ack_req = (bth[8] & 0x80) != 0;
+  v.ecn = f[ipo + 1] & 3;
+  v.becn = (bth[4] & 0x40) != 0;
   v.dest_qp = get24(bth + 5);
   v.psn = get24(bth + 9);
   v.payload = f.subspan(udpo + kUdp + kBthLen, body - pad);

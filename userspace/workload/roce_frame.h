@@ -29,6 +29,9 @@ struct RoceFrameSpec {
   uint32_t psn = 0;                 // 24 bits
   uint8_t opcode = 0x04;            // RC SEND_ONLY
   bool ack_req = false;
+  uint8_t ecn = 0;                  // the IPv4 header's ECN field: 0 Not-ECT, 2 ECT(0), 3 CE
+  uint8_t dscp = 0;                 // and its DSCP
+  bool becn = false;                // BTH byte 4 bit 6: a CNP's congestion notification
   size_t payload_len = 256;
   // When set: the payload_len bytes here are the payload (an AETH, a transport's data) instead
   // of the QP/PSN pattern below.
@@ -81,6 +84,8 @@ struct RoceView {
   uint16_t src_port = 0;
   uint8_t opcode = 0;
   bool ack_req = false;
+  uint8_t ecn = 0;    // of the IPv4 header: 3 = CE, marked on the way
+  bool becn = false;  // BTH BECN (a CNP sets it)
   uint32_t dest_qp = 0, psn = 0;
   std::span<const uint8_t> payload;
   bool icrc_ok = false;
