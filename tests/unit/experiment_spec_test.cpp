@@ -2,6 +2,7 @@
 // doc says, and every bad key or value refused with its line before anything runs.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <string>
 
 #include "common/error.h"
@@ -91,8 +92,17 @@ TEST(ExperimentSpec, ConfigJsonHasTheDocsKeys) {
   const ExperimentSpec s = parse("name: t\ntopology: lab/x.yml\n");
   const auto j = config_json(s, s.points[0].config);
   for (const char* k : {"name", "topology", "runner", "mode", "collective", "vni", "ranks", "qps", "split", "sport",
-                        "size", "iterations", "rate", "ack_timeout", "wan", "bfd", "events"})
+                        "size", "iterations", "rate", "cc", "ack_timeout", "wan", "bfd", "events"})
     EXPECT_TRUE(j.contains(k)) << k;
+  EXPECT_EQ(j["cc"], "none");
+  EXPECT_EQ(j["wan"]["ecn"], "0");
+  // The congestion settings: DCQCN per QP, ECN marking at the WAN queue, a one-way stream.
+  const ExperimentSpec c = parse("name: t\ntopology: x\nfixed: {cc: dcqcn, collective: stream, wan: {ecn: \"10kb,60kb,10%\"}}\n");
+  EXPECT_EQ(c.points[0].config.cc, "dcqcn");
+  EXPECT_EQ(c.points[0].config.collective, "stream");
+  EXPECT_EQ(c.points[0].config.wan.ecn.kmax_bytes, 60000u);
+  EXPECT_NE(error_of("name: t\ntopology: x\nfixed:\n  cc: reno\n").find("spec.yml:4: fixed.cc: 'reno' is not one of dcqcn, none"),
+            std::string::npos);
   EXPECT_EQ(j["rate"], "24mbit");
   EXPECT_EQ(j["ack_timeout"], "20ms");
   const ExperimentSpec t = parse("name: t\ntopology: x\nfixed: {ack_timeout: 300ms}\n");
@@ -161,6 +171,19 @@ TEST(ExperimentSpec, BadKeysAndValuesAreRefusedWithTheirLine) {
     const std::string e = error_of(c.text);
     EXPECT_NE(e.find(c.error), std::string::npos) << "spec:\n" << c.text << "error: '" << e << "'\nwanted: " << c.error;
   }
+}
+
+// The specs the repository ships parse and expand (their topologies resolved next to them).
+TEST(ExperimentSpec, ShippedSpecsParse) {
+  int specs = 0;
+  for (const auto& e : std::filesystem::directory_iterator(QPS_EXPERIMENTS_DIR)) {
+    if (e.path().extension() != ".yml") continue;
+    const ExperimentSpec s = load_experiment_spec(e.path());
+    EXPECT_FALSE(s.runs.empty()) << e.path();
+    EXPECT_TRUE(std::filesystem::exists(s.topology)) << e.path() << ": " << s.topology;
+    specs++;
+  }
+  EXPECT_GE(specs, 2);
 }
 
 }  // namespace

@@ -24,6 +24,7 @@
 #include "userspace/scenario/experiment_spec.h"
 #include "userspace/workload/allreduce.h"
 #include "userspace/workload/param_server.h"
+#include "userspace/workload/stream.h"
 
 namespace qpspread::scenario {
 namespace {
@@ -124,7 +125,16 @@ workload::WorkloadReport run_collective(const RunConfig& c, const std::vector<wo
   t.sport = workload::parse_sport_model(c.sport);
   t.rate_bps = static_cast<double>(c.rate_bps);
   t.ack_timeout_ns = static_cast<int64_t>(c.ack_timeout_us) * 1000;
+  t.cc = workload::parse_cc_mode(c.cc);
   const int64_t timeout_ns = 240'000'000'000;
+  if (c.collective == "stream") {
+    workload::StreamOptions o;
+    o.bytes = c.size;
+    o.iterations = c.iterations;
+    o.timeout_ns = timeout_ns;
+    o.on_start = [&] { events.start(); };
+    return workload::run_stream(hosts, t, o);
+  }
   if (c.collective == "ps") {
     workload::ParamServerOptions o;
     o.bytes = c.size;
@@ -145,11 +155,15 @@ void workload_metrics(const workload::WorkloadReport& r, json& m) {
   std::vector<double> ms;
   for (double s : r.iteration_s) ms.push_back(1000 * s);
   const double p50 = percentile(ms, 50);
-  uint64_t retx = 0, frames = 0;
+  uint64_t retx = 0, frames = 0, ce = 0, cnp = 0;
   for (const auto& q : r.qps) {
     retx += q.stats.retx_frames;
     frames += q.stats.tx_frames;
+    ce += q.stats.ecn_ce_rx;
+    cnp += q.stats.cnp_tx;
   }
+  m["ecn_ce_rx"] = ce;
+  m["cnp_tx"] = cnp;
   m["iteration_ms_p50"] = p50;
   m["iteration_ms_p99"] = percentile(ms, 99);
   m["iteration_ms_max"] = percentile(ms, 100);

@@ -117,7 +117,8 @@ void set_key(const std::filesystem::path& file, RunConfig& c, const std::string&
              const YAML::Node& key_node, const std::string& prefix) {
   const Where w(file, v, prefix + key);
   if (key == "mode") c.mode = one_of(w, v, {"off", "qp-hash"});
-  else if (key == "collective") c.collective = one_of(w, v, {"allreduce", "ps"});
+  else if (key == "collective") c.collective = one_of(w, v, {"allreduce", "ps", "stream"});
+  else if (key == "cc") c.cc = one_of(w, v, {"dcqcn", "none"});
   else if (key == "vni") c.vni = static_cast<uint32_t>(integer(w, v, 1, 0xffffff));
   else if (key == "ranks") c.ranks = static_cast<int>(integer(w, v, 2, 64));
   else if (key == "qps") c.qps = static_cast<int>(integer(w, v, 1, 256));
@@ -142,7 +143,7 @@ void set_key(const std::filesystem::path& file, RunConfig& c, const std::string&
   } else {
     Where(file, key_node, prefix + key)
         .fail("unknown key; settings are mode, collective, vni, ranks, qps, split, sport, size, iterations, rate, "
-              "wan (delay, jitter, loss, rate), bfd, events");
+              "cc, ack_timeout, wan (delay, jitter, loss, rate, ecn), bfd, events");
   }
 }
 
@@ -320,6 +321,7 @@ json config_json(const ExperimentSpec& spec, const RunConfig& c) {
   return {{"name", spec.name}, {"topology", spec.topology_text}, {"runner", spec.runner}, {"mode", c.mode},
           {"collective", c.collective}, {"vni", c.vni}, {"ranks", c.ranks}, {"qps", c.qps}, {"split", c.split},
           {"sport", c.sport}, {"size", c.size}, {"iterations", c.iterations}, {"rate", format_rate_bps(c.rate_bps)},
+          {"cc", c.cc},
           {"ack_timeout", format_duration_us(c.ack_timeout_us)},
           {"wan", wan::to_json(c.wan)}, {"bfd", c.bfd}, {"events", events}};
 }
