@@ -271,6 +271,14 @@ workload::TransportOptions transport_of(const WorkloadArgs& a) {
   return t;
 }
 
+workload::CollectiveOptions collective_of(const WorkloadArgs& a) {
+  workload::CollectiveOptions o;
+  o.bytes = a.size;
+  o.iterations = a.iterations;
+  o.timeout_ns = static_cast<int64_t>(a.timeout_s * 1e9);
+  return o;
+}
+
 }  // namespace
 
 void register_workload_command(CLI::App& app, Context& ctx) {
@@ -282,11 +290,8 @@ void register_workload_command(CLI::App& app, Context& ctx) {
   ar->callback([&ctx, a] {
     ctx.action = [&ctx, a] {
       const auto t = transport_of(*a);
-      workload::AllReduceOptions o;
-      o.bytes = a->size;
-      o.iterations = a->iterations;
-      o.timeout_ns = static_cast<int64_t>(a->timeout_s * 1e9);
-      emit(ctx.out, run_watched(*a, t, [&] { return workload::run_allreduce(hosts_of(*a), t, o); }), print_workload);
+      emit(ctx.out, run_watched(*a, t, [&] { return workload::run_allreduce(hosts_of(*a), t, {collective_of(*a)}); }),
+           print_workload);
     };
   });
   auto* st = cmd->add_subcommand("stream", "one-way bulk transfer: the first host sends --size to each other host per iteration");
@@ -294,11 +299,8 @@ void register_workload_command(CLI::App& app, Context& ctx) {
   st->callback([&ctx, a] {
     ctx.action = [&ctx, a] {
       const auto t = transport_of(*a);
-      workload::StreamOptions o;
-      o.bytes = a->size;
-      o.iterations = a->iterations;
-      o.timeout_ns = static_cast<int64_t>(a->timeout_s * 1e9);
-      emit(ctx.out, run_watched(*a, t, [&] { return workload::run_stream(hosts_of(*a), t, o); }), print_workload);
+      emit(ctx.out, run_watched(*a, t, [&] { return workload::run_stream(hosts_of(*a), t, {collective_of(*a)}); }),
+           print_workload);
     };
   });
   auto* ps = cmd->add_subcommand("ps", "parameter server: workers push gradients, servers aggregate and reply");
@@ -312,11 +314,8 @@ void register_workload_command(CLI::App& app, Context& ctx) {
                     std::to_string(a->workers) + " must equal the " +
                     std::to_string(a->hosts.size()) + " --hosts");
       const auto t = transport_of(*a);
-      workload::ParamServerOptions o;
+      workload::ParamServerOptions o{collective_of(*a)};
       o.servers = a->servers;
-      o.bytes = a->size;
-      o.iterations = a->iterations;
-      o.timeout_ns = static_cast<int64_t>(a->timeout_s * 1e9);
       emit(ctx.out, run_watched(*a, t, [&] { return workload::run_param_server(hosts_of(*a), t, o); }), print_workload);
     };
   });

@@ -126,29 +126,14 @@ workload::WorkloadReport run_collective(const RunConfig& c, const std::vector<wo
   t.rate_bps = static_cast<double>(c.rate_bps);
   t.ack_timeout_ns = static_cast<int64_t>(c.ack_timeout_us) * 1000;
   t.cc = workload::parse_cc_mode(c.cc);
-  const int64_t timeout_ns = 240'000'000'000;
-  if (c.collective == "stream") {
-    workload::StreamOptions o;
-    o.bytes = c.size;
-    o.iterations = c.iterations;
-    o.timeout_ns = timeout_ns;
-    o.on_start = [&] { events.start(); };
-    return workload::run_stream(hosts, t, o);
-  }
-  if (c.collective == "ps") {
-    workload::ParamServerOptions o;
-    o.bytes = c.size;
-    o.iterations = c.iterations;
-    o.timeout_ns = timeout_ns;
-    o.on_start = [&] { events.start(); };
-    return workload::run_param_server(hosts, t, o);
-  }
-  workload::AllReduceOptions o;
-  o.bytes = c.size;
-  o.iterations = c.iterations;
-  o.timeout_ns = timeout_ns;
-  o.on_start = [&] { events.start(); };
-  return workload::run_allreduce(hosts, t, o);
+  workload::CollectiveOptions base;
+  base.bytes = c.size;
+  base.iterations = c.iterations;
+  base.timeout_ns = 240'000'000'000;
+  base.on_start = [&] { events.start(); };
+  if (c.collective == "stream") return workload::run_stream(hosts, t, {base});
+  if (c.collective == "ps") return workload::run_param_server(hosts, t, {base});
+  return workload::run_allreduce(hosts, t, {base});
 }
 
 void workload_metrics(const workload::WorkloadReport& r, json& m) {

@@ -11,13 +11,8 @@
 
 namespace qpspread::workload {
 
-struct AllReduceOptions {
-  size_t bytes = 1 << 20;  // vector size per rank (rounded down to whole floats)
-  int iterations = 5;
-  int64_t timeout_ns = 60'000'000'000;  // the whole run
-  // Called once, by rank 0, as the first iteration starts (all ranks past its barrier).
-  std::function<void()> on_start;
-};
+// bytes: the vector per rank (rounded down to whole floats).
+struct AllReduceOptions : CollectiveOptions {};
 
 // Throws qpspread::Error (fewer than 2 hosts, a namespace or interface missing, a rank stuck).
 WorkloadReport run_allreduce(const std::vector<HostAddr>& hosts, const TransportOptions& opt,

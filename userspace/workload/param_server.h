@@ -11,13 +11,9 @@
 
 namespace qpspread::workload {
 
-struct ParamServerOptions {
+// bytes: the whole parameter vector, sharded over the servers.
+struct ParamServerOptions : CollectiveOptions {
   int servers = 1;  // the first `servers` hosts; the rest are workers
-  size_t bytes = 1 << 20;  // whole parameter vector, sharded over the servers
-  int iterations = 5;
-  int64_t timeout_ns = 60'000'000'000;
-  // Called once, by rank 0, as the first iteration starts (all ranks past its barrier).
-  std::function<void()> on_start;
 };
 
 // Throws qpspread::Error (no worker or server, a namespace or interface missing, a rank stuck).

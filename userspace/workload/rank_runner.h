@@ -29,6 +29,16 @@ class ProgressBarrier {
   std::atomic<bool> aborted_{false};
 };
 
+// What every collective takes: its size, iterations, the whole run's timeout, and a hook called
+// once, by rank 0, as the first iteration starts (all ranks past its barrier): where a study's
+// failure events start their clock.
+struct CollectiveOptions {
+  size_t bytes = 1 << 20;  // per rank (allreduce), per receiver (stream), the whole vector (ps)
+  int iterations = 5;
+  int64_t timeout_ns = 60'000'000'000;
+  std::function<void()> on_start;
+};
+
 struct QpReport {
   int rank = 0, peer = 0, index = 0;
   uint32_t qpn = 0;

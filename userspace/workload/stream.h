@@ -12,12 +12,8 @@
 
 namespace qpspread::workload {
 
-struct StreamOptions {
-  size_t bytes = 1 << 20;  // per receiver and iteration
-  int iterations = 5;
-  int64_t timeout_ns = 60'000'000'000;
-  std::function<void()> on_start;  // as AllReduceOptions::on_start
-};
+// bytes: per receiver and iteration.
+struct StreamOptions : CollectiveOptions {};
 
 // Throws qpspread::Error (fewer than 2 hosts, a namespace or interface missing, a rank stuck).
 WorkloadReport run_stream(const std::vector<HostAddr>& hosts, const TransportOptions& opt, const StreamOptions& so);
