@@ -250,35 +250,40 @@ std::string seconds_text(double s) {
   return buf;
 }
 
-// The time left: each run still to do takes what the finished runs of its part took on average
-// (its part's runs are alike: a resilience run takes far longer than a spread run), else what all
-// finished runs took.
+// The time left: each run still to do takes what the finished repeats of its point took on
+// average, else its part's runs (a resilience run takes far longer than a spread run), else all
+// finished runs.
 class Eta {
  public:
   Eta(const ExperimentSpec& spec, const std::vector<const ExperimentRun*>& todo) {
-    for (const ExperimentRun* r : todo) part_.push_back(spec.points[static_cast<size_t>(r->point)].part);
+    for (const ExperimentRun* r : todo) runs_.push_back({r->point, spec.points[static_cast<size_t>(r->point)].part});
   }
   void done(size_t i, double seconds) {
-    auto& [sum, n] = by_part_[part_[i]];
-    sum += seconds;
-    n++;
-    all_ += seconds;
-    runs_++;
+    add(by_point_[runs_[i].first], seconds);
+    add(by_part_[runs_[i].second], seconds);
+    add(all_, seconds);
   }
   double remaining(size_t i) const {
     double left = 0;
-    for (size_t j = i + 1; j < part_.size(); j++) {
-      const auto it = by_part_.find(part_[j]);
-      left += it != by_part_.end() ? it->second.first / it->second.second : all_ / runs_;
+    for (size_t j = i + 1; j < runs_.size(); j++) {
+      const auto pt = by_point_.find(runs_[j].first);
+      const auto pa = by_part_.find(runs_[j].second);
+      left += pt != by_point_.end() ? mean(pt->second) : pa != by_part_.end() ? mean(pa->second) : mean(all_);
     }
     return left;
   }
 
  private:
-  std::vector<std::string> part_;
-  std::map<std::string, std::pair<double, int>> by_part_;
-  double all_ = 0;
-  int runs_ = 0;
+  using Sum = std::pair<double, int>;
+  static void add(Sum& s, double v) {
+    s.first += v;
+    s.second++;
+  }
+  static double mean(const Sum& s) { return s.second ? s.first / s.second : 0; }
+  std::vector<std::pair<int, std::string>> runs_;  // point, part
+  std::map<int, Sum> by_point_;
+  std::map<std::string, Sum> by_part_;
+  Sum all_{0, 0};
 };
 
 std::string label_text(const ExperimentPoint& p) {
