@@ -3,7 +3,8 @@
  * XDP on underlay interfaces, before the node's own route lookup. Two roles, chosen per instance
  * in .rodata (the verifier drops the code of a role that is off):
  *  - rx (uplinks of a VTEP): counts every received VXLAN frame per path (ingress interface, VNI,
- *    remote VTEP), RoCEv2 inside apart, and tracks each QP's PSNs: reordered and gaps;
+ *    remote VTEP), RoCEv2 inside apart, CE-marked frames and CNPs apart, and tracks each QP's
+ *    PSNs: reordered and gaps (and its CE marks and CNPs);
  *  - transit (a node forwarding VXLAN it did not encapsulate): rewrites the outer UDP source port
  *    from the inner destination QP exactly as a VTEP in mode qp-hash would choose it, keeping the
  *    outer UDP checksum valid. No other byte changes.
@@ -53,7 +54,7 @@ static __always_inline int qps_psn_in_sequence(__u8 opcode)
  * last-writer-wins; the counters are atomic because a path change can briefly split a QP over two.
  */
 static __always_inline void qps_track_psn(__u32 vni, const struct qps_roce_flow *flow, __u32 ifindex,
-					  __u32 len)
+					  __u32 len, int ce)
 {
 	struct qps_qp_key key = { .vni = vni, .qpn = flow->dest_qp };
 	struct qps_qp_rx *q = bpf_map_lookup_elem(&qp_rx, &key);
@@ -65,6 +66,8 @@ static __always_inline void qps_track_psn(__u32 vni, const struct qps_roce_flow 
 			.bytes = len,
 			.next_psn = (flow->psn + 1) & QPS_PSN_MASK,
 			.ifindex = ifindex,
+			.ecn_ce = ce,
+			.cnp = flow->opcode == QPS_OP_CNP,
 		};
 
 		bpf_map_update_elem(&qp_rx, &key, &init, BPF_NOEXIST);
@@ -72,6 +75,10 @@ static __always_inline void qps_track_psn(__u32 vni, const struct qps_roce_flow 
 	}
 	__sync_fetch_and_add(&q->packets, 1);
 	__sync_fetch_and_add(&q->bytes, len);
+	if (ce)
+		__sync_fetch_and_add(&q->ecn_ce, 1);
+	if (flow->opcode == QPS_OP_CNP)
+		__sync_fetch_and_add(&q->cnp, 1);
 	q->ifindex = ifindex;
 	if (!qps_psn_in_sequence(flow->opcode))
 		return;
@@ -124,7 +131,7 @@ int qps_underlay_xdp(struct xdp_md *ctx)
 			/* Counted per interface too, so every frame it receives is in rx_paths once. */
 			struct qps_path_key other = { .ifindex = ctx->ingress_ifindex, .vni = QPS_VNI_OTHER };
 
-			qps_count_path(&rx_paths, &other, pkt.len, 0);
+			qps_count_path(&rx_paths, &other, pkt.len, 0, 0, 0);
 		}
 		qps_count_reason(&xdp_reasons, reason, pkt.len);
 		return XDP_PASS;
@@ -136,10 +143,12 @@ int qps_underlay_xdp(struct xdp_md *ctx)
 	if (qps_xdp.roles & QPS_XDP_RX) {
 		struct qps_path_key key = { .ifindex = ctx->ingress_ifindex, .vni = o.vni };
 
+		int ce = o.ecn == 3, cnp = roce == QPS_PARSE_OK && flow.opcode == QPS_OP_CNP;
+
 		__builtin_memcpy(key.remote, o.src, 16);
-		qps_count_path(&rx_paths, &key, pkt.len, roce == QPS_PARSE_OK);
+		qps_count_path(&rx_paths, &key, pkt.len, roce == QPS_PARSE_OK, ce, cnp);
 		if (roce == QPS_PARSE_OK)
-			qps_track_psn(o.vni, &flow, ctx->ingress_ifindex, pkt.len);
+			qps_track_psn(o.vni, &flow, ctx->ingress_ifindex, pkt.len, ce);
 	}
 	qps_count_reason(&xdp_reasons, reason, pkt.len);
 	return XDP_PASS;

@@ -62,14 +62,14 @@ int qps_uplink_egress(struct __sk_buff *skb)
 	if (reason != QPS_PARSE_OK) {
 		/* Counted per interface too, so every frame it sends is in path_stats once. */
 		key.vni = QPS_VNI_OTHER;
-		qps_count_path(&path_stats, &key, pkt.len, 0);
+		qps_count_path(&path_stats, &key, pkt.len, 0, 0, 0);
 		qps_count_reason(&uplink_reasons, reason, pkt.len);
 		return TC_ACT_UNSPEC;
 	}
 	key.vni = o.vni;
 	__builtin_memcpy(key.remote, o.dst, 16);
 	reason = qps_parse_rocev2(o.inner, pkt.data_end, &flow);
-	qps_count_path(&path_stats, &key, pkt.len, reason == QPS_PARSE_OK);
+	qps_count_path(&path_stats, &key, pkt.len, reason == QPS_PARSE_OK, 0, 0);
 	if (reason == QPS_PARSE_OK)
 		qps_track_qp(o.vni, flow.dest_qp, skb->ifindex, bpf_ntohs(o.udp->source));
 	return TC_ACT_UNSPEC;

@@ -41,7 +41,7 @@ std::vector<PathStats> read_paths(int fd) {
   std::vector<PathStats> out;
   if (fd < 0) return out;
   for (const auto& [k, s] : read_percpu_map<qps_path_key, qps_path_stats>(fd, sum_cpus<qps_path_stats>))
-    out.push_back({k.ifindex, k.vni, vtep_text(k.remote), s.packets, s.bytes, s.roce_packets, s.roce_bytes});
+    out.push_back({k.ifindex, k.vni, vtep_text(k.remote), s.packets, s.bytes, s.roce_packets, s.roce_bytes, s.ecn_ce, s.cnp});
   return out;
 }
 
@@ -58,6 +58,8 @@ void add_counters(qps_path_stats& sum, const qps_path_stats& cpu) {
   sum.bytes += cpu.bytes;
   sum.roce_packets += cpu.roce_packets;
   sum.roce_bytes += cpu.roce_bytes;
+  sum.ecn_ce += cpu.ecn_ce;
+  sum.cnp += cpu.cnp;
 }
 
 void add_counters(qps_reason_stats& sum, const qps_reason_stats& cpu) {

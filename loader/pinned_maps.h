@@ -36,6 +36,7 @@ struct PathStats {
   uint32_t vni = 0;
   std::string remote;  // remote VTEP address
   uint64_t packets = 0, bytes = 0, roce_packets = 0, roce_bytes = 0;
+  uint64_t ecn_ce = 0, cnp = 0;  // received: CE-marked frames and CNPs (0 on the send side)
 };
 
 struct ReasonStats {

@@ -43,7 +43,8 @@ static __always_inline void qps_count_reason(void *reasons_map, __u32 reason, __
 }
 
 /* One VXLAN frame on its path, RoCEv2 inside counted apart. */
-static __always_inline void qps_count_path(void *paths_map, const struct qps_path_key *key, __u32 len, int roce)
+static __always_inline void qps_count_path(void *paths_map, const struct qps_path_key *key, __u32 len, int roce,
+					   int ce, int cnp)
 {
 	struct qps_path_stats *s = bpf_map_lookup_elem(paths_map, key);
 
@@ -61,6 +62,8 @@ static __always_inline void qps_count_path(void *paths_map, const struct qps_pat
 		s->roce_packets++;
 		s->roce_bytes += len;
 	}
+	s->ecn_ce += ce;
+	s->cnp += cnp;
 }
 
 /*

@@ -17,6 +17,7 @@ struct qps_outer {
 	__u8 src[16];  /* IPv4 as ::ffff:a.b.c.d */
 	__u8 dst[16];
 	__u32 vni;
+	__u8 ecn;            /* the outer IP header's ECN field: 3 = CE */
 	struct udphdr *udp;  /* the outer UDP header, for programs that rewrite it */
 	void *inner;         /* the inner Ethernet frame */
 };
@@ -62,6 +63,7 @@ static __always_inline enum qps_reason qps_parse_vxlan(void *data, void *data_en
 			return QPS_R_NOT_VXLAN;
 		qps_v4_mapped(o->src, ip->saddr);
 		qps_v4_mapped(o->dst, ip->daddr);
+		o->ecn = ip->tos & 3;
 		udp = l3 + ihl_len;
 	} else if (proto == bpf_htons(ETH_P_IPV6)) {
 		struct ipv6hdr *ip6 = l3;
@@ -72,6 +74,7 @@ static __always_inline enum qps_reason qps_parse_vxlan(void *data, void *data_en
 			return QPS_R_NOT_VXLAN;
 		__builtin_memcpy(o->src, &ip6->saddr, 16);
 		__builtin_memcpy(o->dst, &ip6->daddr, 16);
+		o->ecn = (ip6->flow_lbl[0] >> 4) & 3;  /* traffic class: priority (4 bits) then flow_lbl[0]'s top 4 */
 		udp = (void *)(ip6 + 1);
 	} else {
 		return QPS_R_NOT_IP;

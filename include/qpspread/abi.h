@@ -151,6 +151,8 @@ struct qps_path_stats {
 	__u64 bytes;
 	__u64 roce_packets;  /* ... of which RoCEv2 inside */
 	__u64 roce_bytes;
+	__u64 ecn_ce;        /* received (rx): VXLAN frames whose outer header says CE */
+	__u64 cnp;           /* received (rx): RoCEv2 CNPs (BTH opcode 0x81) inside */
 };
 
 /* Where a QP's frames leave: the uplink and outer source port last used, and how often it moved. */
@@ -178,6 +180,8 @@ struct qps_qp_rx {
 	__u64 bytes;
 	__u64 reordered; /* frames whose PSN was lower than expected */
 	__u64 gaps;      /* times the PSN jumped ahead of the expected one */
+	__u64 ecn_ce;    /* frames whose outer header said CE */
+	__u64 cnp;       /* CNPs to this QP */
 	__u32 next_psn;  /* the PSN expected next */
 	__u32 ifindex;   /* the interface it last arrived by */
 };

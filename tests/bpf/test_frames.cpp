@@ -146,6 +146,7 @@ std::vector<uint8_t> wrap_vxlan(const std::vector<uint8_t>& inner, const OuterDe
   const std::array<uint8_t, 16> dst = outer_dst(o.ipv6);
   if (o.ipv6) {
     uint8_t h[40] = {0x60};
+    h[1] = static_cast<uint8_t>((o.ecn & 3) << 4);  // traffic class: its low 2 bits in byte 1's high nibble
     h[4] = static_cast<uint8_t>(udp_len >> 8);
     h[5] = static_cast<uint8_t>(udp_len);
     h[6] = o.proto;
@@ -157,6 +158,7 @@ std::vector<uint8_t> wrap_vxlan(const std::vector<uint8_t>& inner, const OuterDe
     append(f, h, sizeof(h));
   } else {
     uint8_t h[20] = {0x45};
+    h[1] = o.ecn & 3;
     h[2] = static_cast<uint8_t>((20 + udp_len) >> 8);
     h[3] = static_cast<uint8_t>(20 + udp_len);
     h[8] = 64;

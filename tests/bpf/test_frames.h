@@ -46,6 +46,7 @@ struct OuterDesc {
   uint32_t vni = 100;
   uint16_t group_policy_id = 0;  // VXLAN-GBP (bytes 2-3 of the VXLAN header; G flag set when non-zero)
   bool udp_csum = false; // compute the outer UDP checksum (else 0: none, as Linux VXLAN over IPv4 sends by default)
+  uint8_t ecn = 0;       // the outer ECN field (3: CE, as a queue on the way marks it)
 };
 std::vector<uint8_t> wrap_vxlan(const std::vector<uint8_t>& inner, const OuterDesc& o);
 // Where wrap_vxlan put the outer UDP header.

@@ -228,6 +228,30 @@ TEST_F(UnderlayXdp, AcknowledgementsDoNotMoveTheExpectedPsn) {
   EXPECT_EQ(q->reordered, 0u);
 }
 
+// Congestion as the fabric signals it: frames a queue marked CE (outer header, IPv4 and IPv6) and
+// CNPs, counted per path and per QP, each exactly once.
+TEST_F(UnderlayXdp, RxCountsCeMarkedFramesAndCnpsPerPathAndQp) {
+  use(QPS_XDP_RX);
+  for (bool v6 : {false, true}) {
+    SCOPED_TRACE(v6 ? "IPv6 underlay" : "IPv4 underlay");
+    const uint32_t qpn = v6 ? 0x66 : 0x44;
+    pass_unchanged(wrap_vxlan(make_frame({.qpn = qpn, .psn = 1}), {.ipv6 = v6, .ecn = 3}));
+    pass_unchanged(wrap_vxlan(make_frame({.qpn = qpn, .psn = 2}), {.ipv6 = v6, .ecn = 2}));  // ECT(0): not marked
+    pass_unchanged(wrap_vxlan(make_frame({.qpn = qpn, .psn = 3}), {.ipv6 = v6, .ecn = 3}));
+    pass_unchanged(wrap_vxlan(make_frame({.qpn = qpn, .psn = 0, .opcode = 0x81}), {.ipv6 = v6}));
+    pass_unchanged(wrap_vxlan(make_frame({.ethertype = 0x0806}), {.ipv6 = v6, .ecn = 3}));  // not RoCE, still CE
+    const qps_path_stats p = rx_path(v6);
+    EXPECT_EQ(p.packets, 5u);
+    EXPECT_EQ(p.ecn_ce, 3u);
+    EXPECT_EQ(p.cnp, 1u);
+    const auto q = qp(qpn);
+    ASSERT_TRUE(q);
+    EXPECT_EQ(q->ecn_ce, 2u);
+    EXPECT_EQ(q->cnp, 1u);
+    EXPECT_EQ(q->gaps, 0u) << "a CNP does not move the PSN";
+  }
+}
+
 TEST_F(UnderlayXdp, RxRoleAloneNeverRewrites) {
   use(QPS_XDP_RX);
   set_mode(QPS_MODE_QP_HASH);

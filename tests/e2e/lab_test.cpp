@@ -302,6 +302,45 @@ TEST_F(LabTest, QpspreadAttachesToALeafByLabAndNode) {
   EXPECT_EQ(run({QPSPREAD_BIN, "detach", "--lab", name_, "--node", "dc1-leaf1"}).exit_code, 0);
 }
 
+// Congestion, counted where it arrives: the WAN queue marks (ECN), the receiving leaf's XDP counts
+// the CE-marked frames per path and per QP, the sending leaf's counts the CNPs coming back; each
+// equals what the workload's hosts saw (marked frames received, CNPs sent).
+TEST_F(LabTest, CeMarksAndCnpsAreCountedOnThePathsAndQps) {
+  for (const char* w : {"wan1", "wan2"}) ASSERT_EQ(lab({"impair", w, "--rate", "20mbit", "--ecn", "5kb,30kb,20%"}).exit_code, 0);
+  for (const char* leaf : {"dc1-leaf1", "dc2-leaf1"})
+    ASSERT_EQ(run({QPSPREAD_BIN, "attach", "--lab", name_, "--node", leaf}).exit_code, 0);
+  CommandResult w = run({QPSPREAD_BIN, "-j", "workload", "stream", "--hosts", netns("dc1-leaf1-h100"), netns("dc2-leaf1-h100"),
+                         "--qps", "4", "--split", "split", "--sport", "fixed", "--rate", "40mbit", "--size", "1000000",
+                         "--iterations", "1", "--ack-timeout", "250ms", "--cc", "dcqcn"});
+  auto vni100 = [&](const std::string& node) {
+    const json s = json::parse(run({QPSPREAD_BIN, "-j", "stats", "--lab", name_, "--node", node}).out);
+    for (const auto& v : s["vnis"])
+      if (v["vni"] == 100) return v;
+    return json();
+  };
+  const json rx = vni100("dc2-leaf1"), tx = vni100("dc1-leaf1");
+  for (const char* leaf : {"dc1-leaf1", "dc2-leaf1"}) run({QPSPREAD_BIN, "detach", "--lab", name_, "--node", leaf});
+  for (const char* w : {"wan1", "wan2"}) lab({"impair", w, "--rate", "0", "--ecn", "0"});
+  ASSERT_EQ(w.exit_code, 0) << w.err;
+  const json wj = json::parse(w.out);
+  ASSERT_TRUE(rx.is_object() && tx.is_object());
+  uint64_t path_ce = 0, qp_ce = 0, path_cnp = 0, qp_cnp = 0;
+  for (const auto& p : rx["paths"]) path_ce += p["rx_ecn_ce"].get<uint64_t>();
+  for (const auto& q : rx["qps"]) qp_ce += q["ecn_ce"].get<uint64_t>();
+  for (const auto& p : tx["paths"]) path_cnp += p["rx_cnp"].get<uint64_t>();
+  for (const auto& q : tx["qps"]) qp_cnp += q["cnp"].get<uint64_t>();
+  std::printf("CE-marked frames: hosts %lu, receiving leaf's paths %lu, QPs %lu; CNPs: sent %lu, sending leaf's paths %lu, QPs %lu\n",
+              static_cast<unsigned long>(wj["ecn_ce_rx"].get<uint64_t>()), static_cast<unsigned long>(path_ce),
+              static_cast<unsigned long>(qp_ce), static_cast<unsigned long>(wj["cnp_tx"].get<uint64_t>()),
+              static_cast<unsigned long>(path_cnp), static_cast<unsigned long>(qp_cnp));
+  EXPECT_GT(wj["ecn_ce_rx"].get<uint64_t>(), 0u) << "twice the WAN's rate offered: the queue marks";
+  EXPECT_EQ(path_ce, wj["ecn_ce_rx"].get<uint64_t>());
+  EXPECT_EQ(qp_ce, wj["ecn_ce_rx"].get<uint64_t>());
+  EXPECT_GT(wj["cnp_tx"].get<uint64_t>(), 0u);
+  EXPECT_EQ(path_cnp, wj["cnp_tx"].get<uint64_t>());
+  EXPECT_EQ(qp_cnp, wj["cnp_tx"].get<uint64_t>());
+}
+
 // Last: down removes every namespace (nodes and WAN wires), process and pin of the lab.
 TEST_F(LabTest, ZDownLeavesNoNamespaceProcessOrPin) {
   const auto state = lab::LabState::load(name_);

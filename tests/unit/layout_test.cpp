@@ -44,15 +44,16 @@ const std::vector<StructLayout>& layouts() {
         M(qps_attachment, xdp_flags), M(qps_attachment, xdp)}},
       {"qps_path_key", sizeof(qps_path_key), {M(qps_path_key, ifindex), M(qps_path_key, vni), M(qps_path_key, remote)}},
       {"qps_path_stats", sizeof(qps_path_stats),
-       {M(qps_path_stats, packets), M(qps_path_stats, bytes), M(qps_path_stats, roce_packets), M(qps_path_stats, roce_bytes)}},
+       {M(qps_path_stats, packets), M(qps_path_stats, bytes), M(qps_path_stats, roce_packets), M(qps_path_stats, roce_bytes),
+        M(qps_path_stats, ecn_ce), M(qps_path_stats, cnp)}},
       {"qps_qp_path", sizeof(qps_qp_path), {M(qps_qp_path, ifindex), M(qps_qp_path, sport), M(qps_qp_path, _pad), M(qps_qp_path, moves)}},
       {"qps_uplink_cfg", sizeof(qps_uplink_cfg), {M(qps_uplink_cfg, vxlan_port), M(qps_uplink_cfg, _pad)}},
       {"qps_xdp_cfg", sizeof(qps_xdp_cfg),
        {M(qps_xdp_cfg, vxlan_port), M(qps_xdp_cfg, port_min), M(qps_xdp_cfg, port_count), M(qps_xdp_cfg, roles),
         M(qps_xdp_cfg, _pad)}},
       {"qps_qp_rx", sizeof(qps_qp_rx),
-       {M(qps_qp_rx, packets), M(qps_qp_rx, bytes), M(qps_qp_rx, reordered), M(qps_qp_rx, gaps), M(qps_qp_rx, next_psn),
-        M(qps_qp_rx, ifindex)}},
+       {M(qps_qp_rx, packets), M(qps_qp_rx, bytes), M(qps_qp_rx, reordered), M(qps_qp_rx, gaps), M(qps_qp_rx, ecn_ce),
+        M(qps_qp_rx, cnp), M(qps_qp_rx, next_psn), M(qps_qp_rx, ifindex)}},
   };
   return l;
 }

@@ -88,7 +88,11 @@ std::string prometheus_text(const StatsReport& r) {
       {{"qpspread_path_rx_rocev2_packets_total", "counter", "VXLAN frames with RoCEv2 inside received on the path"},
        [](const VniPath& p) { return num(p.rx.roce_packets); }},
       {{"qpspread_path_rx_rocev2_bytes_total", "counter", "bytes of VXLAN frames with RoCEv2 inside received on the path"},
-       [](const VniPath& p) { return num(p.rx.roce_bytes); }}};
+       [](const VniPath& p) { return num(p.rx.roce_bytes); }},
+      {{"qpspread_path_ecn_ce_total", "counter", "VXLAN frames received on the path with CE in the outer header"},
+       [](const VniPath& p) { return num(p.rx.ecn_ce); }},
+      {{"qpspread_path_cnp_total", "counter", "RoCEv2 congestion notifications (CNPs) received on the path"},
+       [](const VniPath& p) { return num(p.rx.cnp); }}};
   for (const auto& [family, get] : path_counters) {
     w.family(family);
     path_samples(w, r, family.name, ns, get);

@@ -14,7 +14,8 @@ using nlohmann::json;
 
 PathCounters find_path(const std::vector<PathStats>& all, uint32_t vni, const std::string& remote, uint32_t ifindex) {
   for (const auto& p : all)
-    if (p.vni == vni && p.remote == remote && p.ifindex == ifindex) return {p.packets, p.bytes, p.roce_packets, p.roce_bytes};
+    if (p.vni == vni && p.remote == remote && p.ifindex == ifindex)
+      return {p.packets, p.bytes, p.roce_packets, p.roce_bytes, p.ecn_ce, p.cnp};
   return {};
 }
 
@@ -76,6 +77,8 @@ std::vector<QpRow> vni_qps(uint32_t vni, const std::vector<QpStats>& sent, const
     row.rx_path = ifname_or_index(pr, rx.ifindex);
     row.reordered = rx.reordered;
     row.gaps = rx.gaps;
+    row.ecn_ce = rx.ecn_ce;
+    row.cnp = rx.cnp;
   }
   std::vector<QpRow> out;
   out.reserve(by_qpn.size());
@@ -174,6 +177,8 @@ json path_json(const VniPath& p) {
           {"rx_bytes", p.rx.bytes},
           {"rx_roce_packets", p.rx.roce_packets},
           {"rx_roce_bytes", p.rx.roce_bytes},
+          {"rx_ecn_ce", p.rx.ecn_ce},
+          {"rx_cnp", p.rx.cnp},
           {"share", p.share}};
 }
 
@@ -189,7 +194,9 @@ json qp_json(const QpRow& q) {
           {"rx_bytes", q.rx_bytes},
           {"rx_path", or_null(q.rx_path)},
           {"reordered", q.reordered},
-          {"gaps", q.gaps}};
+          {"gaps", q.gaps},
+          {"ecn_ce", q.ecn_ce},
+          {"cnp", q.cnp}};
 }
 
 json uplink_json(const UplinkTotals& u) {
@@ -228,11 +235,12 @@ const char* name_or_dash(const std::optional<std::string>& v) { return v ? v->c_
 unsigned long ul(uint64_t v) { return static_cast<unsigned long>(v); }
 
 void print_paths(const VniReport& v) {
-  std::printf("  %-10s %-16s %11s %10s %11s %10s %7s\n", "UPLINK", "REMOTE-VTEP", "TX-PACKETS", "TX-BYTES", "RX-PACKETS",
-              "RX-BYTES", "SHARE");
+  std::printf("  %-10s %-16s %11s %10s %11s %10s %8s %6s %7s\n", "UPLINK", "REMOTE-VTEP", "TX-PACKETS", "TX-BYTES",
+              "RX-PACKETS", "RX-BYTES", "RX-CE", "RX-CNP", "SHARE");
   for (const auto& p : v.paths)
-    std::printf("  %-10s %-16s %11lu %10s %11lu %10s %6.1f%%\n", p.ifname.c_str(), p.remote_vtep.c_str(), ul(p.tx.packets),
-                human_bytes(p.tx.bytes).c_str(), ul(p.rx.packets), human_bytes(p.rx.bytes).c_str(), 100 * p.share);
+    std::printf("  %-10s %-16s %11lu %10s %11lu %10s %8lu %6lu %6.1f%%\n", p.ifname.c_str(), p.remote_vtep.c_str(),
+                ul(p.tx.packets), human_bytes(p.tx.bytes).c_str(), ul(p.rx.packets), human_bytes(p.rx.bytes).c_str(),
+                ul(p.rx.ecn_ce), ul(p.rx.cnp), 100 * p.share);
   std::set<std::string> uplinks;
   for (const auto& p : v.paths) uplinks.insert(p.ifname);
   std::printf("  imbalance %.2f, Jain's index %.3f (over the tx RoCEv2 bytes of %zu uplinks)\n", v.balance.imbalance,

@@ -19,6 +19,7 @@ namespace qpspread::report {
 
 struct PathCounters {
   uint64_t packets = 0, bytes = 0, roce_packets = 0, roce_bytes = 0;
+  uint64_t ecn_ce = 0, cnp = 0;  // received only: frames marked CE on the way, RoCEv2 CNPs
 };
 
 // One attached uplink toward one remote VTEP of the VNI. tx: what left by the uplink toward the
@@ -40,6 +41,7 @@ struct QpRow {
   uint64_t rx_packets = 0, rx_bytes = 0;  // received (XDP)
   std::optional<std::string> rx_path;
   uint64_t reordered = 0, gaps = 0;
+  uint64_t ecn_ce = 0, cnp = 0;  // received: CE-marked frames of the QP, CNPs to it
 };
 
 struct VniReport {
@@ -81,9 +83,9 @@ StatsReport make_stats(const NetnsStatus& st, const PathReport& pr, const std::v
 //  "uplinks": [{"ifname", "tx_packets", "tx_bytes", "tx_other_packets", ..., "rx_...": every frame}],
 //  "reasons", "uplink_reasons", "xdp_reasons"}
 // mode: "off" / "qp-hash", or null for a VNI only observed on the uplinks. paths[]: ifname,
-// remote_vtep, tx_/rx_ packets, bytes, roce_packets, roce_bytes, share (of tx RoCEv2 bytes).
-// qps[]: qpn, packets, bytes, sport, path, path_sport, moves (sent), rx_packets, rx_bytes, rx_path,
-// reordered, gaps (received); path, path_sport and rx_path are null when unknown. Each reasons
+// remote_vtep, tx_/rx_ packets, bytes, roce_packets, roce_bytes, rx_ecn_ce, rx_cnp, share (of tx
+// RoCEv2 bytes). qps[]: qpn, packets, bytes, sport, path, path_sport, moves (sent), rx_packets,
+// rx_bytes, rx_path, reordered, gaps, ecn_ce, cnp (received); path, path_sport and rx_path are null when unknown. Each reasons
 // object is {name: {"packets", "bytes"}}, empty when that program is not attached.
 nlohmann::json to_json(const StatsReport& report);
 nlohmann::json reasons_json(const std::vector<ReasonStats>& reasons);

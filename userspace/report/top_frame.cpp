@@ -49,7 +49,9 @@ json vni_paths(const VniReport* before, const VniReport& after, Rate r) {
                      {"tx_pps", r.per_s(grew(b, p, &VniPath::tx, &P::packets))},
                      {"tx_bps", r.bits_per_s(grew(b, p, &VniPath::tx, &P::bytes))},
                      {"rx_pps", r.per_s(grew(b, p, &VniPath::rx, &P::packets))},
-                     {"rx_bps", r.bits_per_s(grew(b, p, &VniPath::rx, &P::bytes))}});
+                     {"rx_bps", r.bits_per_s(grew(b, p, &VniPath::rx, &P::bytes))},
+                     {"rx_ce_pps", r.per_s(grew(b, p, &VniPath::rx, &P::ecn_ce))},
+                     {"rx_cnp_pps", r.per_s(grew(b, p, &VniPath::rx, &P::cnp))}});
     roce.push_back(grew(b, p, &VniPath::tx, &P::roce_bytes));
     uplink_load.emplace_back(p.ifname, roce.back());
   }
@@ -92,15 +94,15 @@ void render_vni(std::string& s, const json& v) {
                 v["mode"].is_string() ? v["mode"].get<std::string>().c_str() : "-", v["paths"].size(), v["qp_count"].get<unsigned>());
   s += line;
   if (!v["paths"].empty()) {
-    std::snprintf(line, sizeof(line), "  %-10s %-16s %10s %12s %10s %12s %7s\n", "UPLINK", "REMOTE-VTEP", "TX-PKT/S",
-                  "TX-BIT/S", "RX-PKT/S", "RX-BIT/S", "SHARE");
+    std::snprintf(line, sizeof(line), "  %-10s %-16s %10s %12s %10s %12s %7s %7s %7s\n", "UPLINK", "REMOTE-VTEP",
+                  "TX-PKT/S", "TX-BIT/S", "RX-PKT/S", "RX-BIT/S", "CE/S", "CNP/S", "SHARE");
     s += line;
     for (const auto& p : v["paths"]) {
-      std::snprintf(line, sizeof(line), "  %-10s %-16s %10.0f %12s %10.0f %12s %6.1f%%\n",
+      std::snprintf(line, sizeof(line), "  %-10s %-16s %10.0f %12s %10.0f %12s %7.0f %7.0f %6.1f%%\n",
                     p["ifname"].get<std::string>().c_str(), p["remote_vtep"].get<std::string>().c_str(),
                     p["tx_pps"].get<double>(), human_rate(p["tx_bps"].get<double>(), "bit/s").c_str(),
                     p["rx_pps"].get<double>(), human_rate(p["rx_bps"].get<double>(), "bit/s").c_str(),
-                    100 * p["share"].get<double>());
+                    p.value("rx_ce_pps", 0.0), p.value("rx_cnp_pps", 0.0), 100 * p["share"].get<double>());
       s += line;
     }
     std::snprintf(line, sizeof(line), "  imbalance %.2f, Jain's index %.3f\n", v["imbalance"].get<double>(),

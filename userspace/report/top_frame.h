@@ -18,7 +18,8 @@ namespace qpspread::report {
 uint64_t counter_delta(uint64_t before, uint64_t after);
 
 // {"netns", "elapsed", "vnis": [{"vni", "mode", "qp_count",
-//   "paths": [{"ifname", "remote_vtep", "tx_pps", "tx_bps", "rx_pps", "rx_bps", "share"}],
+//   "paths": [{"ifname", "remote_vtep", "tx_pps", "tx_bps", "rx_pps", "rx_bps", "rx_ce_pps", "rx_cnp_pps",
+//              "share"}],
 //   "imbalance", "jain", "qps": [{"qpn", "path"?, "pps", "bps", "moves", "reordered", "gaps"}]}]}
 // Shares, imbalance and Jain's index (uplink_balance) are over the interval's RoCEv2 bytes per
 // path; moves, reordered and gaps are the interval's counts. `qps` holds the `top_qps` busiest by
