@@ -133,7 +133,7 @@ TEST_F(WorkloadE2e, CliPrintsJsonForAllReduceAndPs) {
 // rate, its parameters are the paper's scaled to that rate.
 TEST_F(WorkloadE2e, StreamDeliversToEveryReceiverAndReportsDcqcn) {
   std::vector<std::string> argv = {QPSPREAD_BIN, "-j", "workload", "stream", "--size", "300000", "--iterations", "2",
-                                   "--qps", "4", "--split", "split", "--rate", "400mbit", "--hosts"};
+                                   "--qps", "4", "--split", "split", "--rate", "400mbit", "--window", "8", "--hosts"};
   for (const auto& h : hosts_) argv.push_back(h.netns);
   const CommandResult r = run(argv);
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
@@ -142,6 +142,7 @@ TEST_F(WorkloadE2e, StreamDeliversToEveryReceiverAndReportsDcqcn) {
   EXPECT_EQ(j["options"]["dcqcn"]["line_rate"], "400mbit");
   EXPECT_EQ(j["options"]["dcqcn"]["increase_period"], "5500us") << "55 us x 40 Gbit/s / 400 Mbit/s";
   EXPECT_EQ(j["options"]["cnp_interval"], "5ms");
+  EXPECT_EQ(j["options"]["window"], 8);
   uint64_t sent = 0, received = 0;
   for (const auto& q : j["qps"]) {
     if (q["rank"] == 0) sent += q["tx_bytes"].get<uint64_t>();

@@ -34,7 +34,7 @@ struct WorkloadArgs {
   std::string ifname = "eth1";
   int qps = 1;
   std::string split = "rr", sport = "qpn", rate = "0", ack_timeout = "20ms";
-  uint32_t mtu = 1024;
+  uint32_t mtu = 1024, window = 256;
   size_t size = 1 << 20;
   int iterations = 5;
   int workers = 0, servers = 1;
@@ -87,6 +87,7 @@ json stats_json(const workload::WorkloadReport& r, const workload::TransportOpti
               {"sport", workload::sport_model_name(opt.sport)},
               {"rate_bps", opt.rate_bps},
               {"mtu", opt.mtu},
+              {"window", opt.window},
               {"cc", workload::cc_mode_name(opt.cc)},
               {"cnp_interval", format_duration_us(static_cast<uint64_t>(opt.cnp_interval_ns / 1000))},
               {"dcqcn", dcqcn_json(opt)}}}};
@@ -213,6 +214,8 @@ void add_common(CLI::App* cmd, WorkloadArgs& a) {
                   "300ms; above the round trip")
       ->capture_default_str();
   cmd->add_option("--mtu", a.mtu, "RoCE payload bytes per frame")->check(CLI::Range(256, 4096))->capture_default_str();
+  cmd->add_option("--window", a.window, "frames a QP may have in flight (sent, not acknowledged)")
+      ->check(CLI::Range(1, 1 << 20))->capture_default_str();
   cmd->add_option("--size", a.size, "bytes per rank (allreduce) or parameter bytes (ps)")
       ->check(CLI::Range(size_t{64}, size_t{1} << 30))->capture_default_str();
   cmd->add_option("--iterations", a.iterations, "iterations")->check(CLI::Range(1, 100000))->capture_default_str();
@@ -250,6 +253,7 @@ workload::TransportOptions transport_of(const WorkloadArgs& a) {
   t.ack_timeout_ns = static_cast<int64_t>(parse_duration_us("--ack-timeout", a.ack_timeout)) * 1000;
   if (t.ack_timeout_ns < 100'000) throw Error("--ack-timeout: '" + a.ack_timeout + "' is shorter than 100us");
   t.mtu = a.mtu;
+  t.window = a.window;
   t.cc = workload::parse_cc_mode(a.cc);
   t.cnp_interval_ns = static_cast<int64_t>(parse_duration_us("--cnp-interval", a.cnp_interval)) * 1000;
   if (t.cnp_interval_ns == 0) t.cnp_interval_ns = workload::cnp_interval_for(t.rate_bps);
