@@ -14,10 +14,10 @@
 #include <bpf/bpf_helpers.h>
 
 #include "qpspread/abi.h"
+#include "qpspread/csum.h"
 #include "qpspread/flow_hash.h"
 #include "lib/attachments.h"
 #include "lib/counters.h"
-#include "lib/csum.h"
 #include "lib/parse_outer.h"
 #include "lib/pkt.h"
 #include "lib/vni_mode.h"

@@ -41,28 +41,29 @@ uint16_t ipv4_checksum_over_header(const std::vector<uint8_t>& f, size_t ip) {
 TEST(FrameEcn, Ipv4MarkKeepsTheChecksumValid) {
   for (uint8_t tos : {0x02, 0x01, 0xb8 | 0x02}) {
     std::vector<uint8_t> f = ipv4_frame(tos);
-    EXPECT_EQ(frame_ecn(f.data(), f.size()), FrameEcn::Ect);
-    ASSERT_TRUE(mark_ce(f.data(), f.size()));
-    EXPECT_EQ(frame_ecn(f.data(), f.size()), FrameEcn::Ce);
+    EXPECT_EQ(FrameTos(f.data(), f.size()).ecn(), FrameEcn::Ect);
+    ASSERT_TRUE(FrameTos(f.data(), f.size()).mark_ce());
+    EXPECT_EQ(FrameTos(f.data(), f.size()).ecn(), FrameEcn::Ce);
     EXPECT_EQ(f[15], (tos & 0xfc) | 3) << "DSCP kept";
+    EXPECT_EQ(FrameTos(f.data(), f.size()).dscp(), static_cast<unsigned>(tos >> 2));
     EXPECT_EQ(ipv4_checksum_over_header(f, 14), 0xffff) << "tos " << int(tos);
-    EXPECT_FALSE(mark_ce(f.data(), f.size())) << "already CE";
+    EXPECT_FALSE(FrameTos(f.data(), f.size()).mark_ce()) << "already CE";
   }
   std::vector<uint8_t> vlan = ipv4_frame(0x02, true);
-  ASSERT_TRUE(mark_ce(vlan.data(), vlan.size()));
+  ASSERT_TRUE(FrameTos(vlan.data(), vlan.size()).mark_ce());
   EXPECT_EQ(ipv4_checksum_over_header(vlan, 18), 0xffff);
 }
 
 TEST(FrameEcn, NotEctAndNotIpAreLeftAlone) {
   std::vector<uint8_t> f = ipv4_frame(0xb8);
   const std::vector<uint8_t> before = f;
-  EXPECT_EQ(frame_ecn(f.data(), f.size()), FrameEcn::NotEct);
-  EXPECT_FALSE(mark_ce(f.data(), f.size()));
+  EXPECT_EQ(FrameTos(f.data(), f.size()).ecn(), FrameEcn::NotEct);
+  EXPECT_FALSE(FrameTos(f.data(), f.size()).mark_ce());
   EXPECT_EQ(f, before);
   f[12] = 0x08;
   f[13] = 0x06;  // ARP
-  EXPECT_EQ(frame_ecn(f.data(), f.size()), FrameEcn::NotIp);
-  EXPECT_EQ(frame_ecn(f.data(), 20), FrameEcn::NotIp) << "truncated";
+  EXPECT_EQ(FrameTos(f.data(), f.size()).ecn(), FrameEcn::NotIp);
+  EXPECT_EQ(FrameTos(f.data(), 20).ecn(), FrameEcn::NotIp) << "truncated";
 }
 
 TEST(FrameEcn, Ipv6TrafficClassStraddlesTwoBytes) {
@@ -71,11 +72,12 @@ TEST(FrameEcn, Ipv6TrafficClassStraddlesTwoBytes) {
   f[13] = 0xdd;
   f[14] = 0x6b;  // version 6, traffic class 0xb8 | ECT(0) = 0xba: 0x6b 0xa0
   f[15] = 0xa5;  // low nibble: flow label
-  EXPECT_EQ(frame_ecn(f.data(), f.size()), FrameEcn::Ect);
-  ASSERT_TRUE(mark_ce(f.data(), f.size()));
+  EXPECT_EQ(FrameTos(f.data(), f.size()).ecn(), FrameEcn::Ect);
+  ASSERT_TRUE(FrameTos(f.data(), f.size()).mark_ce());
   EXPECT_EQ(f[14], 0x6b);
   EXPECT_EQ(f[15], 0xb5) << "ECN bits 11, DSCP and flow label kept";
-  EXPECT_EQ(frame_ecn(f.data(), f.size()), FrameEcn::Ce);
+  EXPECT_EQ(FrameTos(f.data(), f.size()).dscp(), 0x2eu) << "traffic class 0xbb: DSCP 46 (EF)";
+  EXPECT_EQ(FrameTos(f.data(), f.size()).ecn(), FrameEcn::Ce);
 }
 
 // 8 Mbit/s: one byte per microsecond. The queue is filled to `depth` at t = 0, then a frame of

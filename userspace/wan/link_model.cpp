@@ -2,61 +2,50 @@
 
 #include <algorithm>
 
-namespace qpspread::wan {
-namespace {
+#include "qpspread/csum.h"
 
-// The IP header's offset in the frame and its version (4, 6), or 0 when there is none.
-size_t ip_header(const uint8_t* f, size_t len, int* version) {
+namespace qpspread::wan {
+
+FrameTos::FrameTos(uint8_t* f, size_t len) {
   size_t off = 12;
-  if (len < off + 2) return 0;
+  if (len < off + 2) return;
   uint16_t type = static_cast<uint16_t>(f[off] << 8 | f[off + 1]);
   while ((type == 0x8100 || type == 0x88a8) && len >= off + 6) {
     off += 4;
     type = static_cast<uint16_t>(f[off] << 8 | f[off + 1]);
   }
   off += 2;
-  if (type == 0x0800 && len >= off + 20 && (f[off] >> 4) == 4) *version = 4;
-  else if (type == 0x86dd && len >= off + 40 && (f[off] >> 4) == 6) *version = 6;
-  else return 0;
-  return off;
+  if (type == 0x0800 && len >= off + 20 && (f[off] >> 4) == 4) version_ = 4;
+  else if (type == 0x86dd && len >= off + 40 && (f[off] >> 4) == 6) version_ = 6;
+  else return;
+  ip_ = f + off;
 }
 
-}  // namespace
-
-FrameEcn frame_ecn(const uint8_t* f, size_t len) {
-  int v = 0;
-  const size_t ip = ip_header(f, len, &v);
-  if (!ip) return FrameEcn::NotIp;
-  const unsigned ecn = v == 4 ? f[ip + 1] & 3u : (f[ip + 1] >> 4) & 3u;  // IPv6: traffic class straddles bytes 0-1
+FrameEcn FrameTos::ecn() const {
+  if (!ip_) return FrameEcn::NotIp;
+  // IPv6: the traffic class straddles bytes 0-1, its ECN bits are byte 1's 0x30.
+  const unsigned ecn = version_ == 4 ? ip_[1] & 3u : (ip_[1] >> 4) & 3u;
   return ecn == 0 ? FrameEcn::NotEct : ecn == 3 ? FrameEcn::Ce : FrameEcn::Ect;
 }
 
-unsigned frame_dscp(const uint8_t* f, size_t len) {
-  int v = 0;
-  const size_t ip = ip_header(f, len, &v);
-  if (!ip) return 0;
-  return v == 4 ? f[ip + 1] >> 2 : ((f[ip] & 0x0fu) << 2) | (f[ip + 1] >> 6);
+unsigned FrameTos::dscp() const {
+  if (!ip_) return 0;
+  return version_ == 4 ? ip_[1] >> 2u : ((ip_[0] & 0x0fu) << 2) | (ip_[1] >> 6u);
 }
 
-bool mark_ce(uint8_t* f, size_t len) {
-  if (frame_ecn(f, len) != FrameEcn::Ect) return false;
-  int v = 0;
-  const size_t ip = ip_header(f, len, &v);
-  if (v == 6) {
-    f[ip + 1] |= 0x30;
+bool FrameTos::mark_ce() {
+  if (ecn() != FrameEcn::Ect) return false;
+  if (version_ == 6) {
+    ip_[1] |= 0x30;
     return true;
   }
-  // RFC 1624: HC' = ~(~HC + ~m + m') over the 16-bit word that holds version/IHL and ToS.
-  const uint16_t old_word = static_cast<uint16_t>(f[ip] << 8 | f[ip + 1]);
-  f[ip + 1] |= 3;
-  const uint16_t new_word = static_cast<uint16_t>(f[ip] << 8 | f[ip + 1]);
-  uint32_t sum = static_cast<uint16_t>(~(f[ip + 10] << 8 | f[ip + 11]) & 0xffff);
-  sum += static_cast<uint16_t>(~old_word & 0xffff);
-  sum += new_word;
-  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
-  const uint16_t csum = static_cast<uint16_t>(~sum & 0xffff);
-  f[ip + 10] = static_cast<uint8_t>(csum >> 8);
-  f[ip + 11] = static_cast<uint8_t>(csum & 0xff);
+  // The checksum covers the 16-bit word of version/IHL and ToS: updated for that word alone.
+  const uint16_t old_word = static_cast<uint16_t>(ip_[0] << 8 | ip_[1]);
+  ip_[1] |= 3;
+  const uint16_t new_word = static_cast<uint16_t>(ip_[0] << 8 | ip_[1]);
+  const uint16_t csum = qps_csum_replace16(static_cast<uint16_t>(ip_[10] << 8 | ip_[11]), old_word, new_word);
+  ip_[10] = static_cast<uint8_t>(csum >> 8);
+  ip_[11] = static_cast<uint8_t>(csum & 0xff);
   return true;
 }
 
@@ -65,6 +54,15 @@ uint64_t LinkModel::queued_bytes(int64_t now) const {
   const int64_t backlog_ns = std::max<int64_t>(0, link_free_ns_ - now);
   return static_cast<uint64_t>(static_cast<double>(backlog_ns) * static_cast<double>(imp.rate_bps) / 8e9);
 }
+
+namespace {
+
+// How long `len` bytes take on a link of `rate_bps`.
+int64_t serialization_ns(size_t len, uint64_t rate_bps) {
+  return static_cast<int64_t>(static_cast<double>(len) * 8e9 / static_cast<double>(rate_bps));
+}
+
+}  // namespace
 
 LinkModel::Verdict LinkModel::admit(size_t len, int64_t now, bool ect, bool priority) {
   Verdict v;
@@ -77,7 +75,7 @@ LinkModel::Verdict LinkModel::admit(size_t len, int64_t now, bool ect, bool prio
     // its time on the link then delays. Network control is a trickle: no limit of its own.
     int64_t sent = now;
     if (imp.rate_bps) {
-      const auto ser = static_cast<int64_t>(static_cast<double>(len) * 8e9 / static_cast<double>(imp.rate_bps));
+      const int64_t ser = serialization_ns(len, imp.rate_bps);
       prio_free_ns_ = std::max(prio_free_ns_, now) + ser;
       sent = prio_free_ns_;
       link_free_ns_ = std::max(link_free_ns_, now) + ser;
@@ -98,7 +96,7 @@ LinkModel::Verdict LinkModel::admit(size_t len, int64_t now, bool ect, bool prio
       const double p = imp.ecn.probability(queued);
       v.mark_ce = p >= 1 || (p > 0 && std::uniform_real_distribution<double>(0, 1)(rng_) < p);
     }
-    link_free_ns_ = std::max(link_free_ns_, now) + static_cast<int64_t>(static_cast<double>(len) * 8e9 / static_cast<double>(imp.rate_bps));
+    link_free_ns_ = std::max(link_free_ns_, now) + serialization_ns(len, imp.rate_bps);
     sent = link_free_ns_;
   }
   int64_t delay_us = static_cast<int64_t>(imp.delay_us);

@@ -12,18 +12,28 @@
 
 namespace qpspread::wan {
 
-// The ECN field of a frame's IPv4 or IPv6 header (behind Ethernet, and an 802.1Q tag if any).
 enum class FrameEcn { NotIp, NotEct, Ect, Ce };
-FrameEcn frame_ecn(const uint8_t* frame, size_t len);
-// The DSCP of that header (0 when not IP).
-unsigned frame_dscp(const uint8_t* frame, size_t len);
+
+// The DSCP and ECN fields of a frame's IPv4 or IPv6 header (behind Ethernet, and 802.1Q tags if
+// any), the header found once per frame.
+class FrameTos {
+ public:
+  FrameTos(uint8_t* frame, size_t len);
+  FrameEcn ecn() const;
+  unsigned dscp() const;  // 0 when not IP
+  // Sets CE in an ECN-capable frame (the IPv4 header checksum updated, RFC 1624: qpspread/csum.h);
+  // false and nothing changed when the frame is not ECN-capable or already CE.
+  bool mark_ce();
+
+ private:
+  uint8_t* ip_ = nullptr;  // the IP header; null when none
+  int version_ = 0;
+};
+
 // Frames of DSCP 48 and up (CS6, CS7: network control, where RoCE fabrics also put CNPs, NVIDIA's
 // default CNP DSCP being 48, and FRR its BFD) go through a strict-priority queue, as on switches:
 // they wait for no frame of the normal queue.
 inline constexpr unsigned kPriorityDscp = 48;
-// Sets CE in an ECN-capable frame (the IPv4 header checksum updated, RFC 1624); false and nothing
-// changed when the frame is not ECN-capable or already CE.
-bool mark_ce(uint8_t* frame, size_t len);
 
 class LinkModel {
  public:

@@ -136,8 +136,9 @@ struct WanRelay::Direction {
       dropped_queue.fetch_add(1, std::memory_order_relaxed);
       return -1;
     }
-    const bool ect = model->imp.ecn.on() && frame_ecn(frame, len) == FrameEcn::Ect;
-    const LinkModel::Verdict v = model->admit(len, now, ect, frame_dscp(frame, len) >= kPriorityDscp);
+    FrameTos tos(frame, len);
+    const bool ect = model->imp.ecn.on() && tos.ecn() == FrameEcn::Ect;
+    const LinkModel::Verdict v = model->admit(len, now, ect, tos.dscp() >= kPriorityDscp);
     if (v.fate == LinkModel::Fate::Lost) {
       dropped_loss.fetch_add(1, std::memory_order_relaxed);
       return -1;
@@ -146,7 +147,7 @@ struct WanRelay::Direction {
       dropped_queue.fetch_add(1, std::memory_order_relaxed);
       return -1;
     }
-    if (v.mark_ce && mark_ce(frame, len)) marked_ce.fetch_add(1, std::memory_order_relaxed);
+    if (v.mark_ce && tos.mark_ce()) marked_ce.fetch_add(1, std::memory_order_relaxed);
     return v.due_ns;
   }
 
