@@ -246,6 +246,7 @@ TEST_F(ExperimentTest, ContainerlabRunnerDrivesADeployedLabAndPutsItBack) {
                                    << "\nfixed: {size: 100kb, iterations: 1, qps: 4, bfd: false,"
                                    << " wan: {delay: 0, jitter: 0, loss: 0, rate: 0}}\n";
   const CommandResult up = run({QPSPREAD_BIN, "lab", "up", "-t", QPS_LAB_FILE, "--name", lab});
+  if (up.exit_code != 0) run({QPSPREAD_BIN, "lab", "down", "--name", lab});  // what a failed up made
   ASSERT_EQ(up.exit_code, 0) << up.err;
   const fs::path out = dir_ / "clab-out";
   const CommandResult r = run({"env", "PATH=" + bin.string() + ":" + std::getenv("PATH"), QPSPREAD_BIN, "-j", "experiment",
