@@ -88,6 +88,25 @@ TEST(CliDemo, RatesAreNetemStyleAndABareNumberIsRefused) {
   }
 }
 
+// A workload's --size takes sizes (64kb); a timed stream runs once. Both refused before any host is
+// touched (the hosts named here do not exist), naming the flag and what it takes.
+TEST(CliWorkload, SizeAndDurationAreCheckedBeforeAnyHostIsTouched) {
+  auto refused = [](std::vector<std::string> extra, const std::string& says) {
+    std::vector<std::string> argv = {QPSPREAD_BIN, "-j", "workload", "stream", "--hosts", "qps-no-a", "qps-no-b"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    const CommandResult r = run(argv);
+    EXPECT_EQ(r.exit_code, 1) << r.out;
+    EXPECT_NE(r.out.find(says), std::string::npos) << r.out;
+  };
+  refused({"--size", "10"}, "--size: 10 is outside 64 bytes to 1 GiB");
+  refused({"--size", "64 kb"}, "--size: '64 kb' is not a size in bytes like 4096, 64kb or 1mb");
+  refused({"--duration", "10s", "--iterations", "3"}, "--duration streams once: leave out --iterations");
+  refused({"--duration", "0"}, "--duration must be above 0");
+  refused({"--duration", "ten"}, "--duration: 'ten' is not a duration");
+  // Good values get as far as the hosts.
+  refused({"--size", "64kb", "--duration", "10s"}, "qps-no-a");
+}
+
 TEST_F(CliTest, UnknownNetnsNamesItAndPrintsJsonError) {
   CommandResult r = qps({"-j", "attach", "--netns", "qps-no-such-ns"});
   EXPECT_NE(r.exit_code, 0);

@@ -152,6 +152,29 @@ TEST_F(WorkloadE2e, StreamDeliversToEveryReceiverAndReportsDcqcn) {
   EXPECT_EQ(received, sent);
 }
 
+// A timed stream (iperf's -t): messages of --size for the duration, then the stream's end; every
+// receiver gets whole messages, each checked, and what the sender sent arrived.
+TEST_F(WorkloadE2e, TimedStreamSendsForTheDurationInWholeMessages) {
+  std::vector<std::string> argv = {QPSPREAD_BIN, "-j", "workload", "stream", "--size", "64kb", "--duration", "1s",
+                                   "--qps", "4", "--split", "split", "--rate", "100mbit", "--hosts"};
+  for (const auto& h : hosts_) argv.push_back(h.netns);
+  const CommandResult r = run(argv);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_TRUE(j["correct"].get<bool>());
+  const auto bytes = j["bytes"].get<uint64_t>();
+  EXPECT_GT(bytes, 10u * 64000) << "100 Mbit/s for a second is far more than 10 messages";
+  EXPECT_EQ(bytes % 64000, 0u) << "whole messages";
+  EXPECT_GE(j["completion_s"]["p50"].get<double>(), 1.0);
+  uint64_t sent = 0, received = 0;
+  for (const auto& q : j["qps"]) {
+    if (q["rank"] == 0) sent += q["tx_bytes"].get<uint64_t>();
+    else received += q["rx_bytes"].get<uint64_t>();
+  }
+  EXPECT_EQ(received, sent);
+  EXPECT_GE(sent, 3 * bytes) << "each of 3 receivers got at least the fewest";
+}
+
 // --rate takes rates as tc netem and `lab impair` write them; the old "10G" is refused naming the
 // value and the syntax, before any host is touched.
 TEST_F(WorkloadE2e, CliRateTakesNetemSyntax) {

@@ -108,6 +108,24 @@ TEST(Dcqcn, RecoveryStopsAtTheLineRate) {
   EXPECT_NEAR(d.rate_bps(), 87.5, 1e-4);
 }
 
+// A QP sharing the host's line rate sends below its RC. The cut at the line rate starts from what it
+// sends (NICs set a rate on the first CNP); later cuts start from RC, as DCQCN's, so a QP whose
+// application left it idle for a moment is not cut for that.
+TEST(Dcqcn, OnlyACutAtTheLineRateStartsFromWhatTheQpSends) {
+  Dcqcn d(round_params());
+  d.on_cnp(0, 20);  // RT := min(100, 20) = 20, RC := 20 (1 - 1/2) = 10
+  EXPECT_DOUBLE_EQ(d.target_bps(), 20);
+  EXPECT_DOUBLE_EQ(d.rate_bps(), 10);
+  d.on_cnp(1, 4);  // RC 10 is below the line rate: RT := 10, RC := 10 (1 - 1/2) = 5, the 4 ignored
+  EXPECT_DOUBLE_EQ(d.target_bps(), 10);
+  EXPECT_DOUBLE_EQ(d.rate_bps(), 5);
+  // Recovered to the line rate, the next cut starts from what the QP sends again.
+  d.advance(1'000'000);
+  ASSERT_DOUBLE_EQ(d.rate_bps(), 100);
+  d.on_cnp(1'000'001, 30);
+  EXPECT_DOUBLE_EQ(d.target_bps(), 30);
+}
+
 TEST(Dcqcn, AtMostOneCutPerReductionPeriod) {
   DcqcnParams p = round_params();
   p.reduce_period_ns = 10;
@@ -133,13 +151,13 @@ TEST(Dcqcn, ScaledToAnEmulatedLineRate) {
   const DcqcnParams p = DcqcnParams::scaled_to(24e6);
   const double d = 40e9 / 24e6;
   EXPECT_DOUBLE_EQ(p.line_rate_bps, 24e6);
-  EXPECT_EQ(p.alpha_period_ns, static_cast<int64_t>(55'000 * d));  // 91.7 ms
+  EXPECT_EQ(p.alpha_period_ns, static_cast<int64_t>(10'000 * d));  // 16.7 ms
   EXPECT_EQ(p.increase_period_ns, static_cast<int64_t>(55'000 * d));
   EXPECT_EQ(p.reduce_period_ns, static_cast<int64_t>(4'000 * d));  // 6.7 ms
   EXPECT_EQ(p.byte_counter, 10'000'000u) << "bytes are not dilated";
   EXPECT_NEAR(p.rai_bps, 24e3, 1e-6);
   EXPECT_NEAR(p.rhai_bps, 240e3, 1e-6);
-  EXPECT_DOUBLE_EQ(p.g, 1.0 / 256);
+  EXPECT_DOUBLE_EQ(p.g, 1.0 / 64);
   EXPECT_FALSE(Dcqcn(DcqcnParams::scaled_to(0)).on()) << "no line rate: off";
 }
 

@@ -216,6 +216,47 @@ TEST(Pacer, SpacesFramesAtTheRate) {
   EXPECT_NEAR(sent, 1'000'000 / 8192 + 6, 8);  // the 50 us of initial credit, then the rate
 }
 
+// Eight senders behind one pace that lets one frame out per call: the turn passes on, so each sends
+// every eighth frame. (It stayed with the first sender when every call started the round over:
+// that sender took the whole line rate, the others what it left, and CNPs reached them one by one.)
+TEST(TxTurns, APaceOfOneFramePerCallIsSharedEvenly) {
+  TxTurns turns;
+  std::vector<int> sent(8, 0);
+  for (int call = 0; call < 800; call++) {
+    bool credit = true;  // one frame per call
+    const TxTurns::Offered o = turns.offer(
+        8, 64, [&] { return credit; },
+        [&](size_t i) {
+          sent[i]++;
+          credit = false;
+          return true;
+        });
+    EXPECT_EQ(o.sent, 1u);
+    EXPECT_TRUE(o.paced);
+  }
+  for (int i = 0; i < 8; i++) EXPECT_EQ(sent[i], 100) << i;
+  // Senders with nothing ready pass their turn; once all passed in a row the offer ends.
+  std::vector<int> left = {0, 3, 0, 0};
+  const TxTurns::Offered o = turns.offer(
+      4, 64, [] { return true; },
+      [&](size_t i) { return left[i] > 0 && left[i]-- > 0; });
+  EXPECT_EQ(o.sent, 3u);
+  EXPECT_FALSE(o.paced);
+}
+
+// A sender's rate over its last 16 frames: unknown before, bits over the time since the oldest,
+// unknown again after an idle second.
+TEST(RecentRate, BitsOverTheLastSixteenFrames) {
+  RecentRate r;
+  for (int i = 0; i < 15; i++) r.sent(1000, i * 1'000'000);
+  EXPECT_EQ(r.bps(15'000'000), 0) << "fewer than 16 frames: unknown";
+  for (int i = 15; i < 40; i++) r.sent(1000, i * 1'000'000);  // 1000 bytes per ms: 8 Mbit/s
+  EXPECT_NEAR(r.bps(39'000'000), 8e6, 1);
+  r.sent(1000, 39'500'000);  // a frame half a millisecond early: 15 frames in 14.5 ms
+  EXPECT_NEAR(r.bps(39'500'000), 15 * 8000 / 14.5e-3, 1);
+  EXPECT_EQ(r.bps(39'500'000 + 1'100'000'000), 0) << "idle for a second: unknown";
+}
+
 // An experiment's seed moves the QPNs (the QP hash picks paths from them): the same seed gives the
 // same first QPN, another seed another one, and every QPN of the run stays below the multicast QPN.
 TEST(FirstQpnForSeed, SameSeedSameBaseOtherSeedOtherBaseAllIn24Bits) {
@@ -324,6 +365,28 @@ TEST(RcQpCongestion, WithoutDcqcnACnpIsCountedAndNothingSlows) {
   tx.on_frame(*parse_rocev2(cnp), 2);
   EXPECT_EQ(tx.stats().cnp_rx, 1u);
   EXPECT_EQ(drain_data(tx, 3).size(), 7u);
+}
+
+// A QP that sends below its own rate (8 QPs share the host's line rate) is cut from what it sends:
+// RC 8 Mbit/s, sending 2 Mbit/s, alpha 1: 1 Mbit/s, where half of RC would not slow it at all.
+TEST(RcQpCongestion, ACutStartsFromWhatTheQpSends) {
+  RcQpConfig tc = config(0x101, 0x202), rc = config(0x202, 0x101);
+  tc.window = 100'000;
+  tc.dcqcn = DcqcnParams::scaled_to(8'000'000);
+  RcQp tx(tc), rx(rc);
+  tx.post_send(message(256 * 100, 1));
+  std::vector<uint8_t> buf;
+  int64_t now = 0;
+  for (int i = 0; i < 32; i++, now += 1'000'000) ASSERT_TRUE(tx.next_data(now, buf));
+  // One frame per ms: its wire bits per ms.
+  const double sending = (static_cast<double>(buf.size()) + 24) * 8 * 1000;
+  ASSERT_LT(sending, 4e6);
+  rx.on_frame(*parse_rocev2(marked_ce(buf)), now);
+  std::vector<uint8_t> cnp;
+  ASSERT_TRUE(rx.next_cnp(cnp));
+  tx.on_frame(*parse_rocev2(cnp), now - 1'000'000 + 1);
+  EXPECT_NEAR(tx.dcqcn().target_bps(), sending, sending * 1e-3);
+  EXPECT_NEAR(tx.dcqcn().rate_bps(), sending / 2, sending * 1e-3);
 }
 
 }  // namespace

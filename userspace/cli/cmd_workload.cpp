@@ -35,12 +35,13 @@ struct WorkloadArgs {
   int qps = 1;
   std::string split = "rr", sport = "qpn", rate = "0", ack_timeout = "20ms";
   uint32_t mtu = 1024, window = 256;
-  size_t size = 1 << 20;
+  std::string size = "1048576";  // a size: 4096, 64kb, 1mb
   int iterations = 5;
   int workers = 0, servers = 1;
   double timeout_s = 60;
   std::vector<std::string> paths_netns;  // namespaces where qpspread is attached: shares over the run
   std::string cc = "dcqcn", cnp_interval;
+  std::string duration;  // stream only: stream for this long (empty: --size once per iteration)
   // DCQCN overrides of the parameters scaled to --rate (empty: scaled).
   std::string alpha_period, increase_period, reduce_period, rai, rhai, min_rate, bytes;
   double g = 0;
@@ -216,8 +217,9 @@ void add_common(CLI::App* cmd, WorkloadArgs& a) {
   cmd->add_option("--mtu", a.mtu, "RoCE payload bytes per frame")->check(CLI::Range(256, 4096))->capture_default_str();
   cmd->add_option("--window", a.window, "frames a QP may have in flight (sent, not acknowledged)")
       ->check(CLI::Range(1, 1 << 20))->capture_default_str();
-  cmd->add_option("--size", a.size, "bytes per rank (allreduce) or parameter bytes (ps)")
-      ->check(CLI::Range(size_t{64}, size_t{1} << 30))->capture_default_str();
+  cmd->add_option("--size", a.size,
+                  "bytes per rank (allreduce), parameter bytes (ps), per receiver or message (stream); 4096, 64kb, 1mb")
+      ->capture_default_str();
   cmd->add_option("--iterations", a.iterations, "iterations")->check(CLI::Range(1, 100000))->capture_default_str();
   cmd->add_option("--timeout", a.timeout_s, "seconds before a stuck run fails")->capture_default_str();
   cmd->add_option("--cc", a.cc, "congestion control of the QPs: dcqcn (as RoCE NICs; needs --rate, the line rate) or none")
@@ -227,11 +229,11 @@ void add_common(CLI::App* cmd, WorkloadArgs& a) {
                   "scaled to --rate)");
   auto* g = cmd->add_option_group("DCQCN", "DCQCN parameters; by default the paper's at 40 Gbit/s scaled to --rate "
                                            "(docs/workload.md)");
-  g->add_option("--dcqcn-g", a.g, "alpha's gain g (1/256)")->check(CLI::Range(1e-6, 1.0));
+  g->add_option("--dcqcn-g", a.g, "alpha's gain g (1/64; docs/workload.md says why)")->check(CLI::Range(1e-6, 1.0));
   g->add_option("--dcqcn-alpha-period", a.alpha_period, "K: alpha decays after each such period without a CNP");
   g->add_option("--dcqcn-increase-period", a.increase_period, "T: the rate-increase timer");
   g->add_option("--dcqcn-reduce-period", a.reduce_period, "at most one rate cut per this period");
-  g->add_option("--dcqcn-bytes", a.bytes, "B: the byte counter, a rate increase per B bytes sent (64kb)");
+  g->add_option("--dcqcn-bytes", a.bytes, "B: the byte counter, a rate increase per B bytes sent (a size: 10mb)");
   g->add_option("--dcqcn-stages", a.stages, "F: fast-recovery stages before additive increase")->check(CLI::Range(1, 100));
   g->add_option("--dcqcn-rai", a.rai, "R_AI: the additive increase step, a rate");
   g->add_option("--dcqcn-rhai", a.rhai, "R_HAI: the hyper increase step, a rate");
@@ -277,7 +279,10 @@ workload::TransportOptions transport_of(const WorkloadArgs& a) {
 
 workload::CollectiveOptions collective_of(const WorkloadArgs& a) {
   workload::CollectiveOptions o;
-  o.bytes = a.size;
+  const uint64_t size = parse_size_bytes("--size", a.size);
+  if (size < 64 || size > (uint64_t{1} << 30))
+    throw Error("--size: " + a.size + " is outside 64 bytes to 1 GiB (1073741824)");
+  o.bytes = static_cast<size_t>(size);
   o.iterations = a.iterations;
   o.timeout_ns = static_cast<int64_t>(a.timeout_s * 1e9);
   return o;
@@ -300,11 +305,21 @@ void register_workload_command(CLI::App& app, Context& ctx) {
   });
   auto* st = cmd->add_subcommand("stream", "one-way bulk transfer: the first host sends --size to each other host per iteration");
   add_common(st, *a);
-  st->callback([&ctx, a] {
-    ctx.action = [&ctx, a] {
+  st->add_option("--duration", a->duration,
+                 "stream for this long (e.g. 10s, as iperf's -t), in messages of --size, once; goodput is what "
+                 "arrived over the time until the last was acknowledged");
+  st->callback([&ctx, a, st] {
+    ctx.action = [&ctx, a, st] {
       const auto t = transport_of(*a);
-      emit(ctx.out, run_watched(*a, t, [&] { return workload::run_stream(hosts_of(*a), t, {collective_of(*a)}); }),
-           print_workload);
+      workload::StreamOptions o{collective_of(*a)};
+      if (!a->duration.empty()) {
+        o.duration_ns = static_cast<int64_t>(parse_duration_us("--duration", a->duration)) * 1000;
+        if (o.duration_ns <= 0) throw Error("--duration must be above 0, e.g. 10s");
+        if (st->count("--iterations") && a->iterations != 1)
+          throw Error("--duration streams once: leave out --iterations (or give 1)");
+        o.iterations = 1;
+      }
+      emit(ctx.out, run_watched(*a, t, [&] { return workload::run_stream(hosts_of(*a), t, o); }), print_workload);
     };
   });
   auto* ps = cmd->add_subcommand("ps", "parameter server: workers push gradients, servers aggregate and reply");

@@ -10,7 +10,7 @@ DcqcnParams DcqcnParams::scaled_to(double line_rate_bps) {
   if (line_rate_bps <= 0) return p;  // off
   const double d = 40e9 / line_rate_bps;
   p.line_rate_bps = line_rate_bps;
-  p.alpha_period_ns = static_cast<int64_t>(55'000 * d);
+  p.alpha_period_ns = static_cast<int64_t>(10'000 * d);
   p.increase_period_ns = static_cast<int64_t>(55'000 * d);
   p.reduce_period_ns = static_cast<int64_t>(4'000 * d);
   p.rai_bps = 40e6 / d;
@@ -34,7 +34,7 @@ void Dcqcn::on_cnp(int64_t now, double sending_bps) {
   cut_before_ = true;
   last_cut_ns_ = now;
   cuts_++;
-  if (sending_bps > 0) rc_ = std::min(rc_, sending_bps);
+  if (sending_bps > 0 && rc_ >= p_.line_rate_bps) rc_ = std::min(rc_, sending_bps);
   rt_ = rc_;
   rc_ = rc_ * (1 - alpha_ / 2);
   alpha_ = (1 - p_.g) * alpha_ + p_.g;

@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <span>
 
 #include "common/error.h"
@@ -149,6 +150,16 @@ std::vector<uint8_t> RcHost::recv(int peer, int64_t deadline_ns) {
   return out;
 }
 
+RcHost::Backlog RcHost::send_backlog(int peer) const {
+  Backlog b{SIZE_MAX, 0};
+  for (int i = 0; i < opt_.qps; i++) {
+    const size_t n = qps_[static_cast<size_t>(peer * opt_.qps + i)]->unsent_messages();
+    b.least = std::min(b.least, n);
+    b.most = std::max(b.most, n);
+  }
+  return b;
+}
+
 void RcHost::flush(int64_t deadline_ns) {
   auto idle = [&] {
     return std::all_of(qps_.begin(), qps_.end(), [](const auto& q) { return !q || q->send_idle(); });
@@ -167,22 +178,14 @@ int64_t RcHost::fill_tx(int64_t now) {
     if (q && tx_count_ < kTxBatch && q->next_cnp(txbufs_[tx_count_])) tx_count_++;
     if (q && tx_count_ < kTxBatch && q->next_ack(txbufs_[tx_count_])) tx_count_++;
   }
-  // One frame per QP per pass, so QPs share the pace evenly.
-  bool any = true;
-  while (any && tx_count_ < kTxBatch) {
-    any = false;
-    for (size_t i = 0; i < qps_.size() && tx_count_ < kTxBatch; i++) {
-      RcQp* q = qps_[(next_qp_ + i) % qps_.size()].get();
-      if (!q) continue;
-      if (!pacer_.ready(now)) return pacer_.wait_ns(now);
-      if (q->next_data(now, txbufs_[tx_count_])) {
-        pacer_.account(txbufs_[tx_count_].size(), now);
-        tx_count_++;
-        any = true;
-      }
-    }
-    next_qp_ = (next_qp_ + 1) % qps_.size();
-  }
+  const TxTurns::Offered o = turns_.offer(qps_.size(), kTxBatch - tx_count_, [&] { return pacer_.ready(now); },
+                                          [&](size_t i) {
+                                            RcQp* q = qps_[i].get();
+                                            if (!q || !q->next_data(now, txbufs_[tx_count_])) return false;
+                                            pacer_.account(txbufs_[tx_count_++].size(), now);
+                                            return true;
+                                          });
+  if (o.paced) return pacer_.wait_ns(now);
   if (tx_count_ == kTxBatch) return 0;
   // Nothing more now: wake when the first QP held back by its own DCQCN rate may go.
   int64_t wait = -1;

@@ -95,6 +95,12 @@ class RcHost {
   void send(int peer, std::vector<uint8_t> message);
   // The next message from `peer`; throws qpspread::Error once mono_ns() passes the deadline.
   std::vector<uint8_t> recv(int peer, int64_t deadline_ns);
+  // Messages to `peer` posted and not yet sent to their last frame, on its least and its most
+  // backlogged QP: a sender that keeps the least at 1 or more never leaves a QP idle.
+  struct Backlog {
+    size_t least = 0, most = 0;
+  };
+  Backlog send_backlog(int peer) const;
   // Until everything sent has been acknowledged; throws at the deadline.
   void flush(int64_t deadline_ns);
   // One round: send what pacing and windows allow, receive (waiting up to max_wait_ns when
@@ -130,7 +136,8 @@ class RcHost {
   std::vector<std::unique_ptr<RcQp>> qps_;  // peer * K + index; null for peer == rank
   std::vector<int> send_rr_, recv_rr_;
   std::vector<std::vector<uint8_t>> txbufs_;
-  size_t tx_count_ = 0, next_qp_ = 0;
+  size_t tx_count_ = 0;
+  TxTurns turns_;
   int64_t last_rx_ns_ = 0, max_gap_ns_ = 0;
 };
 

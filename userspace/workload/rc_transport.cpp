@@ -41,6 +41,24 @@ void Pacer::account(size_t frame_bytes, int64_t now_ns) {
   next_ns_ = std::max(next_ns_, now_ns - 50'000) + static_cast<int64_t>(bits * 1e9 / rate_);
 }
 
+void RecentRate::sent(size_t frame_bytes, int64_t now_ns) {
+  // sum_ counts the frames after the oldest kept: the bits that left between its time and now.
+  if (count_ == kFrames) sum_ -= bytes_[(next_ + 1) % kFrames];
+  if (count_ > 0) sum_ += frame_bytes;
+  at_ns_[next_] = now_ns;
+  bytes_[next_] = frame_bytes;
+  next_ = (next_ + 1) % kFrames;
+  count_ = std::min(count_ + 1, kFrames);
+}
+
+double RecentRate::bps(int64_t now_ns) const {
+  if (count_ < kFrames) return 0;
+  const int64_t oldest = at_ns_[next_];  // the slot written next holds the oldest frame
+  const int64_t span = now_ns - oldest;
+  if (span <= 0 || span >= 1'000'000'000) return 0;
+  return static_cast<double>(sum_) * 8 * 1e9 / static_cast<double>(span);
+}
+
 RcQp::RcQp(const RcQpConfig& cfg)
     : cfg_(cfg),
       snd_una_(cfg.first_psn & kPsnMask),
@@ -88,7 +106,7 @@ void RcQp::on_frame(const RoceView& f, int64_t now_ns) {
   }
   if (f.opcode == static_cast<uint8_t>(RcOpcode::Cnp)) {
     stats_.cnp_rx++;
-    dcqcn_.on_cnp(now_ns, sending_bps_);
+    dcqcn_.on_cnp(now_ns, sending_.bps(now_ns));
     stats_.rate_cuts = dcqcn_.cuts();
   } else if (f.opcode == static_cast<uint8_t>(RcOpcode::Acknowledge)) {
     on_ack(f, now_ns);
@@ -272,16 +290,7 @@ bool RcQp::next_data(int64_t now_ns, std::vector<uint8_t>& out) {
               scratch_.size(), out, cfg_.ecn);
   stats_.tx_frames++;
   if (dcqcn_.on()) {
-    // The QP's own sending rate: frame bits over the gap since its last frame, averaged over ~16
-    // frames; a gap of a second or more (an idle QP) starts the average over.
-    const int64_t gap = now_ns - last_tx_ns_;
-    if (last_tx_ns_ && gap > 0 && gap < 1'000'000'000) {
-      const double r = static_cast<double>(out.size() + 24) * 8 * 1e9 / static_cast<double>(gap);
-      sending_bps_ = sending_bps_ > 0 ? sending_bps_ + (r - sending_bps_) / 16 : r;
-    } else {
-      sending_bps_ = 0;
-    }
-    last_tx_ns_ = now_ns;
+    sending_.sent(out.size() + 24, now_ns);  // on the wire: with preamble, FCS and gap
     pace_.account(out.size(), now_ns);
     dcqcn_.on_sent(out.size(), now_ns);
     const double r = dcqcn_.rate_bps();

@@ -91,6 +91,55 @@ class Pacer {
   int64_t next_ns_ = 0;
 };
 
+// Turns of n senders sharing one pace: one frame per turn, the turn passing on after every sender
+// tried, sent or not, and kept from one call to the next. The host's pace lets about one frame out
+// per call, so a round that started at the same sender on every call would give that sender the
+// whole line rate and the others what it leaves.
+class TxTurns {
+ public:
+  struct Offered {
+    size_t sent = 0;
+    bool paced = false;  // stopped because the pace was spent
+  };
+  // From where the last call stopped: while `max` frames have not gone and ready() (the pace
+  // allows a frame), try_send(i) sends sender i's next frame or returns false (none ready, or the
+  // sender is absent); ends once every sender passed in a row.
+  template <class Ready, class TrySend>
+  Offered offer(size_t n, size_t max, Ready ready, TrySend try_send) {
+    Offered o;
+    for (size_t idle = 0; idle < n && o.sent < max;) {
+      if (!ready()) {
+        o.paced = true;
+        break;
+      }
+      const bool sent = try_send(next_);
+      o.sent += sent;
+      idle = sent ? 0 : idle + 1;
+      next_ = (next_ + 1) % n;
+    }
+    return o;
+  }
+
+ private:
+  size_t next_ = 0;
+};
+
+// What a sender put on the wire over its last kFrames frames (bits over the time since the
+// oldest of them), as a NIC's rate measurement sees it; 0 (unknown) until kFrames frames have
+// gone, or when the oldest left a second or more ago (an idle sender).
+class RecentRate {
+ public:
+  static constexpr size_t kFrames = 16;
+  void sent(size_t frame_bytes, int64_t now_ns);
+  double bps(int64_t now_ns) const;
+
+ private:
+  int64_t at_ns_[kFrames] = {};
+  uint64_t bytes_[kFrames] = {};
+  uint64_t sum_ = 0;  // bytes of the frames after the oldest
+  size_t next_ = 0, count_ = 0;
+};
+
 class RcQp {
  public:
   explicit RcQp(const RcQpConfig& cfg);
@@ -101,6 +150,8 @@ class RcQp {
   std::optional<std::vector<uint8_t>> take_message();
   // Nothing queued and everything sent has been acknowledged.
   bool send_idle() const { return out_.empty(); }
+  // Messages posted and not yet sent to their last frame.
+  size_t unsent_messages() const { return out_.size() - cursor_msg_; }
 
   // A frame whose destination QP is this QP's local QPN (the caller demultiplexes).
   void on_frame(const RoceView& frame, int64_t now_ns);
@@ -163,8 +214,7 @@ class RcQp {
   Dcqcn dcqcn_;
   Pacer pace_;
   double rate_sum_ = 0;
-  double sending_bps_ = 0;  // what the QP sent lately: an average over the gaps between its frames
-  int64_t last_tx_ns_ = 0;
+  RecentRate sending_;
   int64_t last_ack_req_ns_ = 0;
 };
 

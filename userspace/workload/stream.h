@@ -12,8 +12,13 @@
 
 namespace qpspread::workload {
 
-// bytes: per receiver and iteration.
-struct StreamOptions : CollectiveOptions {};
+// bytes: per receiver and iteration. With a duration (iperf's -t): rank 0 streams messages of
+// `bytes` to every receiver for that long, one iteration, then an empty message ends the stream;
+// the report's bytes are what the receivers got (the fewest of any), its time until the last was
+// acknowledged (the drain of what was queued at the end included).
+struct StreamOptions : CollectiveOptions {
+  int64_t duration_ns = 0;
+};
 
 // Throws qpspread::Error (fewer than 2 hosts, a namespace or interface missing, a rank stuck).
 WorkloadReport run_stream(const std::vector<HostAddr>& hosts, const TransportOptions& opt, const StreamOptions& so);
