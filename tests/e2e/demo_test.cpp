@@ -38,6 +38,12 @@ TEST(DemoTest, MainJobShowsQpHashSpreadingTheWanAndLeavesNothing) {
       EXPECT_TRUE(j["modes"][mode][key].is_number()) << mode << " " << key;
     EXPECT_TRUE(j["modes"][mode]["correct"].get<bool>()) << mode;
   }
+  // DCQCN, as RoCE NICs: mode off puts every QP on one WAN link, above its cap; the queue marks ECN
+  // and the receivers answer with CNPs.
+  EXPECT_EQ(j["workload"]["cc"], "dcqcn");
+  EXPECT_EQ(j["workload"]["wan_ecn"], "10kb,60kb,10%");
+  EXPECT_GT(j["modes"]["off"]["cnp_tx"].get<uint64_t>(), 0u);
+  EXPECT_GT(j["modes"]["off"]["ecn_ce_rx"].get<uint64_t>(), 0u);
   // The demo is a spec run by the experiment engine: its two runs are recorded as any study's.
   std::ifstream runs(records / "runs.jsonl");
   std::vector<json> recs;
@@ -46,6 +52,8 @@ TEST(DemoTest, MainJobShowsQpHashSpreadingTheWanAndLeavesNothing) {
   ASSERT_EQ(recs.size(), 2u);
   EXPECT_EQ(recs[0]["config"]["mode"], "off");
   EXPECT_EQ(recs[1]["config"]["mode"], "qp-hash");
+  EXPECT_EQ(recs[1]["config"]["cc"], "dcqcn");
+  EXPECT_EQ(recs[1]["config"]["wan"]["ecn"], "10kb,60kb,10%");
   EXPECT_EQ(recs[1]["metrics"]["wan_imbalance"], j["modes"]["qp-hash"]["imbalance"]);
   EXPECT_TRUE(j["qp_hash_stats"].is_object());
   EXPECT_TRUE(j["qp_hash_top"].is_object());

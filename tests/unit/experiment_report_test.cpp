@@ -1,6 +1,8 @@
 // The study's report from hand-made records (docs/experiment.md): repeats aggregated per point,
 // failed runs left out of the aggregates but listed, axes found, figures chosen, reports written.
 #include <gtest/gtest.h>
+
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include <unistd.h>
@@ -216,6 +218,30 @@ TEST(ExperimentReport, CategoricalStudyGetsBarCharts) {
   ASSERT_EQ(figs[0].series.size(), 1u);
   ASSERT_EQ(figs[0].series[0].marks.size(), 4u);
   EXPECT_EQ(figs[0].series[0].marks[3].x_label, "mode=qp-hash, sport=qpn");
+}
+
+// CNPs get a figure where congestion control ran (some point sent CNPs), none where all are zero.
+TEST(ExperimentReport, CnpFigureOnlyWhereCnpsWereSent) {
+  auto recs_with = [](double dcqcn_cnps) {
+    std::vector<json> recs;
+    int point = 0;
+    for (const std::string cc : {"dcqcn", "none"}) {
+      json m = metrics(1.5);
+      m["cnp_tx"] = cc == "dcqcn" ? dcqcn_cnps : 0;
+      recs.push_back(record(point++, 0, {{"cc", cc}}, m));
+    }
+    return recs;
+  };
+  auto ids = [](const std::vector<FigurePlan>& figs) {
+    std::vector<std::string> out;
+    for (const auto& f : figs) out.push_back(f.id);
+    return out;
+  };
+  const auto with = ids(plan_figures(study_of(recs_with(160))));
+  EXPECT_NE(std::find(with.begin(), with.end(), "cnp_tx-by-cc"), with.end());
+  const auto without = ids(plan_figures(study_of(recs_with(0))));
+  EXPECT_EQ(std::find(without.begin(), without.end(), "cnp_tx-by-cc"), without.end());
+  EXPECT_EQ(without.size() + 1, with.size());
 }
 
 TEST(ExperimentReport, MalformedLineIsNamedWithItsLine) {

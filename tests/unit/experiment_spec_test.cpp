@@ -92,9 +92,9 @@ TEST(ExperimentSpec, ConfigJsonHasTheDocsKeys) {
   const ExperimentSpec s = parse("name: t\ntopology: lab/x.yml\n");
   const auto j = config_json(s, s.points[0].config);
   for (const char* k : {"name", "topology", "runner", "mode", "collective", "vni", "ranks", "qps", "split", "sport",
-                        "size", "iterations", "rate", "cc", "ack_timeout", "wan", "bfd", "events"})
+                        "size", "iterations", "duration", "rate", "cc", "ack_timeout", "wan", "bfd", "events"})
     EXPECT_TRUE(j.contains(k)) << k;
-  EXPECT_EQ(j["cc"], "none");
+  EXPECT_EQ(j["cc"], "dcqcn") << "as the workload's --cc";
   EXPECT_EQ(j["wan"]["ecn"], "0");
   // The congestion settings: DCQCN per QP, ECN marking at the WAN queue, a one-way stream.
   const ExperimentSpec c = parse("name: t\ntopology: x\nfixed: {cc: dcqcn, collective: stream, wan: {ecn: \"10kb,60kb,10%\"}}\n");
@@ -102,6 +102,15 @@ TEST(ExperimentSpec, ConfigJsonHasTheDocsKeys) {
   EXPECT_EQ(c.points[0].config.collective, "stream");
   EXPECT_EQ(c.points[0].config.wan.ecn.kmax_bytes, 60000u);
   EXPECT_NE(error_of("name: t\ntopology: x\nfixed:\n  cc: reno\n").find("spec.yml:4: fixed.cc: 'reno' is not one of dcqcn, none"),
+            std::string::npos);
+  // A timed stream: the duration recorded, and refused for the collectives that have no stream to time.
+  const ExperimentSpec d = parse("name: t\ntopology: x\nfixed: {collective: stream, duration: 20s}\n");
+  EXPECT_EQ(d.points[0].config.duration_us, 20'000'000u);
+  EXPECT_EQ(config_json(d, d.points[0].config)["duration"], "20s");
+  EXPECT_NE(error_of("name: t\ntopology: x\nfixed: {collective: allreduce, duration: 20s}\n")
+                .find("spec.yml: point 0 (allreduce): duration applies to collective: stream only"),
+            std::string::npos);
+  EXPECT_NE(error_of("name: t\ntopology: x\nfixed:\n  duration: 20 s\n").find("spec.yml:4: fixed.duration"),
             std::string::npos);
   EXPECT_EQ(j["rate"], "24mbit");
   EXPECT_EQ(j["ack_timeout"], "20ms");

@@ -20,6 +20,12 @@ void print_modes(const json& j) {
   std::printf("\ncross-DC ring AllReduce, %d ranks, %s per rank, %d QPs per peer, WAN links capped at %s each\n\n",
               j["workload"]["ranks"].get<int>(), human_bytes(j["workload"]["bytes"].get<uint64_t>()).c_str(),
               j["workload"]["qps"].get<int>(), j["workload"]["wan_rate"].get<std::string>().c_str());
+  const json& w = j["workload"];
+  if (w["cc"] == "dcqcn")
+    std::printf("congestion control: DCQCN per QP (as RoCE NICs), CNPs for frames ECN-marked at the WAN queue (%s)\n\n",
+                w["wan_ecn"].get<std::string>().c_str());
+  else
+    std::printf("congestion control: none (open loop at each host's rate, go-back-N only)\n\n");
   std::printf("%-34s %14s %14s\n", "", "mode off", "mode qp-hash");
   for (size_t i = 0; i < off["wan_links"].size(); i++)
     std::printf("%-34s %13.1f%% %13.1f%%\n", off["wan_links"][i]["link"].get<std::string>().c_str(),
@@ -30,6 +36,9 @@ void print_modes(const json& j) {
   std::printf("%-34s %14.0f %14.0f\n", "iteration p99 (ms)", off["iteration_ms_p99"].get<double>(), qp["iteration_ms_p99"].get<double>());
   std::printf("%-34s %14lu %14lu\n", "retransmitted frames", static_cast<unsigned long>(off["retransmitted_frames"].get<uint64_t>()),
               static_cast<unsigned long>(qp["retransmitted_frames"].get<uint64_t>()));
+  for (const char* k : {"ecn_ce_rx", "cnp_tx"})
+    std::printf("%-34s %14lu %14lu\n", k == std::string("cnp_tx") ? "CNPs sent" : "CE-marked frames received",
+                static_cast<unsigned long>(off[k].get<uint64_t>()), static_cast<unsigned long>(qp[k].get<uint64_t>()));
   std::printf("%-34s %14s %14s\n", "AllReduce result", off["correct"].get<bool>() ? "exact" : "WRONG",
               qp["correct"].get<bool>() ? "exact" : "WRONG");
 }
@@ -60,14 +69,19 @@ void register_demo_command(CLI::App& app, Context& ctx) {
   cmd->add_option("--rate", *rate, "per-host sending rate, netem style (24mbit; 0 = unpaced)")->capture_default_str();
   cmd->add_option("--size", o->size, "AllReduce bytes per rank")->check(CLI::Range(4096, 1 << 30))->capture_default_str();
   cmd->add_option("--iterations", o->iterations, "AllReduce iterations per mode")->check(CLI::Range(1, 1000))->capture_default_str();
+  cmd->add_option("--cc", o->cc, "congestion control of the QPs: dcqcn (as RoCE NICs) or none (open loop)")
+      ->check(CLI::IsMember({"dcqcn", "none"}))->capture_default_str();
+  auto ecn = std::make_shared<std::string>(wan::format_ecn(o->wan_ecn));
+  cmd->add_option("--wan-ecn", *ecn, "ECN marking of each WAN link's queue: KMIN,KMAX,PMAX (0: none)")->capture_default_str();
   cmd->add_option("--out", o->out, "where to write the JSON result")->capture_default_str();
   cmd->add_option("--records", o->records, "where the runs' records go (qpspread experiment report reads them); replaced")
       ->capture_default_str();
-  cmd->callback([&ctx, o, wan_rate, rate] {
-    ctx.action = [&ctx, o, wan_rate, rate] {
+  cmd->callback([&ctx, o, wan_rate, rate, ecn] {
+    ctx.action = [&ctx, o, wan_rate, rate, ecn] {
       // Typed where they enter; a bare number ("--rate 24") is refused with the accepted syntax.
       o->wan_rate_bps = parse_rate_bps("--wan-rate", *wan_rate);
       o->rate_bps = parse_rate_bps("--rate", *rate);
+      o->wan_ecn = wan::parse_ecn("--wan-ecn", *ecn);
       auto say = [](const std::string& line) { std::cerr << "[demo] " << line << std::endl; };
       const scenario::DemoResult r = scenario::run_demo(*o, say);
       json j = r.doc;

@@ -61,8 +61,8 @@ bool to_number(const std::string& name, const json& v, double& out) {
 // Axes in the spec's order of `fixed`, so figures and tables read as the spec does.
 int axis_rank(const std::string& name) {
   static const std::vector<std::string> order = {"mode", "collective", "ranks", "qps", "split", "sport", "size",
-                                                 "iterations", "rate", "wan.delay", "wan.jitter", "wan.loss",
-                                                 "wan.rate", "bfd", "events"};
+                                                 "iterations", "duration", "rate", "cc", "wan.delay", "wan.jitter",
+                                                 "wan.loss", "wan.rate", "wan.ecn", "bfd", "events"};
   const auto it = std::find(order.begin(), order.end(), name);
   return it == order.end() ? static_cast<int>(order.size()) : static_cast<int>(it - order.begin());
 }

@@ -34,6 +34,7 @@ std::string metric_title(const std::string& m) {
       {"iteration_ms_p99", "iteration time p99 (ms)"},
       {"algbw_bps", "algorithm bandwidth (bit/s)"},
       {"retransmitted_frames", "retransmitted frames"},
+      {"cnp_tx", "CNPs sent"},
       {"interruption_ms", "interruption (ms)"},
       {"bfd_detect_ms", "BFD detection (ms)"}};
   const auto it = titles.find(m);
@@ -199,8 +200,16 @@ FigurePlan bar_figure(const Study& st, const Layout& l, const std::string& metri
 
 std::vector<std::string> shown_metrics(const Study& st) {
   std::vector<std::string> out;
+  // CNPs only where congestion control ran: elsewhere the figure would be all zeros.
+  auto all_zero = [&](const std::string& m) {
+    return std::all_of(st.points.begin(), st.points.end(), [&](const Point& p) {
+      const auto it = p.metrics.find(m);
+      return it == p.metrics.end() || it->second.max == 0;
+    });
+  };
   for (const std::string& m : key_metrics())
-    if (std::find(st.metrics.begin(), st.metrics.end(), m) != st.metrics.end()) out.push_back(m);
+    if (std::find(st.metrics.begin(), st.metrics.end(), m) != st.metrics.end() && !(m == "cnp_tx" && all_zero(m)))
+      out.push_back(m);
   // Records without any key metric still get figures: their first few metrics.
   for (size_t i = 0; out.empty() && i < st.metrics.size() && i < 6; i++) out.push_back(st.metrics[i]);
   return out;
@@ -246,7 +255,11 @@ std::string plot_text(const FigurePlan& f, const std::string& dat) {
     const size_t n = f.series.empty() ? 0 : f.series.front().marks.size();
     g << "set offsets 0, 0, graph 0.08, 0\nset style fill solid 0.35\nset boxwidth 0.6\nset yrange [0:*]\n"
       << "set xrange [-0.6:" << num(static_cast<double>(n) - 0.4) << "]\n";
-    if (n > 4) g << "set xtics rotate by 30 right\n";
+    // Turned when they would run into each other: more than 4 bars, or labels longer than a bar's width.
+    size_t longest = 0;
+    if (!f.series.empty())
+      for (const FigureMark& m : f.series.front().marks) longest = std::max(longest, m.x_label.size());
+    if (n > 4 || longest * n > 80) g << "set xtics rotate by 30 right\n";
     g << "plot " << gq(dat) << " using 1:2 with boxes lc rgb '#4477aa' notitle, '' using 1:2:3:4:xtic(5) "
       << "with yerrorbars pt 7 lc rgb '#222222' notitle\n";
     return g.str();
@@ -270,7 +283,7 @@ void write_file(const std::string& path, const std::string& text) {
 
 const std::vector<std::string>& key_metrics() {
   static const std::vector<std::string> m = {"wan_imbalance", "uplink_imbalance", "wan_jain", "iteration_ms_p50",
-                                             "algbw_bps",     "retransmitted_frames", "interruption_ms"};
+                                             "algbw_bps",     "retransmitted_frames", "cnp_tx", "interruption_ms"};
   return m;
 }
 

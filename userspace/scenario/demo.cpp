@@ -21,7 +21,8 @@ json workload_json(const DemoOptions& o) {
   return {{"algorithm", "ring allreduce"}, {"ranks", o.ranks}, {"bytes", o.size}, {"qps", o.qps},
           {"iterations", o.iterations}, {"rate_mbit_per_host", static_cast<double>(o.rate_bps) / 1e6},
           {"rate", format_rate_bps(o.rate_bps)}, {"sport", "fixed"}, {"wan_rate", format_rate_bps(o.wan_rate_bps)},
-          {"vni", o.vni}};
+          {"vni", o.vni}, {"cc", o.cc}, {"wan_ecn", wan::format_ecn(o.wan_ecn)},
+          {"ack_timeout", format_duration_us(o.ack_timeout_us)}};
 }
 
 // One mode's result in the demo's terms, from the engine's record of its run.
@@ -35,7 +36,8 @@ json mode_result(const json& rec) {
   return {{"wan_links", links}, {"imbalance", m["wan_imbalance"]}, {"jain", m["wan_jain"]},
           {"iteration_ms_p50", m["iteration_ms_p50"]}, {"iteration_ms_p99", m["iteration_ms_p99"]},
           {"iteration_ms", rec["iteration_ms"]}, {"correct", m["correct"]}, {"frames", m["frames"]},
-          {"retransmitted_frames", m["retransmitted_frames"]}};
+          {"retransmitted_frames", m["retransmitted_frames"]}, {"ecn_ce_rx", m["ecn_ce_rx"]},
+          {"cnp_tx", m["cnp_tx"]}};
 }
 
 // What the demo shows beside the engine's records: the first rank's leaf's stats after each run,
@@ -81,6 +83,7 @@ void write_result(const DemoOptions& o, DemoResult& res) {
 std::string demo_spec(const DemoOptions& o, const wan::Impairment& topology_wan) {
   wan::Impairment cap = topology_wan;
   cap.rate_bps = o.wan_rate_bps;
+  cap.ecn = o.wan_ecn;
   const json wan = wan::to_json(cap);
   return
       "# The demo (qpspread demo): mode off, then qp-hash, on the multi-DC lab; `qpspread experiment run`\n"
@@ -98,6 +101,8 @@ std::string demo_spec(const DemoOptions& o, const wan::Impairment& topology_wan)
       "  size: " + std::to_string(o.size) + "\n"
       "  iterations: " + std::to_string(o.iterations) + "\n"
       "  rate: " + format_rate_bps(o.rate_bps) + "\n"
+      "  cc: " + o.cc + "\n"
+      "  ack_timeout: " + format_duration_us(o.ack_timeout_us) + "\n"
       "  wan: " + wan.dump() + "\n"
       "  bfd: true\n"
       "axes:\n"

@@ -30,6 +30,11 @@ struct DemoOptions {
   uint64_t rate_bps = 24'000'000;      // per host: above one capped WAN link, below two
   size_t size = 1000000;               // AllReduce bytes per rank
   int iterations = 4;                  // per mode
+  // Congestion control as RoCE NICs run it (workload --cc): DCQCN per QP, answering the CNPs that
+  // ECN marks at the WAN queue cause; "none" is the open loop (go-back-N only).
+  std::string cc = "dcqcn";
+  wan::EcnMarking wan_ecn{10'000, 60'000, 10};  // of each WAN link's queue; off: none marked
+  uint64_t ack_timeout_us = 250'000;           // above the WAN round trip with its queue
   std::string out = "results/demo.json";  // where the result JSON goes; "" writes none
   std::string records = "results/demo";   // the engine's records (runs.jsonl, spec.yml, ...), replaced
 };
@@ -41,10 +46,10 @@ std::string demo_spec(const DemoOptions& opts, const wan::Impairment& topology_w
 struct DemoResult {
   // What the result file holds: {"lab", "lab_up_s", "stats_leaf", "total_s",
   //   "workload": {"algorithm", "ranks", "bytes", "qps", "iterations", "rate_mbit_per_host", "rate",
-  //                "sport", "wan_rate", "vni"},
+  //                "sport", "wan_rate", "vni", "cc", "wan_ecn", "ack_timeout"},
   //   "modes": {"off"|"qp-hash": {"wan_links": [{"link", "rocev2_bytes", "share"}], "imbalance", "jain",
   //             "iteration_ms_p50", "iteration_ms_p99", "iteration_ms", "correct", "frames",
-  //             "retransmitted_frames"}},
+  //             "retransmitted_frames", "ecn_ce_rx", "cnp_tx"}},
   //   "qp_hash_stats": stats -j of the stats leaf after both runs, "qp_hash_top": a top frame over
   //   the qp-hash run}
   nlohmann::json doc;

@@ -17,7 +17,7 @@ namespace {
 
 using nlohmann::json;
 
-const char* const kConfigColumns[] = {"part", "mode", "collective", "ranks", "qps", "split", "sport", "size", "iterations", "rate", "cc", "ack_timeout"};
+const char* const kConfigColumns[] = {"part", "mode", "collective", "ranks", "qps", "split", "sport", "size", "iterations", "duration", "rate", "cc", "ack_timeout"};
 const char* const kMetricColumns[] = {"wan_imbalance", "wan_jain", "uplink_imbalance", "uplink_jain", "iteration_ms_p50",
                                       "iteration_ms_p99", "iteration_ms_max", "algbw_bps", "frames", "retransmitted_frames",
                                       "psn_reordered", "psn_gaps", "correct", "interruption_ms", "bfd_detect_ms", "collective_s", "ecn_ce_rx", "cnp_tx"};

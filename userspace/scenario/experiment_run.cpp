@@ -131,7 +131,12 @@ workload::WorkloadReport run_collective(const RunConfig& c, const std::vector<wo
   base.iterations = c.iterations;
   base.timeout_ns = 240'000'000'000;
   base.on_start = [&] { events.start(); };
-  if (c.collective == "stream") return workload::run_stream(hosts, t, {base});
+  if (c.collective == "stream") {
+    workload::StreamOptions so{base};
+    so.duration_ns = static_cast<int64_t>(c.duration_us) * 1000;
+    if (so.duration_ns) so.iterations = 1;
+    return workload::run_stream(hosts, t, so);
+  }
   if (c.collective == "ps") return workload::run_param_server(hosts, t, {base});
   return workload::run_allreduce(hosts, t, {base});
 }

@@ -125,6 +125,7 @@ void set_key(const std::filesystem::path& file, RunConfig& c, const std::string&
   else if (key == "split") c.split = one_of(w, v, {"rr", "split"});
   else if (key == "sport") c.sport = one_of(w, v, {"fixed", "qpn", "few"});
   else if (key == "size") c.size = bytes(w, v);
+  else if (key == "duration") c.duration_us = parse_duration_us(w.text(), scalar(w, v));
   else if (key == "iterations") c.iterations = static_cast<int>(integer(w, v, 1, 100000));
   else if (key == "rate") c.rate_bps = parse_rate_bps(w.text(), scalar(w, v));
   else if (key == "ack_timeout") {
@@ -142,7 +143,7 @@ void set_key(const std::filesystem::path& file, RunConfig& c, const std::string&
     for (size_t i = 0; i < v.size(); i++) c.events.push_back(event(file, v[i], prefix + key + "[" + std::to_string(i) + "]"));
   } else {
     Where(file, key_node, prefix + key)
-        .fail("unknown key; settings are mode, collective, vni, ranks, qps, split, sport, size, iterations, rate, "
+        .fail("unknown key; settings are mode, collective, vni, ranks, qps, split, sport, size, iterations, duration, rate, "
               "cc, ack_timeout, wan (delay, jitter, loss, rate, ecn), bfd, events");
   }
 }
@@ -281,6 +282,10 @@ ExperimentSpec parse_experiment_spec(const std::string& yaml_text, const std::fi
   if (root["parts"]) expand_parts(s, fixed, root["parts"]);
   else expand(s, fixed, root, "");
   for (const auto& p : s.points)
+    if (p.config.duration_us && p.config.collective != "stream")
+      throw Error(file.filename().string() + ": point " + std::to_string(p.index) + " (" + p.config.collective +
+                  "): duration applies to collective: stream only");
+  for (const auto& p : s.points)
     for (int r = 0; r < (p.repeats ? p.repeats : s.repeats); r++) {
       char id[32];
       std::snprintf(id, sizeof id, "p%04d-r%d", p.index, r);
@@ -320,7 +325,8 @@ json config_json(const ExperimentSpec& spec, const RunConfig& c) {
   }
   return {{"name", spec.name}, {"topology", spec.topology_text}, {"runner", spec.runner}, {"mode", c.mode},
           {"collective", c.collective}, {"vni", c.vni}, {"ranks", c.ranks}, {"qps", c.qps}, {"split", c.split},
-          {"sport", c.sport}, {"size", c.size}, {"iterations", c.iterations}, {"rate", format_rate_bps(c.rate_bps)},
+          {"sport", c.sport}, {"size", c.size}, {"iterations", c.iterations},
+          {"duration", format_duration_us(c.duration_us)}, {"rate", format_rate_bps(c.rate_bps)},
           {"cc", c.cc},
           {"ack_timeout", format_duration_us(c.ack_timeout_us)},
           {"wan", wan::to_json(c.wan)}, {"bfd", c.bfd}, {"events", events}};

@@ -35,10 +35,13 @@ struct RunConfig {
   std::string sport = "fixed";  // fixed | qpn | few
   uint64_t size = 1000000;      // bytes per rank
   int iterations = 4;
+  // stream only: stream messages of `size` for this long, once (iterations do not apply); 0: send
+  // `size` per iteration.
+  uint64_t duration_us = 0;
   uint64_t rate_bps = 24'000'000;  // per host; 0: unpaced
-  // Congestion control of the QPs (workload --cc). The study was measured open loop; DCQCN does not
-  // yet reach its goals over the lab's WAN (docs/workload.md), so it is the spec's choice.
-  std::string cc = "none";  // none | dcqcn
+  // Congestion control of the QPs (workload --cc): DCQCN as RoCE NICs run it, which acts where the
+  // WAN queue marks ECN (wan.ecn); none is the open loop (go-back-N only).
+  std::string cc = "dcqcn";  // dcqcn | none
   // The QPs' local ACK timeout (a QP attribute of RoCE NICs: 4.096 us x 2^n): it must exceed the
   // round trip, or every frame is resent before its ACK can arrive (a 50 ms WAN delay is 100 ms).
   uint64_t ack_timeout_us = 20'000;
