@@ -20,6 +20,7 @@
 #include "lib/counters.h"
 #include "lib/parse_outer.h"
 #include "lib/pkt.h"
+#include "lib/balance.h"
 #include "lib/vni_mode.h"
 
 #define QPS_PSN_MASK 0xffffffu
@@ -93,23 +94,36 @@ static __always_inline void qps_track_psn(__u32 vni, const struct qps_roce_flow 
 	q->next_psn = (flow->psn + 1) & QPS_PSN_MASK;
 }
 
-/* The port a VTEP in mode qp-hash gives this QP; rewritten in place with the checksum kept valid. */
+/*
+ * The port a VTEP in mode qp-hash gives this QP, in mode balance the port assigned to it here
+ * (lib/balance.h); rewritten in place with the checksum kept valid.
+ */
 static __always_inline enum qps_reason qps_transit_rewrite(struct qps_outer *o, const struct qps_roce_flow *flow)
 {
-	__u32 h;
+	const struct qps_vni_cfg *vc = qps_vni(o->vni);
+	enum qps_reason done = QPS_R_STEERED;
+	__u16 port;
 	__be16 want;
 
-	if (!qps_vni_qp_hash(o->vni) || !qps_xdp.port_count)
+	if (!vc || vc->mode == QPS_MODE_OFF || !qps_xdp.port_count)
 		return QPS_R_MODE_OFF;
-	h = qps_qp_hash(flow->addr, flow->nwords, flow->dest_qp);
-	want = bpf_htons(qps_port_for_hash(h, qps_xdp.port_min, qps_xdp.port_count));
+	port = qps_port_for_hash(qps_qp_hash(flow->addr, flow->nwords, flow->dest_qp), qps_xdp.port_min,
+				 qps_xdp.port_count);
+	if (vc->mode == QPS_MODE_BALANCE) {
+		int held = 0;
+
+		port = qps_balance_port(o->vni, flow->dest_qp, port, vc->flowlet_gap_us, qps_xdp.port_min,
+					qps_xdp.port_count, &held);
+		done = held ? QPS_R_MOVE_HELD : QPS_R_BALANCED;
+	}
+	want = bpf_htons(port);
 	if (o->udp->source == want)
-		return QPS_R_PORT_KEPT;
+		return done == QPS_R_STEERED ? QPS_R_PORT_KEPT : done;
 	/* A zero checksum means none was sent (IPv4, or an IPv6 tunnel per RFC 6935): keep it so. */
 	if (o->udp->check)
 		o->udp->check = qps_udp_csum_replace16(o->udp->check, o->udp->source, want);
 	o->udp->source = want;
-	return QPS_R_STEERED;
+	return done;
 }
 
 /*

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * tc egress on a VXLAN device, before encapsulation. For RoCEv2 frames of a VNI in mode qp-hash it
- * chooses the outer UDP source port from the destination QP and makes the driver use it, through
- * skb->hash (udp_flow_src_port derives the port from skb_get_hash). It never changes a byte of the
+ * chooses the outer UDP source port from the destination QP, in mode balance the port assigned to
+ * the QP (lib/balance.h), and makes the driver use it, through skb->hash (udp_flow_src_port derives
+ * the port from skb_get_hash). It never changes a byte of the
  * frame and never drops: every verdict is TC_ACT_UNSPEC, so filters after ours (containerlab's
  * stats program at pref 42420, say) still run and the frame is sent as usual.
  */
@@ -16,6 +17,7 @@
 #include "lib/parse_inner.h"
 #include "lib/pkt.h"
 #include "lib/attachments.h"
+#include "lib/balance.h"
 #include "lib/vni_mode.h"
 
 QPS_REASONS_MAP(reasons);
@@ -32,11 +34,9 @@ const volatile struct qps_dev_cfg qps_dev = {};
 
 
 
-static __always_inline __u16 qps_steer(struct __sk_buff *skb, const struct qps_roce_flow *flow)
+/* Makes the driver derive exactly qps_port_for_hash(h) from the skb hash. */
+static __always_inline void qps_steer(struct __sk_buff *skb, __u32 h)
 {
-	__u32 h = qps_qp_hash(flow->addr, flow->nwords, flow->dest_qp);
-
-	/* The driver will derive exactly qps_port_for_hash(h) from this skb hash. */
 	bpf_set_hash(skb, qps_skb_hash_for(h));
 	/*
 	 * A non-zero mark makes ip_tunnel_dst_cache_usable() skip the per-remote route cache, so
@@ -45,7 +45,6 @@ static __always_inline __u16 qps_steer(struct __sk_buff *skb, const struct qps_r
 	 */
 	if (!skb->mark)
 		skb->mark = qps_dev.mark;
-	return qps_port_for_hash(h, qps_dev.port_min, qps_dev.port_count);
 }
 
 static __always_inline void qps_count_qp(__u32 vni, __u32 qpn, __u32 len, __u16 sport)
@@ -71,6 +70,7 @@ int qps_vxlan_egress(struct __sk_buff *skb)
 {
 	struct qps_pkt pkt = qps_pkt_from_skb(skb, QPS_INNER_WINDOW);
 	struct qps_roce_flow flow = {};
+	const struct qps_vni_cfg *vc;
 	enum qps_reason reason;
 	__u32 vni = qps_dev.vni;
 	__u16 sport = 0;
@@ -81,10 +81,23 @@ int qps_vxlan_egress(struct __sk_buff *skb)
 		return TC_ACT_UNSPEC;
 	}
 
-	if (qps_vni_qp_hash(vni) && qps_dev.port_count)
-		sport = qps_steer(skb, &flow);
-	else
+	vc = qps_vni(vni);
+	if (vc && vc->mode != QPS_MODE_OFF && qps_dev.port_count) {
+		__u32 h = qps_qp_hash(flow.addr, flow.nwords, flow.dest_qp);
+
+		sport = qps_port_for_hash(h, qps_dev.port_min, qps_dev.port_count);
+		if (vc->mode == QPS_MODE_BALANCE) {
+			int held = 0;
+
+			sport = qps_balance_port(vni, flow.dest_qp, sport, vc->flowlet_gap_us, qps_dev.port_min,
+						 qps_dev.port_count, &held);
+			h = qps_hash_for_port(sport, qps_dev.port_min, qps_dev.port_count);
+			reason = held ? QPS_R_MOVE_HELD : QPS_R_BALANCED;
+		}
+		qps_steer(skb, h);
+	} else {
 		reason = QPS_R_MODE_OFF;
+	}
 
 	qps_count_reason(&reasons, reason, pkt.len);
 	qps_count_qp(vni, flow.dest_qp, pkt.len, sport);

@@ -84,6 +84,16 @@ uint64_t parse_size_bytes(const std::string& flag, const std::string& value) {
   return static_cast<uint64_t>(v);
 }
 
+uint32_t parse_qpn(const std::string& flag, const std::string& value) {
+  const bool hex = value.starts_with("0x") || value.starts_with("0X");
+  const std::string digits = hex ? value.substr(2) : value;
+  uint32_t v = 0;
+  auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v, hex ? 16 : 10);
+  if (digits.empty() || ec != std::errc() || p != digits.data() + digits.size() || v > 0xffffff)
+    throw Error(flag + ": '" + value + "' is not a QP number like 0x37e9a4 or 3664292 (24 bits)");
+  return v;
+}
+
 std::string format_size_bytes(uint64_t bytes) {
   return format_exact(bytes, {{{1000000000, "gb"}, {1000000, "mb"}, {1000, "kb"}, {1, "b"}}});
 }

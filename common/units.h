@@ -16,6 +16,8 @@ uint64_t parse_rate_bps(const std::string& flag, const std::string& value);     
 double parse_loss_percent(const std::string& flag, const std::string& value);   // 0..100, '%' optional
 // Bytes: a whole number, bare or with b, kb, mb, gb (1000-based); "" is 0.
 uint64_t parse_size_bytes(const std::string& flag, const std::string& value);
+// A 24-bit RoCE queue pair number, 0x37e9a4 or decimal.
+uint32_t parse_qpn(const std::string& flag, const std::string& value);
 // The shortest exact spelling of a size: 64kb, 1500b (parse_size_bytes reads it back).
 std::string format_size_bytes(uint64_t bytes);
 

@@ -414,7 +414,7 @@ NetnsStatus status(const Netns& ns) {
   return st;
 }
 
-void set_mode(const Netns& ns, uint32_t vni, uint32_t mode) {
+void set_mode(const Netns& ns, uint32_t vni, const qps_vni_cfg& cfg) {
   PinnedMaps maps = open_pins_or_throw(ns);
   // attach gives every VNI it steers (a VXLAN device's, or a transit one) a mode entry.
   std::string vnis;
@@ -426,7 +426,36 @@ void set_mode(const Netns& ns, uint32_t vni, uint32_t mode) {
   if (!found)
     throw Error("VNI " + std::to_string(vni) + " is not attached in netns " + ns.name() +
                 " (attached VNIs: " + (vnis.empty() ? "none" : vnis) + ")");
-  maps.set_mode(vni, mode);
+  maps.set_mode(vni, cfg);
+}
+
+void assign_port(const Netns& ns, uint32_t vni, uint32_t qpn, uint16_t sport) {
+  PinnedMaps maps = open_pins_or_throw(ns);
+  const qps_qp_key key{vni, qpn};
+  if (!maps.vni_modes().count(vni))
+    throw Error("VNI " + std::to_string(vni) + " is not attached in netns " + ns.name());
+  if (sport == 0) {
+    maps.unassign(key);
+    return;
+  }
+  // The ranges the VNI's programs here steer into: its VXLAN devices', and the transit range.
+  std::string ranges;
+  for (const auto& a : maps.attachments()) {
+    uint16_t min = 0, count = 0;
+    if (a.kind == QPS_ATTACH_VXLAN && a.vni == vni) min = a.cfg.port_min, count = a.cfg.port_count;
+    if (a.xdp_prog_id && (a.xdp.roles & QPS_XDP_TRANSIT)) min = a.xdp.port_min, count = a.xdp.port_count;
+    if (!count) continue;
+    if (sport >= min && sport - min < count) {
+      maps.assign(key, sport);
+      return;
+    }
+    ranges += (ranges.empty() ? "" : ", ") + std::to_string(min) + "-" + std::to_string(min + count - 1);
+  }
+  if (ranges.empty())
+    throw Error("nothing in netns " + ns.name() + " steers VNI " + std::to_string(vni) +
+                " (no VXLAN device of it, no transit interface); attach first");
+  throw Error("port " + std::to_string(sport) + " is outside the source ports VNI " + std::to_string(vni) +
+              " can leave with here (" + ranges + "); the driver would not send it");
 }
 
 std::vector<QpStats> qp_stats(const Netns& ns, std::optional<uint32_t> vni) {
@@ -446,6 +475,8 @@ PathReport path_report(const Netns& ns) {
   r.rx_paths = maps.rx_paths();
   r.qp_paths = maps.qp_paths();
   r.qp_rx = maps.qp_rx();
+  r.assignments = maps.assignments();
+  r.flowlets = maps.flowlets();
   for (const auto& a : maps.attachments())
     if (a.kind == QPS_ATTACH_UPLINK) r.ifnames[a.ifindex] = a.ifname;
   return r;

@@ -18,7 +18,7 @@ namespace qpspread {
 struct AttachOptions {
   std::vector<std::string> devices;  // empty: every VXLAN device in the namespace
   uint32_t mark = QPS_DEFAULT_MARK;  // skb mark for steered packets; must not be 0
-  uint32_t initial_mode = QPS_MODE_QP_HASH;  // for VNIs that have no mode yet
+  qps_vni_cfg initial_mode{QPS_MODE_QP_HASH, QPS_DEFAULT_FLOWLET_GAP_US};  // for VNIs that have no mode yet
   std::vector<std::string> uplinks;  // underlay interfaces to count per path (tc tx, XDP rx)
   // Interfaces VXLAN encapsulated elsewhere arrives by (a leaf in front of host VTEPs): XDP
   // rewrites its outer source port before this node's ECMP decision.
@@ -86,7 +86,12 @@ DetachReport detach(const Netns& ns);
 NetnsStatus status(const Netns& ns);
 // Checks the VNI is attached (a VXLAN device's, or steered by transit), then sets its mode; takes
 // effect on the next packet.
-void set_mode(const Netns& ns, uint32_t vni, uint32_t mode);
+// The VNI's mode (and mode balance's flowlet gap); throws naming the attached VNIs when it is not one.
+void set_mode(const Netns& ns, uint32_t vni, const qps_vni_cfg& cfg);
+// Mode balance: the outer source port of one QP (0: none, the QP keeps its qp-hash port). The port
+// must be in the source-port range of one of this namespace's programs for the VNI (a VXLAN
+// device's, or the transit range); throws naming the ranges otherwise.
+void assign_port(const Netns& ns, uint32_t vni, uint32_t qpn, uint16_t sport);
 std::vector<QpStats> qp_stats(const Netns& ns, std::optional<uint32_t> vni);
 
 // What the uplink programs counted: per path sent (tc) and received (XDP, remote = the sender),
@@ -96,6 +101,8 @@ struct PathReport {
   std::vector<PathStats> rx_paths;
   std::map<qps_qp_key, qps_qp_path> qp_paths;
   std::map<qps_qp_key, qps_qp_rx> qp_rx;
+  std::map<qps_qp_key, uint16_t> assignments;       // mode balance: the ports assigned here
+  std::map<qps_qp_key, qps_qp_flowlet> flowlets;    // mode balance: the ports in use here
   std::map<uint32_t, std::string> ifnames;  // ifindex -> name, of attached uplinks
 };
 PathReport path_report(const Netns& ns);

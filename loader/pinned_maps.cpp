@@ -80,6 +80,7 @@ const char* mode_name(uint32_t mode) {
   switch (mode) {
     case QPS_MODE_OFF: return "off";
     case QPS_MODE_QP_HASH: return "qp-hash";
+    case QPS_MODE_BALANCE: return "balance";
   }
   return "unknown";
 }
@@ -87,6 +88,7 @@ const char* mode_name(uint32_t mode) {
 std::optional<uint32_t> parse_mode(const std::string& text) {
   if (text == "off") return QPS_MODE_OFF;
   if (text == "qp-hash") return QPS_MODE_QP_HASH;
+  if (text == "balance") return QPS_MODE_BALANCE;
   return std::nullopt;
 }
 
@@ -106,6 +108,15 @@ std::vector<ReasonStats> read_reasons(int fd) {
   return out;
 }
 
+// A per-QP map (shared by all CPUs) by key; empty when it is not pinned (its program not attached).
+template <class V>
+std::map<qps_qp_key, V> per_qp(const UniqueFd& fd) {
+  std::map<qps_qp_key, V> out;
+  if (!fd) return out;
+  for (const auto& [key, v] : read_map<qps_qp_key, V>(fd.get())) out.emplace(key, v);
+  return out;
+}
+
 }  // namespace
 
 std::optional<PinnedMaps> PinnedMaps::open(const std::string& dir) {
@@ -114,6 +125,8 @@ std::optional<PinnedMaps> PinnedMaps::open(const std::string& dir) {
   m.attachments_ = open_pin(dir, "attachments");
   m.reasons_ = open_pin(dir, "reasons");
   m.qp_stats_ = open_pin(dir, "qp_stats");
+  m.qp_assign_ = open_pin(dir, "qp_assign");
+  m.qp_flowlet_ = open_pin(dir, "qp_flowlet");
   m.path_stats_ = open_pin(dir, "path_stats");
   m.qp_paths_ = open_pin(dir, "qp_paths");
   m.uplink_reasons_ = open_pin(dir, "uplink_reasons");
@@ -149,25 +162,47 @@ void PinnedMaps::delete_attachment(uint32_t ifindex) const {
   bpf_map_delete_elem(attachments_.get(), &ifindex);
 }
 
-void PinnedMaps::init_mode(uint32_t vni, uint32_t mode) const {
-  qps_vni_cfg c{};
-  c.mode = static_cast<qps_mode>(mode);
-  if (bpf_map_update_elem(vni_mode_.get(), &vni, &c, BPF_NOEXIST) != 0 && errno != EEXIST)
+void PinnedMaps::init_mode(uint32_t vni, const qps_vni_cfg& cfg) const {
+  if (bpf_map_update_elem(vni_mode_.get(), &vni, &cfg, BPF_NOEXIST) != 0 && errno != EEXIST)
     throw Error(errno_text("cannot set the mode of VNI " + std::to_string(vni), errno));
+}
+
+std::map<uint32_t, qps_vni_cfg> PinnedMaps::vni_configs() const {
+  std::map<uint32_t, qps_vni_cfg> out;
+  for (const auto& [vni, c] : read_map<uint32_t, qps_vni_cfg>(vni_mode_.get())) out[vni] = c;
+  return out;
 }
 
 std::map<uint32_t, uint32_t> PinnedMaps::vni_modes() const {
   std::map<uint32_t, uint32_t> out;
-  for (const auto& [vni, c] : read_map<uint32_t, qps_vni_cfg>(vni_mode_.get())) out[vni] = c.mode;
+  for (const auto& [vni, c] : vni_configs()) out[vni] = c.mode;
   return out;
 }
 
-void PinnedMaps::set_mode(uint32_t vni, uint32_t mode) const {
-  qps_vni_cfg c{};
-  c.mode = static_cast<qps_mode>(mode);
-  if (bpf_map_update_elem(vni_mode_.get(), &vni, &c, BPF_ANY) != 0)
+void PinnedMaps::set_mode(uint32_t vni, const qps_vni_cfg& cfg) const {
+  if (bpf_map_update_elem(vni_mode_.get(), &vni, &cfg, BPF_ANY) != 0)
     throw Error(errno_text("cannot set the mode of VNI " + std::to_string(vni), errno));
 }
+
+void PinnedMaps::assign(const qps_qp_key& qp, uint16_t sport) const {
+  if (!qp_assign_) throw Error("no program of mode balance is attached here (no qp_assign pin); attach again");
+  const qps_qp_assign a{sport, {}};
+  if (bpf_map_update_elem(qp_assign_.get(), &qp, &a, BPF_ANY) != 0)
+    throw Error(errno_text("cannot assign a port to QP " + std::to_string(qp.qpn), errno));
+}
+
+void PinnedMaps::unassign(const qps_qp_key& qp) const {
+  if (qp_assign_) bpf_map_delete_elem(qp_assign_.get(), &qp);
+}
+
+std::map<qps_qp_key, uint16_t> PinnedMaps::assignments() const {
+  std::map<qps_qp_key, uint16_t> out;
+  if (!qp_assign_) return out;
+  for (const auto& [k, a] : read_map<qps_qp_key, qps_qp_assign>(qp_assign_.get())) out[k] = a.sport;
+  return out;
+}
+
+std::map<qps_qp_key, qps_qp_flowlet> PinnedMaps::flowlets() const { return per_qp<qps_qp_flowlet>(qp_flowlet_); }
 
 std::vector<ReasonStats> PinnedMaps::reasons() const { return read_reasons(reasons_.get()); }
 
@@ -188,19 +223,9 @@ std::vector<PathStats> PinnedMaps::path_stats() const { return read_paths(path_s
 
 std::vector<PathStats> PinnedMaps::rx_paths() const { return read_paths(rx_paths_.get()); }
 
-std::map<qps_qp_key, qps_qp_rx> PinnedMaps::qp_rx() const {
-  std::map<qps_qp_key, qps_qp_rx> out;
-  if (!qp_rx_) return out;
-  for (const auto& [key, q] : read_map<qps_qp_key, qps_qp_rx>(qp_rx_.get())) out.emplace(key, q);
-  return out;
-}
+std::map<qps_qp_key, qps_qp_rx> PinnedMaps::qp_rx() const { return per_qp<qps_qp_rx>(qp_rx_); }
 
-std::map<qps_qp_key, qps_qp_path> PinnedMaps::qp_paths() const {
-  std::map<qps_qp_key, qps_qp_path> out;
-  if (!qp_paths_) return out;
-  for (const auto& [key, p] : read_map<qps_qp_key, qps_qp_path>(qp_paths_.get())) out.emplace(key, p);
-  return out;
-}
+std::map<qps_qp_key, qps_qp_path> PinnedMaps::qp_paths() const { return per_qp<qps_qp_path>(qp_paths_); }
 
 void unpin_all(const std::string& dir) {
   for (const char* name : kPinnedMapNames) ::unlink((dir + "/" + name).c_str());

@@ -19,7 +19,7 @@ inline bool operator<(const qps_qp_key& a, const qps_qp_key& b) {
 namespace qpspread {
 
 // The names of the maps in the BPF object; each is pinned under its own name.
-inline constexpr const char* kPinnedMapNames[] = {"vni_mode", "attachments", "reasons", "qp_stats",
+inline constexpr const char* kPinnedMapNames[] = {"vni_mode", "attachments", "reasons", "qp_stats", "qp_assign", "qp_flowlet",
                                                   "path_stats", "qp_paths", "uplink_reasons",
                                                   "rx_paths", "qp_rx", "xdp_reasons"};
 
@@ -59,7 +59,7 @@ T sum_cpus(std::span<const T> cpus) {
 
 const char* reason_name(uint32_t reason);
 const char* mode_name(uint32_t mode);
-// "off" / "qp-hash"; nullopt for anything else.
+// "off" / "qp-hash" / "balance"; nullopt for anything else.
 std::optional<uint32_t> parse_mode(const std::string& text);
 
 class PinnedMaps {
@@ -72,9 +72,16 @@ class PinnedMaps {
   void put_attachment(const qps_attachment& rec) const;
   void delete_attachment(uint32_t ifindex) const;
   // Sets the mode only if the VNI has none: a mode chosen with `qpspread mode` survives re-attach.
-  void init_mode(uint32_t vni, uint32_t mode) const;
-  std::map<uint32_t, uint32_t> vni_modes() const;  // VNI -> mode, for every VNI with an entry
-  void set_mode(uint32_t vni, uint32_t mode) const;
+  void init_mode(uint32_t vni, const qps_vni_cfg& cfg) const;
+  std::map<uint32_t, qps_vni_cfg> vni_configs() const;  // for every VNI with an entry
+  std::map<uint32_t, uint32_t> vni_modes() const;       // VNI -> mode, for every VNI with an entry
+  void set_mode(uint32_t vni, const qps_vni_cfg& cfg) const;
+  // Mode balance: the outer source port assigned to a QP (qp_assign), and what the datapath does
+  // with it (qp_flowlet: the port in use, the QP's last frame, its moves).
+  void assign(const qps_qp_key& qp, uint16_t sport) const;
+  void unassign(const qps_qp_key& qp) const;
+  std::map<qps_qp_key, uint16_t> assignments() const;
+  std::map<qps_qp_key, qps_qp_flowlet> flowlets() const;
   std::vector<ReasonStats> reasons() const;        // summed over CPUs, in enum order (VTEP program)
   std::vector<QpStats> qp_stats() const;           // summed over CPUs
   // Uplink program state; empty when no uplink was attached.
@@ -89,6 +96,7 @@ class PinnedMaps {
  private:
   PinnedMaps() = default;
   UniqueFd vni_mode_, attachments_, reasons_, qp_stats_;
+  UniqueFd qp_assign_, qp_flowlet_;  // present once a VTEP or XDP program was attached
   UniqueFd path_stats_, qp_paths_, uplink_reasons_;  // present once an uplink was attached
   UniqueFd rx_paths_, qp_rx_, xdp_reasons_;  // present once an XDP program was attached
 };

@@ -18,12 +18,10 @@ struct {
 	__type(value, struct qps_vni_cfg);
 } vni_mode SEC(".maps");
 
-/* True when the VNI's frames get the QP's outer source port. */
-static __always_inline int qps_vni_qp_hash(__u32 vni)
+/* The VNI's config; NULL when it has none (mode off). */
+static __always_inline const struct qps_vni_cfg *qps_vni(__u32 vni)
 {
-	const struct qps_vni_cfg *vc = bpf_map_lookup_elem(&vni_mode, &vni);
-
-	return vc && vc->mode == QPS_MODE_QP_HASH;
+	return bpf_map_lookup_elem(&vni_mode, &vni);
 }
 
 #endif /* QPS_BPF_VNI_MODE_H */

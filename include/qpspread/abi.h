@@ -17,6 +17,14 @@
 #define QPS_MAX_VNIS 16384
 #define QPS_MAX_QPS 131072
 
+/*
+ * Mode balance's default flowlet gap: a QP moves to a new path only after this long without a frame.
+ * It must exceed the largest difference between two paths' one-way delays, or frames on the new
+ * path overtake those still on the old one. In the lab that is the WAN relay's queue, up to 50 ms
+ * at its rate limit (the links' delays being equal); a data-center fabric needs far less.
+ */
+#define QPS_DEFAULT_FLOWLET_GAP_US 50000
+
 /* Default skb mark set on steered packets so the VXLAN route cache (dst_cache) is bypassed. */
 #define QPS_DEFAULT_MARK 0x5150
 
@@ -27,6 +35,7 @@
 enum qps_mode {
 	QPS_MODE_OFF = 0,
 	QPS_MODE_QP_HASH = 1,
+	QPS_MODE_BALANCE = 2, /* the QP's assigned port (qp_assign; else its qp-hash port), moved after an idle gap */
 	QPS_MODE__MAX,
 };
 
@@ -47,7 +56,9 @@ enum qps_mode {
 	X(VLAN_DEPTH, "vlan_depth")       /* more than two VLAN tags */                           \
 	X(NOT_VXLAN, "not_vxlan")         /* uplink: not UDP to the VXLAN port */                  \
 	X(RECEIVED, "received")           /* XDP rx: RoCEv2 in VXLAN, counted per path and QP */   \
-	X(PORT_KEPT, "port_kept")         /* XDP transit, qp-hash: the port was already the QP's */
+	X(PORT_KEPT, "port_kept")         /* XDP transit, qp-hash: the port was already the QP's */     \
+	X(BALANCED, "balanced")           /* RoCEv2, mode balance: the QP's port (assigned or its hash) */ \
+	X(MOVE_HELD, "move_held")         /* mode balance: a new port waits for the QP's idle gap */
 
 enum qps_reason {
 #define QPS_REASON_ENUM(name, str) QPS_R_##name,
@@ -70,8 +81,27 @@ struct qps_dev_cfg {
 
 /* vni_mode: key is the VNI. A missing entry means off. */
 struct qps_vni_cfg {
-	enum qps_mode mode; /* typed so that the enum reaches the objects' BTF */
-	__u32 _pad;
+	enum qps_mode mode;    /* typed so that the enum reaches the objects' BTF */
+	__u32 flowlet_gap_us;  /* balance: a QP moves to a new port only after this long without a frame */
+};
+
+/*
+ * Mode balance. qp_assign (hash, key qps_qp_key): the outer source port userspace chose for a QP
+ * (the balance controller, `qpspread assign`); a QP without one keeps its qp-hash port. qp_flowlet
+ * (LRU hash shared by all CPUs, key qps_qp_key): the port the QP leaves with now and when its last
+ * frame left; a changed assignment is taken once the QP has been idle for the VNI's gap, so frames
+ * on the new path cannot overtake those still on the old one.
+ */
+struct qps_qp_assign {
+	__u16 sport;
+	__u16 _pad[3];
+};
+
+struct qps_qp_flowlet {
+	__u64 last_ns; /* bpf_ktime_get_ns() of the QP's last frame */
+	__u64 moves;   /* times the QP took a new port */
+	__u16 sport;   /* the port it leaves with now */
+	__u16 _pad[3];
 };
 
 /* qp_stats: per-CPU LRU hash. */

@@ -72,6 +72,18 @@ QPS_INLINE __u16 qps_port_for_hash(__u32 hash, __u16 port_min, __u16 port_count)
 }
 
 /*
+ * A hash that qps_port_for_hash maps to `port`, for a port in [port_min, port_min + port_count):
+ * the smallest h with (h * count) >> 32 == port - min, ceil((port - min) 2^32 / count). Mode
+ * balance steers a QP to a chosen port with it.
+ */
+QPS_INLINE __u32 qps_hash_for_port(__u16 port, __u16 port_min, __u16 port_count)
+{
+	__u64 k = (__u16)(port - port_min);
+
+	return (__u32)(((k << 32) + port_count - 1) / port_count);
+}
+
+/*
  * The kernel's mapping from skb->hash to the VXLAN outer source port (include/net/udp.h,
  * udp_flow_src_port): mixed = h ^ (h << 16); port = min + ((u64)mixed * (max - min)) >> 32.
  * The maximum itself is never produced: ports are min .. max - 1, so port_count = max - min.

@@ -9,9 +9,11 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstring>
 #include <memory>
 #include <optional>
+#include <thread>
 
 #include "qpspread/abi.h"
 #include "tests/bpf/percpu_read.h"
@@ -296,6 +298,35 @@ TEST_F(UnderlayXdp, TransitSetsTheQpsPortAndKeepsTheChecksumValid) {
     }
   }
   EXPECT_EQ(reason_count(QPS_R_STEERED), 10u);
+}
+
+// Mode balance at a transit node: the outer port becomes the QP's assigned one (after the idle
+// gap), the checksum stays valid, nothing else changes.
+TEST_F(UnderlayXdp, TransitInBalanceSetsTheAssignedPortAfterTheGap) {
+  use(QPS_XDP_TRANSIT);
+  qps_vni_cfg c{QPS_MODE_BALANCE, 100'000};
+  ASSERT_EQ(bpf_map__update_elem(skel_->maps.vni_mode, &kVni, sizeof(kVni), &c, sizeof(c), BPF_ANY), 0);
+  const FrameDesc inner{.qpn = 0x0abcde};
+  const OuterDesc outer{.udp_csum = true};
+  const size_t udp = outer_udp_offset(outer);
+  auto port_of = [&](const RunResult& r) { return static_cast<uint16_t>(r.out[udp] << 8 | r.out[udp + 1]); };
+  const auto in = wrap_vxlan(make_frame(inner), outer);
+  const uint16_t hash_port = qp_hash_port(inner, kPortMin, kPortCount);
+  EXPECT_EQ(port_of(pass(in)), hash_port) << "no assignment: the qp-hash port";
+  qps_qp_key key{kVni, inner.qpn};
+  qps_qp_assign a{static_cast<uint16_t>(hash_port == 40000 ? 40001 : 40000), {}};
+  ASSERT_EQ(bpf_map__update_elem(skel_->maps.qp_assign, &key, sizeof(key), &a, sizeof(a), BPF_ANY), 0);
+  EXPECT_EQ(port_of(pass(in)), hash_port) << "at once: held for the gap";
+  EXPECT_EQ(reason_count(QPS_R_MOVE_HELD), 1u);
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  const RunResult r = pass(in);
+  EXPECT_EQ(port_of(r), a.sport) << "idle 150 ms: the assigned port";
+  EXPECT_EQ(outer_udp_csum_ok(r.out, outer), std::optional<bool>(true));
+  for (size_t i = 0; i < in.size(); i++) {
+    if (i == udp || i == udp + 1 || i == udp + 6 || i == udp + 7) continue;
+    ASSERT_EQ(r.out[i], in[i]) << "byte " << i << " changed";
+  }
+  EXPECT_EQ(reason_count(QPS_R_BALANCED), 2u);
 }
 
 // 65 536 frames whose outer data sums differ (the VXLAN-GBP group varies; the inner UDP checksum

@@ -15,12 +15,15 @@
 #include <gtest/gtest.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <set>
 #include <string>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include "loader/pinned_maps.h"
@@ -76,6 +79,40 @@ class VxlanEgress : public ::testing::Test {
   void set_mode(qps_mode mode) {
     qps_vni_cfg c{mode, 0};
     ASSERT_EQ(bpf_map__update_elem(skel_->maps.vni_mode, &kVni, sizeof(kVni), &c, sizeof(c), BPF_ANY), 0);
+  }
+
+  void set_balance(uint32_t gap_us) {
+    qps_vni_cfg c{QPS_MODE_BALANCE, gap_us};
+    ASSERT_EQ(bpf_map__update_elem(skel_->maps.vni_mode, &kVni, sizeof(kVni), &c, sizeof(c), BPF_ANY), 0);
+  }
+  void assign(uint32_t qpn, uint16_t port) {
+    qps_qp_key key{kVni, qpn};
+    qps_qp_assign a{port, {}};
+    ASSERT_EQ(bpf_map__update_elem(skel_->maps.qp_assign, &key, sizeof(key), &a, sizeof(a), BPF_ANY), 0);
+  }
+  std::optional<qps_qp_flowlet> flowlet(uint32_t qpn) {
+    qps_qp_key key{kVni, qpn};
+    qps_qp_flowlet f{};
+    if (bpf_map__lookup_elem(skel_->maps.qp_flowlet, &key, sizeof(key), &f, sizeof(f), 0) != 0) return std::nullopt;
+    return f;
+  }
+  // One RoCEv2 frame of QP qpn through the program: the reason it was counted under and the outer
+  // port it recorded for the QP (the port the driver derives from the hash it set).
+  std::pair<qps_reason, uint16_t> send_qp(uint32_t qpn) {
+    const std::vector<uint8_t> in = make_frame(with(roce(), [&](auto& d) { d.qpn = qpn; }));
+    const auto before = reasons();
+    forget_qp(qpn);
+    RunResult r = run_tc_prog(prog_fd(), in, 0);
+    EXPECT_EQ(r.err, 0);
+    EXPECT_EQ(r.retval, static_cast<uint32_t>(TC_ACT_UNSPEC));
+    EXPECT_EQ(r.out, in) << "packet changed";
+    EXPECT_EQ(r.mark, kMark) << "the route cache must be skipped for a chosen port too";
+    const auto after = reasons();
+    qps_reason reason = QPS_R__MAX;
+    for (uint32_t i = 0; i < QPS_R__MAX; i++)
+      if (after[i].packets != before[i].packets) reason = static_cast<qps_reason>(i);
+    const auto q = qp(qpn);
+    return {reason, q ? q->sport : 0};
   }
 
   // Every reason's counters, summed over CPUs.
@@ -272,6 +309,60 @@ TEST_F(VxlanEgress, ModeChangeTakesEffectOnTheNextPacket) {
   check({"then off", roce(), QPS_R_MODE_OFF});
   set_mode(QPS_MODE_QP_HASH);
   check({"then qp-hash again", roce(), QPS_R_STEERED});
+}
+
+// ---- mode balance ----
+
+// A QP without an assigned port keeps the port qp-hash gives it, from its first frame on.
+TEST_F(VxlanEgress, BalanceWithoutAnAssignmentUsesTheQpHashPort) {
+  set_balance(50'000);
+  const uint32_t qpn = 0x000123;
+  const auto [reason, port] = send_qp(qpn);
+  EXPECT_EQ(reason, QPS_R_BALANCED);
+  EXPECT_EQ(port, predicted_port(with(roce(), [&](auto& d) { d.qpn = qpn; })));
+  ASSERT_TRUE(flowlet(qpn));
+  EXPECT_EQ(flowlet(qpn)->sport, port);
+  EXPECT_EQ(flowlet(qpn)->moves, 0u);
+}
+
+// A new QP that already has an assignment leaves with it from its first frame.
+TEST_F(VxlanEgress, ANewQpTakesItsAssignedPortAtOnce) {
+  set_balance(50'000);
+  assign(0x000200, 40000);
+  EXPECT_EQ(send_qp(0x000200), std::make_pair(QPS_R_BALANCED, uint16_t{40000}));
+}
+
+// A changed assignment waits until the QP has been idle for the gap: frames sent meanwhile keep the
+// old port (and each restarts the wait), so none can overtake another on a faster path.
+TEST_F(VxlanEgress, AnAssignedPortIsTakenOnlyAfterTheIdleGap) {
+  set_balance(100'000);  // 100 ms
+  const uint32_t qpn = 0x000124;
+  const uint16_t first = send_qp(qpn).second;
+  const uint16_t next = first == 40000 ? 40001 : 40000;
+  assign(qpn, next);
+  EXPECT_EQ(send_qp(qpn), std::make_pair(QPS_R_MOVE_HELD, first)) << "sent at once: held";
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(send_qp(qpn), std::make_pair(QPS_R_MOVE_HELD, first)) << "50 ms after the last frame: still held";
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  EXPECT_EQ(send_qp(qpn), std::make_pair(QPS_R_BALANCED, next)) << "idle 150 ms: moved";
+  EXPECT_EQ(send_qp(qpn), std::make_pair(QPS_R_BALANCED, next));
+  EXPECT_EQ(flowlet(qpn)->moves, 1u);
+}
+
+// A port outside the device's source-port range is never sent (the driver could not produce it):
+// the QP keeps its qp-hash port. Taking the assignment back returns the QP to that port too.
+TEST_F(VxlanEgress, AnAssignmentOutsideTheRangeOrRemovedFallsBackToTheQpHashPort) {
+  set_balance(0);
+  const uint32_t qpn = 0x000125;
+  const uint16_t hash_port = predicted_port(with(roce(), [&](auto& d) { d.qpn = qpn; }));
+  assign(qpn, kPortMin - 1);
+  EXPECT_EQ(send_qp(qpn), std::make_pair(QPS_R_BALANCED, hash_port));
+  assign(qpn, 50000);
+  EXPECT_EQ(send_qp(qpn), std::make_pair(QPS_R_BALANCED, uint16_t{50000}));
+  qps_qp_key key{kVni, qpn};
+  ASSERT_EQ(bpf_map__delete_elem(skel_->maps.qp_assign, &key, sizeof(key), 0), 0);
+  EXPECT_EQ(send_qp(qpn), std::make_pair(QPS_R_BALANCED, hash_port));
+  EXPECT_EQ(flowlet(qpn)->moves, 2u);
 }
 
 // The program hashes the same words as the C++ side for every QP (address word order, the 24 QP

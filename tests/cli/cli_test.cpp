@@ -283,6 +283,50 @@ TEST_F(CliTest, DetachLeavesOthersFiltersAndTheirQdisc) {
   EXPECT_FALSE(pinned());
 }
 
+// Mode balance by hand: the mode with its flowlet gap, a QP's port assigned and taken back; every bad
+// value refused naming what is wrong, and nothing changed by it.
+TEST_F(CliTest, BalanceModeAndAssignmentsAreSetCheckedAndShown) {
+  add_vxlan("vx100", 100);
+  run_ok({QPSPREAD_BIN, "attach", "--netns", ns_->name(), "--no-uplinks"});
+  const json m = json::parse(run_ok({QPSPREAD_BIN, "-j", "mode", "--netns", ns_->name(), "--vni", "100", "balance",
+                                     "--flowlet-gap", "2ms"}));
+  EXPECT_EQ(m["mode"], "balance");
+  EXPECT_EQ(m["flowlet_gap"], "2ms");
+  json s = json::parse(run_ok({QPSPREAD_BIN, "-j", "status", "--netns", ns_->name()}));
+  EXPECT_EQ(s["namespaces"][0]["devices"][0]["mode"], "balance");
+  // vx100's ports are the kernel's default range, 32768-60998.
+  const json a = json::parse(run_ok({QPSPREAD_BIN, "-j", "assign", "--netns", ns_->name(), "--vni", "100", "--qp",
+                                     "0x37e9a4", "--sport", "40000"}));
+  EXPECT_EQ(a["qpn"], 0x37e9a4);
+  EXPECT_EQ(a["sport"], 40000);
+  auto assigned = [&] {
+    const json st = json::parse(run_ok({QPSPREAD_BIN, "-j", "stats", "--netns", ns_->name()}));
+    for (const auto& v : st["vnis"])
+      for (const auto& q : v["qps"])
+        if (q["qpn"] == 0x37e9a4) return q["assigned_sport"];
+    return json("no row");
+  };
+  EXPECT_EQ(assigned(), 40000);
+  auto refused = [&](std::vector<std::string> args, const std::string& says) {
+    args.insert(args.begin(), {QPSPREAD_BIN, "-j"});
+    const CommandResult r = run(args);
+    EXPECT_EQ(r.exit_code, 1) << r.out;
+    EXPECT_NE(parse_error(r)["error"].get<std::string>().find(says), std::string::npos) << r.out;
+  };
+  refused({"assign", "--netns", ns_->name(), "--vni", "100", "--qp", "0x37e9a4", "--sport", "1000"},
+          "port 1000 is outside the source ports VNI 100 can leave with here (32768-60998)");
+  refused({"assign", "--netns", ns_->name(), "--vni", "200", "--qp", "7", "--sport", "40000"}, "VNI 200 is not attached");
+  refused({"assign", "--netns", ns_->name(), "--vni", "100", "--qp", "0x1000000", "--sport", "40000"},
+          "--qp: '0x1000000' is not a QP number");
+  refused({"assign", "--netns", ns_->name(), "--vni", "100", "--qp", "7"}, "give --sport PORT, or --clear");
+  refused({"mode", "--netns", ns_->name(), "--vni", "100", "qp-hash", "--flowlet-gap", "2ms"},
+          "--flowlet-gap is mode balance's");
+  refused({"mode", "--netns", ns_->name(), "--vni", "100", "balance", "--flowlet-gap", "0"}, "--flowlet-gap: 0 is outside");
+  EXPECT_EQ(assigned(), 40000) << "a refused command changed the assignment";
+  run_ok({QPSPREAD_BIN, "assign", "--netns", ns_->name(), "--vni", "100", "--qp", "0x37e9a4", "--clear"});
+  EXPECT_EQ(assigned(), "no row");
+}
+
 TEST_F(CliTest, ModeTogglesAndSurvivesReattach) {
   add_vxlan("vx100", 100);
   run_ok({QPSPREAD_BIN, "attach", "--netns", ns_->name()});

@@ -16,12 +16,14 @@
 #include <sstream>
 #include <tuple>
 
+#include "common/error.h"
 #include "loader/attach.h"
 #include "loader/bpffs.h"
 #include "qpspread/flow_hash.h"
 #include "tests/support/spread_probe.h"
 #include "tests/support/test_util.h"
 #include "userspace/report/fairness.h"
+#include "userspace/report/stats_report.h"
 
 namespace qpspread::test {
 namespace {
@@ -67,7 +69,7 @@ struct Attached {
   ~Attached() { detach(ns); }
   static AttachOptions options(uint32_t mode, std::vector<std::string> uplinks) {
     AttachOptions o;
-    o.initial_mode = mode;
+    o.initial_mode = {static_cast<qps_mode>(mode), QPS_DEFAULT_FLOWLET_GAP_US};
     o.uplinks = std::move(uplinks);
     return o;
   }
@@ -108,6 +110,40 @@ TEST_F(SpreadTest, QpHashSpreadsQpsAndEachQpKeepsOnePathAndThePredictedPort) {
         qps_port_for_hash(qps_qp_hash(addrs, 2, qpn), dev.port_min, dev.port_count);
     EXPECT_EQ(*path.sports.begin(), predicted) << "QP " << qpn;
   }
+}
+
+// Mode balance: every QP given a port (as the controller will) leaves with exactly that port, on
+// one uplink, from its first frame; stats show each assignment taken (no move pending).
+TEST_F(SpreadTest, BalanceSendsEveryQpWithItsAssignedPort) {
+  Attached a(fabric_->leaf_netns(0), QPS_MODE_BALANCE);
+  ASSERT_EQ(a.report.devices.size(), 1u);
+  const DeviceState& dev = a.report.devices[0];
+  const workload::QpTraffic t = traffic();
+  std::map<uint32_t, uint16_t> want;
+  for (int i = 0; i < t.qps; i++) {
+    const uint32_t qpn = t.first_qp + static_cast<uint32_t>(i);
+    want[qpn] = static_cast<uint16_t>(dev.port_min + dev.port_count - 1 - 97 * i);  // any port of the range
+    assign_port(a.ns, dev.vni, qpn, want[qpn]);
+  }
+  EXPECT_THROW(assign_port(a.ns, dev.vni, t.first_qp, static_cast<uint16_t>(dev.port_min - 1)), Error)
+      << "a port the driver cannot send is refused";
+  SpreadResult r = lab::run_spread(*fabric_, t);
+  ASSERT_EQ(r.qps.size(), want.size());
+  for (const auto& [qpn, path] : r.qps) {
+    EXPECT_EQ(path.uplinks.size(), 1u) << "QP " << qpn;
+    EXPECT_EQ(path.sports, std::set<uint16_t>{want[qpn]}) << "QP " << qpn;
+  }
+  const report::StatsReport st = report::build_stats(a.ns, dev.vni);
+  ASSERT_EQ(st.vnis.size(), 1u);
+  size_t rows = 0;
+  for (const auto& q : st.vnis[0].qps) {
+    if (!want.count(q.qpn)) continue;
+    rows++;
+    EXPECT_EQ(q.assigned_sport, std::optional<uint16_t>(want[q.qpn]));
+    EXPECT_EQ(q.balance_sport, std::optional<uint16_t>(want[q.qpn]));
+    EXPECT_FALSE(q.move_pending);
+  }
+  EXPECT_EQ(rows, want.size());
 }
 
 TEST_F(SpreadTest, FarHostReceivesEveryFrameByteIdentical) {

@@ -39,6 +39,20 @@ TEST(FlowHash, KernelPicksExactlyThePortWeChoseForEveryHashBucket) {
   }
 }
 
+// Mode balance steers a QP to a chosen port: the hash it derives for the port makes the kernel send
+// exactly that port, for every port of every range.
+TEST(FlowHash, HashForPortMakesTheKernelSendThatPort) {
+  const Range ranges[] = {{32768, 28231}, {49152, 16383}, {1024, 64511}, {4000, 1}, {60000, 2}};
+  for (const Range& r : ranges)
+    for (uint32_t k = 0; k < r.count; k++) {
+      const uint16_t port = static_cast<uint16_t>(r.min + k);
+      const uint32_t h = qps_hash_for_port(port, r.min, r.count);
+      ASSERT_EQ(qps_port_for_hash(h, r.min, r.count), port) << "range " << r.min << "+" << r.count;
+      ASSERT_EQ(kernel_udp_flow_src_port(qps_skb_hash_for(h), r.min, r.min + r.count), port)
+          << "range " << r.min << "+" << r.count;
+    }
+}
+
 TEST(FlowHash, KernelAgreesForArbitraryHashes) {
   uint32_t x = 12345;
   for (int i = 0; i < 1000000; i++) {

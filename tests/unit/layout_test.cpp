@@ -32,7 +32,10 @@ const std::vector<StructLayout>& layouts() {
   static const std::vector<StructLayout> l = {
       {"qps_dev_cfg", sizeof(qps_dev_cfg),
        {M(qps_dev_cfg, vni), M(qps_dev_cfg, mark), M(qps_dev_cfg, port_min), M(qps_dev_cfg, port_count), M(qps_dev_cfg, _pad)}},
-      {"qps_vni_cfg", sizeof(qps_vni_cfg), {M(qps_vni_cfg, mode), M(qps_vni_cfg, _pad)}},
+      {"qps_vni_cfg", sizeof(qps_vni_cfg), {M(qps_vni_cfg, mode), M(qps_vni_cfg, flowlet_gap_us)}},
+      {"qps_qp_assign", sizeof(qps_qp_assign), {M(qps_qp_assign, sport), M(qps_qp_assign, _pad)}},
+      {"qps_qp_flowlet", sizeof(qps_qp_flowlet),
+       {M(qps_qp_flowlet, last_ns), M(qps_qp_flowlet, moves), M(qps_qp_flowlet, sport), M(qps_qp_flowlet, _pad)}},
       {"qps_qp_key", sizeof(qps_qp_key), {M(qps_qp_key, vni), M(qps_qp_key, qpn)}},
       {"qps_qp_stats", sizeof(qps_qp_stats),
        {M(qps_qp_stats, packets), M(qps_qp_stats, bytes), M(qps_qp_stats, sport), M(qps_qp_stats, _pad)}},
@@ -71,7 +74,8 @@ std::map<std::string, long long> reason_enumerators() {
 }
 
 std::map<std::string, long long> mode_enumerators() {
-  return {{"QPS_MODE_OFF", QPS_MODE_OFF}, {"QPS_MODE_QP_HASH", QPS_MODE_QP_HASH}, {"QPS_MODE__MAX", QPS_MODE__MAX}};
+  return {{"QPS_MODE_OFF", QPS_MODE_OFF}, {"QPS_MODE_QP_HASH", QPS_MODE_QP_HASH},
+          {"QPS_MODE_BALANCE", QPS_MODE_BALANCE}, {"QPS_MODE__MAX", QPS_MODE__MAX}};
 }
 
 const char* const kObjects[] = {QPS_VXLAN_EGRESS_OBJ, QPS_UPLINK_EGRESS_OBJ, QPS_UNDERLAY_XDP_OBJ};
@@ -170,7 +174,9 @@ TEST(LayoutMaps, VxlanEgressKeyAndValueSizesMatch) {
              {{"vni_mode", sizeof(__u32), sizeof(qps_vni_cfg)},
               {"attachments", sizeof(__u32), sizeof(qps_attachment)},
               {"reasons", sizeof(__u32), sizeof(qps_reason_stats)},
-              {"qp_stats", sizeof(qps_qp_key), sizeof(qps_qp_stats)}},
+              {"qp_stats", sizeof(qps_qp_key), sizeof(qps_qp_stats)},
+              {"qp_assign", sizeof(qps_qp_key), sizeof(qps_qp_assign)},
+              {"qp_flowlet", sizeof(qps_qp_key), sizeof(qps_qp_flowlet)}},
              sizeof(qps_dev_cfg));
 }
 
@@ -187,6 +193,8 @@ TEST(LayoutMaps, UnderlayXdpKeyAndValueSizesMatch) {
              {{"rx_paths", sizeof(qps_path_key), sizeof(qps_path_stats)},
               {"qp_rx", sizeof(qps_qp_key), sizeof(qps_qp_rx)},
               {"vni_mode", sizeof(__u32), sizeof(qps_vni_cfg)},
+              {"qp_assign", sizeof(qps_qp_key), sizeof(qps_qp_assign)},
+              {"qp_flowlet", sizeof(qps_qp_key), sizeof(qps_qp_flowlet)},
               {"xdp_reasons", sizeof(__u32), sizeof(qps_reason_stats)}},
              sizeof(qps_xdp_cfg));
 }

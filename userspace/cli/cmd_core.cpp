@@ -9,6 +9,7 @@
 #include <iostream>
 
 #include "common/error.h"
+#include "common/units.h"
 #include "loader/attach.h"
 #include "loader/bpffs.h"
 #include "userspace/cli/commands.h"
@@ -16,6 +17,15 @@
 
 namespace qpspread::cli {
 namespace {
+
+// Mode balance's flowlet gap as given (empty: the default), in microseconds.
+uint32_t flowlet_gap_us(const std::string& text) {
+  if (text.empty()) return QPS_DEFAULT_FLOWLET_GAP_US;
+  const uint64_t us = parse_duration_us("--flowlet-gap", text);
+  if (us == 0 || us > 60'000'000)
+    throw Error("--flowlet-gap: " + text + " is outside 1us to 60s; the gap must exceed the paths' delay difference");
+  return static_cast<uint32_t>(us);
+}
 
 using nlohmann::json;
 
@@ -204,10 +214,14 @@ void add_attach(CLI::App& app, Context& ctx) {
                   "skb mark set on steered packets so the tunnel route cache is bypassed; pick one "
                   "your fwmark policy routing does not use")
       ->default_str("0x5150");
-  cmd->add_option("--mode", *mode, "mode for VNIs that have none yet")->check(CLI::IsMember({"off", "qp-hash"}));
-  cmd->callback([&ctx, target, opts, mode, cmd] {
-    ctx.action = [&ctx, target, opts, mode] {
-      opts->initial_mode = *parse_mode(*mode);
+  cmd->add_option("--mode", *mode, "mode for VNIs that have none yet")
+      ->check(CLI::IsMember({"off", "qp-hash", "balance"}));
+  auto gap = std::make_shared<std::string>();
+  cmd->add_option("--flowlet-gap", *gap,
+                  "mode balance: a QP moves to a new port only after this long without a frame (default 50ms)");
+  cmd->callback([&ctx, target, opts, mode, gap, cmd] {
+    ctx.action = [&ctx, target, opts, mode, gap] {
+      opts->initial_mode = {static_cast<qps_mode>(*parse_mode(*mode)), flowlet_gap_us(*gap)};
       Netns ns = Netns::open(target->resolve());
       const AttachReport r = attach(ns, *opts);
       if (!ctx.out.json && !ctx.out.pretty)
@@ -254,23 +268,64 @@ void add_status(CLI::App& app, Context& ctx) {
 }
 
 void add_mode(CLI::App& app, Context& ctx) {
-  auto* cmd = app.add_subcommand("mode", "set a VNI's mode (off, qp-hash); takes effect on the next packet");
+  auto* cmd = app.add_subcommand("mode", "set a VNI's mode (off, qp-hash, balance); takes effect on the next packet");
   auto target = std::make_shared<NetnsTarget>();
   auto vni = std::make_shared<uint32_t>(0);
   auto mode = std::make_shared<std::string>();
+  auto gap = std::make_shared<std::string>();
   target->add_to(cmd, true);
   cmd->add_option("--vni", *vni, "the VNI")->required()->check(CLI::Range(1u, 16777215u));
-  cmd->add_option("mode", *mode, "off or qp-hash")->required();
-  cmd->callback([&ctx, target, vni, mode] {
-    ctx.action = [&ctx, target, vni, mode] {
+  cmd->add_option("mode", *mode, "off, qp-hash or balance")->required();
+  cmd->add_option("--flowlet-gap", *gap,
+                  "mode balance: a QP moves to a new port only after this long without a frame (default 50ms)");
+  cmd->callback([&ctx, target, vni, mode, gap] {
+    ctx.action = [&ctx, target, vni, mode, gap] {
       auto m = parse_mode(*mode);
-      if (!m) throw Error("unknown mode '" + *mode + "'; use off or qp-hash");
+      if (!m) throw Error("unknown mode '" + *mode + "'; use off, qp-hash or balance");
+      if (!gap->empty() && *m != QPS_MODE_BALANCE) throw Error("--flowlet-gap is mode balance's; give it with balance");
+      const qps_vni_cfg cfg{static_cast<qps_mode>(*m), flowlet_gap_us(*gap)};
       Netns ns = Netns::open(target->resolve());
-      set_mode(ns, *vni, *m);
+      set_mode(ns, *vni, cfg);
       json j = {{"netns", ns.name()}, {"vni", *vni}, {"mode", mode_name(*m)}};
+      if (*m == QPS_MODE_BALANCE) j["flowlet_gap"] = format_duration_us(cfg.flowlet_gap_us);
       emit(ctx.out, j, [](const json& j) {
         std::cout << "VNI " << j["vni"].get<unsigned>() << " in netns " << j["netns"].get<std::string>()
-                  << ": mode " << j["mode"].get<std::string>() << "\n";
+                  << ": mode " << j["mode"].get<std::string>();
+        if (j.contains("flowlet_gap")) std::cout << " (flowlet gap " << j["flowlet_gap"].get<std::string>() << ")";
+        std::cout << "\n";
+      });
+    };
+  });
+}
+
+// Mode balance by hand (the balance controller writes the same map): one QP's outer source port.
+void add_assign(CLI::App& app, Context& ctx) {
+  auto* cmd = app.add_subcommand("assign", "mode balance: give a QP an outer source port, or take it back (--clear)");
+  auto target = std::make_shared<NetnsTarget>();
+  auto vni = std::make_shared<uint32_t>(0);
+  auto qp = std::make_shared<std::string>();
+  auto sport = std::make_shared<uint32_t>(0);
+  target->add_to(cmd, true);
+  cmd->add_option("--vni", *vni, "the VNI")->required()->check(CLI::Range(1u, 16777215u));
+  cmd->add_option("--qp", *qp, "the destination QPN (0x37e9a4 or decimal)")->required();
+  auto* port = cmd->add_option("--sport", *sport, "the outer UDP source port")->check(CLI::Range(1u, 65535u));
+  auto clear_it = std::make_shared<bool>(false);
+  auto* clear = cmd->add_flag("--clear", *clear_it, "remove the QP's port: it goes back to its qp-hash port");
+  port->excludes(clear);
+  cmd->callback([&ctx, target, vni, qp, sport, port, clear_it] {
+    ctx.action = [&ctx, target, vni, qp, sport, port, clear_it] {
+      if (!port->count() && !*clear_it) throw Error("give --sport PORT, or --clear");
+      const uint32_t qpn = parse_qpn("--qp", *qp);
+      Netns ns = Netns::open(target->resolve());
+      assign_port(ns, *vni, qpn, static_cast<uint16_t>(*sport));
+      json j = {{"netns", ns.name()}, {"vni", *vni}, {"qpn", qpn}, {"sport", *sport ? json(*sport) : json(nullptr)}};
+      emit(ctx.out, j, [](const json& j) {
+        char qpn[16];
+        std::snprintf(qpn, sizeof qpn, "0x%06x", j["qpn"].get<unsigned>());
+        std::cout << "VNI " << j["vni"].get<unsigned>() << " QP " << qpn << " in netns " << j["netns"].get<std::string>()
+                  << ": " << (j["sport"].is_null() ? std::string("its qp-hash port")
+                                                   : "port " + std::to_string(j["sport"].get<unsigned>()))
+                  << " (taken after the VNI's flowlet gap)\n";
       });
     };
   });
@@ -298,6 +353,7 @@ void register_core_commands(CLI::App& app, Context& ctx) {
   add_detach(app, ctx);
   add_status(app, ctx);
   add_mode(app, ctx);
+  add_assign(app, ctx);
   register_stats_command(app, ctx);
 }
 

@@ -1,6 +1,7 @@
 // The stats report: what the datapath counted in one namespace, per VNI and path.
 #include "userspace/report/stats_report.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <map>
 #include <set>
@@ -79,6 +80,18 @@ std::vector<QpRow> vni_qps(uint32_t vni, const std::vector<QpStats>& sent, const
     row.gaps = rx.gaps;
     row.ecn_ce = rx.ecn_ce;
     row.cnp = rx.cnp;
+  }
+  for (const auto& [key, f] : pr.flowlets) {
+    if (key.vni != vni) continue;
+    QpRow& row = entry(key.qpn);
+    row.balance_sport = f.sport;
+    row.balance_moves = f.moves;
+  }
+  for (const auto& [key, port] : pr.assignments) {
+    if (key.vni != vni) continue;
+    QpRow& row = entry(key.qpn);
+    row.assigned_sport = port;
+    row.move_pending = row.balance_sport && *row.balance_sport != port;
   }
   std::vector<QpRow> out;
   out.reserve(by_qpn.size());
@@ -196,7 +209,11 @@ json qp_json(const QpRow& q) {
           {"reordered", q.reordered},
           {"gaps", q.gaps},
           {"ecn_ce", q.ecn_ce},
-          {"cnp", q.cnp}};
+          {"cnp", q.cnp},
+          {"assigned_sport", or_null(q.assigned_sport)},
+          {"balance_sport", or_null(q.balance_sport)},
+          {"balance_moves", q.balance_moves},
+          {"move_pending", q.move_pending}};
 }
 
 json uplink_json(const UplinkTotals& u) {
@@ -248,14 +265,19 @@ void print_paths(const VniReport& v) {
 }
 
 // SPORT: the port this VTEP chose, else the one the uplink program saw (a node that only forwards).
+// With mode balance on any of the VNI's QPs here, ASSIGNED: the port assigned to the QP ("-": its
+// qp-hash port), with "*" while the move to it waits for the QP's idle gap.
 void print_qps(const VniReport& v) {
-  std::printf("  %-10s %10s %10s %6s %-8s %5s %10s %-8s %9s %6s\n", "QPN", "TX-PKTS", "TX-BYTES", "SPORT", "PATH", "MOVES",
-              "RX-PKTS", "RX-PATH", "REORDERED", "GAPS");
+  const bool balance = std::any_of(v.qps.begin(), v.qps.end(), [](const QpRow& q) { return q.balance_sport.has_value(); });
+  std::printf("  %-10s %10s %10s %6s %-8s %5s %10s %-8s %9s %6s%s\n", "QPN", "TX-PKTS", "TX-BYTES", "SPORT", "PATH", "MOVES",
+              "RX-PKTS", "RX-PATH", "REORDERED", "GAPS", balance ? "  ASSIGNED" : "");
   for (const auto& q : v.qps) {
-    const unsigned sport = q.sport ? q.sport : q.path_sport.value_or(0);
-    std::printf("  0x%-8x %10lu %10s %6s %-8s %5lu %10lu %-8s %9lu %6lu\n", q.qpn, ul(q.packets),
+    const unsigned sport = q.balance_sport ? *q.balance_sport : q.sport ? q.sport : q.path_sport.value_or(0);
+    std::string assigned;
+    if (balance) assigned = "  " + (q.assigned_sport ? std::to_string(*q.assigned_sport) + (q.move_pending ? "*" : "") : "-");
+    std::printf("  0x%-8x %10lu %10s %6s %-8s %5lu %10lu %-8s %9lu %6lu%s\n", q.qpn, ul(q.packets),
                 human_bytes(q.bytes).c_str(), sport ? std::to_string(sport).c_str() : "-", name_or_dash(q.path),
-                ul(q.moves), ul(q.rx_packets), name_or_dash(q.rx_path), ul(q.reordered), ul(q.gaps));
+                ul(q.moves), ul(q.rx_packets), name_or_dash(q.rx_path), ul(q.reordered), ul(q.gaps), assigned.c_str());
   }
 }
 

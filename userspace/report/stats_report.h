@@ -42,6 +42,11 @@ struct QpRow {
   std::optional<std::string> rx_path;
   uint64_t reordered = 0, gaps = 0;
   uint64_t ecn_ce = 0, cnp = 0;  // received: CE-marked frames of the QP, CNPs to it
+  // Mode balance here: the port assigned to the QP (none: its qp-hash port), the port it leaves
+  // with now, and its moves; a move is pending while the two differ (the QP not yet idle for the gap).
+  std::optional<uint16_t> assigned_sport, balance_sport;
+  uint64_t balance_moves = 0;
+  bool move_pending = false;
 };
 
 struct VniReport {
@@ -82,10 +87,12 @@ StatsReport make_stats(const NetnsStatus& st, const PathReport& pr, const std::v
 // {"netns", "vnis": [{"vni", "mode", "paths": [...], "imbalance", "jain", "qps": [...]}],
 //  "uplinks": [{"ifname", "tx_packets", "tx_bytes", "tx_other_packets", ..., "rx_...": every frame}],
 //  "reasons", "uplink_reasons", "xdp_reasons"}
-// mode: "off" / "qp-hash", or null for a VNI only observed on the uplinks. paths[]: ifname,
+// mode: "off" / "qp-hash" / "balance", or null for a VNI only observed on the uplinks. paths[]: ifname,
 // remote_vtep, tx_/rx_ packets, bytes, roce_packets, roce_bytes, rx_ecn_ce, rx_cnp, share (of tx
 // RoCEv2 bytes). qps[]: qpn, packets, bytes, sport, path, path_sport, moves (sent), rx_packets,
-// rx_bytes, rx_path, reordered, gaps, ecn_ce, cnp (received); path, path_sport and rx_path are null when unknown. Each reasons
+// rx_bytes, rx_path, reordered, gaps, ecn_ce, cnp (received), assigned_sport, balance_sport,
+// balance_moves, move_pending (mode balance); path, path_sport, rx_path, assigned_sport and
+// balance_sport are null when unknown. Each reasons
 // object is {name: {"packets", "bytes"}}, empty when that program is not attached.
 nlohmann::json to_json(const StatsReport& report);
 nlohmann::json reasons_json(const std::vector<ReasonStats>& reasons);

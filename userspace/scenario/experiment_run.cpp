@@ -203,7 +203,7 @@ struct Bench {
 json measure(Bench& b, const RunConfig& c, uint64_t seed, const Progress& say) {
   b.bfd.set(c.bfd, say);
   b.lab.set_wan(c.wan);
-  const uint32_t mode = *parse_mode(c.mode);
+  const qps_vni_cfg mode{static_cast<qps_mode>(*parse_mode(c.mode)), QPS_DEFAULT_FLOWLET_GAP_US};
   for (const auto& n : b.topo.nodes)
     if (role(n) == "leaf") set_mode(Netns::open(b.topo.netns(n.name)), c.vni, mode);
   const auto& hosts = b.hosts_for(c);
