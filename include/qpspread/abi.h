@@ -216,4 +216,22 @@ struct qps_qp_rx {
 	__u32 ifindex;   /* the interface it last arrived by */
 };
 
+/*
+ * fib_probe: one question to the kernel's FIB, asked through BPF_PROG_TEST_RUN. The test frame's
+ * bytes are this struct; the program writes rc and oif into them. Addresses in network order
+ * (IPv4 in src[0]/dst[0]), ports in network order.
+ */
+struct qps_fib_query {
+	__u8 family;   /* AF_INET or AF_INET6 */
+	__u8 _pad;
+	__be16 sport;  /* the outer UDP source port asked about */
+	__be16 dport;  /* the VXLAN port, 4789 */
+	__u16 _pad2;
+	__u32 iif;     /* the lookup's input interface: 1 (lo), as for the host's own packets */
+	__u32 src[4];  /* the VTEP's own (local) address */
+	__u32 dst[4];  /* the remote VTEP */
+	__s32 rc;      /* out: BPF_FIB_LKUP_RET_*, or a negative errno */
+	__u32 oif;     /* out: the interface the kernel would send by */
+};
+
 #endif /* QPSPREAD_ABI_H */

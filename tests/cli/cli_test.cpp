@@ -325,6 +325,12 @@ TEST_F(CliTest, BalanceModeAndAssignmentsAreSetCheckedAndShown) {
   EXPECT_EQ(assigned(), 40000) << "a refused command changed the assignment";
   run_ok({QPSPREAD_BIN, "assign", "--netns", ns_->name(), "--vni", "100", "--qp", "0x37e9a4", "--clear"});
   EXPECT_EQ(assigned(), "no row");
+  // The controller's step needs somewhere to place QPs: vx100 has no remote VTEP.
+  refused({"balance", "--netns", ns_->name(), "--vni", "100"}, "vx100 has no remote VTEP yet");
+  refused({"balance", "--netns", ns_->name(), "--vni", "100", "--remote", "10.9.9.9"},
+          "remote VTEP 10.9.9.9 is not one of vx100's");
+  run_ok({QPSPREAD_BIN, "mode", "--netns", ns_->name(), "--vni", "100", "qp-hash"});
+  refused({"balance", "--netns", ns_->name(), "--vni", "100"}, "VNI 100 is in mode qp-hash");
 }
 
 TEST_F(CliTest, ModeTogglesAndSurvivesReattach) {

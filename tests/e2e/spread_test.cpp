@@ -4,6 +4,7 @@
 // outer source port qpspread predicts; host 2 receives every frame byte-identical; detach leaves
 // no filter, qdisc or pin.
 #include <arpa/inet.h>
+#include <net/if.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -11,19 +12,24 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <chrono>
+#include <thread>
 #include <map>
 #include <memory>
+#include <set>
 #include <sstream>
 #include <tuple>
 
 #include "common/error.h"
 #include "loader/attach.h"
 #include "loader/bpffs.h"
+#include "loader/fib_probe.h"
 #include "qpspread/flow_hash.h"
 #include "tests/support/spread_probe.h"
 #include "tests/support/test_util.h"
 #include "userspace/report/fairness.h"
 #include "userspace/report/stats_report.h"
+#include "userspace/scenario/balance.h"
 
 namespace qpspread::test {
 namespace {
@@ -144,6 +150,57 @@ TEST_F(SpreadTest, BalanceSendsEveryQpWithItsAssignedPort) {
     EXPECT_FALSE(q.move_pending);
   }
   EXPECT_EQ(rows, want.size());
+}
+
+// This node's own ECMP stage, predicted: for every QP, the kernel's FIB asked through the probe
+// program with the QP's outer header names the uplink the QP's frames were seen leaving by.
+TEST_F(SpreadTest, FibProbePredictsTheUplinkOfEveryQpsPort) {
+  Attached a(fabric_->leaf_netns(0), QPS_MODE_QP_HASH);
+  SpreadResult r = lab::run_spread(*fabric_, traffic());
+  ASSERT_EQ(r.qps.size(), 16u);
+  const FibProbe probe;
+  std::set<std::string> predicted_uplinks;
+  a.ns.run([&] {
+    for (const auto& [qpn, path] : r.qps) {
+      ASSERT_EQ(path.sports.size(), 1u);
+      ASSERT_EQ(path.uplinks.size(), 1u);
+      const FibProbe::Answer ans = probe.lookup(fabric_->leaf_vtep_ip(0), fabric_->leaf_vtep_ip(1), *path.sports.begin());
+      ASSERT_TRUE(ans.found()) << "QP " << qpn << ": rc " << ans.rc;
+      char name[IF_NAMESIZE] = {};
+      ASSERT_NE(::if_indextoname(ans.oif, name), nullptr);
+      EXPECT_EQ(std::string(name), *path.uplinks.begin()) << "QP " << qpn << " port " << *path.sports.begin();
+      predicted_uplinks.insert(name);
+    }
+  });
+  EXPECT_GE(predicted_uplinks.size(), 2u) << "16 QPs' ports should reach both uplinks";
+}
+
+// The controller's step on the leaf: 16 QPs that qp-hash put on the two uplinks by chance are
+// placed 8 | 8 (each with a port the FIB sends by its uplink); the next run's frames then split
+// exactly evenly, each QP on its planned uplink with its planned port.
+TEST_F(SpreadTest, BalanceOncePlacesTheQpsEvenlyOnTheUplinks) {
+  const std::vector<std::string> ups = fabric_->leaf_uplinks(0);
+  ASSERT_EQ(ups.size(), 2u);
+  Attached a(fabric_->leaf_netns(0), QPS_MODE_BALANCE, ups);
+  const uint32_t vni = a.report.devices.at(0).vni;
+  const workload::QpTraffic t = traffic();
+  lab::run_spread(*fabric_, t);  // the QPs' first frames: qp-hash ports, and their bytes
+  const scenario::BalanceResult b = scenario::balance_once(a.ns, {vni, std::nullopt, 4096});
+  EXPECT_EQ(b.remote, fabric_->leaf_vtep_ip(1));
+  ASSERT_EQ(b.plan.qps.size(), 16u);
+  for (const auto& up : ups) EXPECT_EQ(b.plan.count.at(up), 8) << up;
+  EXPECT_DOUBLE_EQ(b.plan.imbalance, 1.0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // past the 50 ms flowlet gap
+  workload::QpTraffic next = t;
+  next.first_psn = static_cast<uint32_t>(t.frames_per_qp);  // the same QPs go on
+  SpreadResult r = lab::run_spread(*fabric_, next);
+  ASSERT_EQ(r.uplink_frames.size(), 2u);
+  for (const auto& [uplink, n] : r.uplink_frames) EXPECT_EQ(n, 8u * next.frames_per_qp) << uplink;
+  for (const auto& q : b.plan.qps) {
+    const auto& seen = r.qps.at(q.qpn);
+    EXPECT_EQ(seen.uplinks, std::set<std::string>{q.path}) << "QP " << q.qpn;
+    EXPECT_EQ(seen.sports, std::set<uint16_t>{q.sport}) << "QP " << q.qpn;
+  }
 }
 
 TEST_F(SpreadTest, FarHostReceivesEveryFrameByteIdentical) {

@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   app.add_flag("-p,--pretty", ctx.out.pretty, "pretty-printed JSON output");
   app.add_flag("-v,--verbose", ctx.verbose, "print libbpf's messages");
   register_core_commands(app, ctx);
+  register_balance_command(app, ctx);
   register_top_command(app, ctx);
   register_demo_command(app, ctx);
   register_lab_command(app, ctx);
