@@ -184,7 +184,7 @@ class LabFidelity : public ::testing::Test {
 // The router's own prediction for one QP: a packet it sends itself, or one it forwards.
 std::string predict(const FibProbe& probe, const RouterWatch& w, const QpSeen& q) {
   const OuterFlow f{dotted(q.outer_src), dotted(q.outer_dst), *q.sports.begin()};
-  if (q.in.empty()) return probe.local_choice(w.ns, f);
+  if (q.in.empty()) return local_choice(probe, w.ns, f);
   return forwarded_choice(w.ns, *q.in.begin(), f);
 }
 
@@ -199,7 +199,7 @@ TEST_F(LabFidelity, EveryRouterWithAChoiceSendsEachQpWhereItsOwnHashSays) {
                  exec_address(*topo_->node(to), "eth1")}).exit_code, 0);
   auto routers = watch_routers(dst_vtep);
   send_qps(from, to, kQps);
-  FibProbe probe;
+  const FibProbe probe;
   std::set<std::string> watched;
   for (auto& w : routers) {
     w->tally();
@@ -216,7 +216,7 @@ TEST_F(LabFidelity, EveryRouterWithAChoiceSendsEachQpWhereItsOwnHashSays) {
       agree += p == *q.out.begin();
       // For the record: the flow (fl4) hash, right for the node's own packets, on forwarded ones.
       const OuterFlow f{dotted(q.outer_src), dotted(q.outer_dst), *q.sports.begin()};
-      flow_agree += probe.local_choice(w->ns, f) == *q.out.begin();
+      flow_agree += local_choice(probe, w->ns, f) == *q.out.begin();
       EXPECT_EQ(*q.out.begin(), p) << w->node << " QP " << qpn << " sport " << *q.sports.begin()
                                    << (q.in.empty() ? " (sent by the node)" : " (in by " + *q.in.begin() + ")");
     }

@@ -4,15 +4,17 @@
 // sends itself (a VTEP's VXLAN output) from the flow (fl4), a forwarded packet from the skb.
 // Under hash policy 3 the two differ (the skb hash is jhash_2words(outer, inner, 0), the flow
 // hash is the outer hash alone), so each case has its own oracle:
-// - local_choice: bpf_fib_lookup() run in the node's namespace (a test-only BPF program); the
-//   helper selects the path from a flow, without a skb, exactly like udp_tunnel_dst_lookup().
+// - local_choice: bpf_fib_lookup() run in the node's namespace (the product's FibProbe,
+//   loader/fib_probe.h, which mode balance maps ports to paths with); the helper selects the path
+//   from a flow, without a skb, exactly like udp_tunnel_dst_lookup().
 // - forwarded_choice: `ip route get ... iif IF ipproto udp sport P dport 4789`; the kernel builds a
 //   skb with those headers and routes it as input, through the same skb hash as forwarding.
 #pragma once
 
 #include <cstdint>
-#include <memory>
 #include <string>
+
+#include "loader/fib_probe.h"
 
 namespace qpspread::test {
 
@@ -22,21 +24,9 @@ struct OuterFlow {
   uint16_t sport = 0, dport = 4789;
 };
 
-class FibProbe {
- public:
-  // Loads the probe program; throws qpspread::Error (needs root and bpf_fib_lookup).
-  FibProbe();
-  ~FibProbe();
-  FibProbe(const FibProbe&) = delete;
-  FibProbe& operator=(const FibProbe&) = delete;
-  // The interface the node `netns` picks for `f` as a packet it sends itself (UDP). Throws
-  // qpspread::Error when the lookup fails (the helper's BPF_FIB_LKUP_RET_* code is named).
-  std::string local_choice(const std::string& netns, const OuterFlow& f) const;
-
- private:
-  struct Skel;
-  std::unique_ptr<Skel> skel_;
-};
+// The interface the node `netns` picks for `f` as a packet it sends itself (UDP). Throws
+// qpspread::Error when the lookup fails (the helper's BPF_FIB_LKUP_RET_* code is named).
+std::string local_choice(const FibProbe& probe, const std::string& netns, const OuterFlow& f);
 
 // The interface the node `netns` picks for `f` (UDP) arriving on `iif`. Throws qpspread::Error.
 std::string forwarded_choice(const std::string& netns, const std::string& iif, const OuterFlow& f);

@@ -203,6 +203,47 @@ TEST_F(SpreadTest, BalanceOncePlacesTheQpsEvenlyOnTheUplinks) {
   }
 }
 
+// A path lost and back: with one uplink down the controller's next step puts every QP on the other
+// (and the next run's frames all leave by it, none lost); once the uplink is back, the step after
+// spreads the QPs 8 | 8 again.
+TEST_F(SpreadTest, BalanceMovesEveryQpOffALostUplinkAndBackOnceItReturns) {
+  const std::vector<std::string> ups = fabric_->leaf_uplinks(0);
+  ASSERT_EQ(ups.size(), 2u);
+  Attached a(fabric_->leaf_netns(0), QPS_MODE_BALANCE, ups);
+  const uint32_t vni = a.report.devices.at(0).vni;
+  workload::QpTraffic t = traffic();
+  t.first_psn = 1'000'000;  // a PSN range of its own: the receiver's tracking sees one sequence
+  lab::run_spread(*fabric_, t);
+  scenario::BalanceController ctl(a.ns, {vni, std::nullopt, 4096});
+  EXPECT_EQ(ctl.step().plan.count.at(ups[1]), 8);
+  // The spine's end of the second uplink goes down: the leaf loses carrier, BFD notices, FRR
+  // withdraws the route's next hop (the leaf's own end stays up, so its frames can be watched).
+  const std::string spine = fabric_->spine_netns(1);
+  run_ok({"ip", "-n", spine, "link", "set", "dn1", "down"});
+  scenario::BalanceResult lost;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  try {
+    for (lost = ctl.step(); lost.plan.count.count(ups[1]) && std::chrono::steady_clock::now() < deadline;
+         lost = ctl.step())
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  } catch (...) {
+    run_ok({"ip", "-n", spine, "link", "set", "dn1", "up"});
+    throw;
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // past the flowlet gap
+  workload::QpTraffic next = t;
+  next.first_psn = t.first_psn + static_cast<uint32_t>(t.frames_per_qp);
+  const SpreadResult r = lab::run_spread(*fabric_, next);
+  run_ok({"ip", "-n", spine, "link", "set", "dn1", "up"});
+  EXPECT_EQ(lost.plan.count.count(ups[1]), 0u) << "the lost uplink is no path (within 10 s)";
+  EXPECT_EQ(lost.plan.count.at(ups[0]), 16);
+  EXPECT_EQ(r.uplink_frames.at(ups[0]), r.sent);
+  EXPECT_EQ(r.received, r.sent) << "nothing lost on the way";
+  fabric_->wait_data_plane();
+  const scenario::BalanceResult back = ctl.step();
+  for (const auto& up : ups) EXPECT_EQ(back.plan.count.at(up), 8) << up;
+}
+
 TEST_F(SpreadTest, FarHostReceivesEveryFrameByteIdentical) {
   Attached a(fabric_->leaf_netns(0), QPS_MODE_QP_HASH);
   SpreadResult r = lab::run_spread(*fabric_, traffic());

@@ -53,10 +53,12 @@ class TestFabric {
   const ClabTopology& topology() const { return topo_; }
   // zebra, bfdd and bgpd of every router, as the lab runner recorded them.
   std::vector<pid_t> frr_pids() const;
+  // Until both leaves' routes to each other leave by every uplink again and the hosts ping (after a
+  // test took a link down and up); throws after 30 s.
+  void wait_data_plane() const;
 
  private:
   void write_topology();
-  void wait_data_plane() const;
   void teardown() noexcept;
   void say(const std::string& line) const {
     if (spec_.progress) spec_.progress(line);

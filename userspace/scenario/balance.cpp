@@ -38,12 +38,18 @@ BalanceStage probe_stage(const VxlanDevice& dev, const RemoteVtep& remote, size_
     stage.port_path[port] = name;
     found[name]++;
   }
+  // An uplink the FIB never picked (its link down, its next hop gone) is no path now.
+  std::erase_if(stage.paths, [&](const std::string& p) { return found[p] == 0; });
   return stage;
 }
 
 }  // namespace
 
-BalanceResult balance_once(const Netns& ns, const BalanceOptions& o) {
+BalanceResult balance_once(const Netns& ns, const BalanceOptions& o) { return BalanceController(ns, o).step(); }
+
+BalanceResult BalanceController::step() {
+  const Netns& ns = ns_;
+  const BalanceOptions& o = opts_;
   const auto modes = status(ns).vni_modes;
   const auto mode = modes.find(o.vni);
   if (mode == modes.end()) throw Error(vni_text(o.vni) + " is not attached in netns " + ns.name() + "; attach first");
@@ -56,9 +62,13 @@ BalanceResult balance_once(const Netns& ns, const BalanceOptions& o) {
   r.vni = o.vni;
   // Weights and present ports, read before anything changes.
   std::vector<QpLoad> loads;
+  std::map<uint32_t, uint64_t> bytes_now;
   const PathReport pr = path_report(ns);
   for (const auto& q : qp_stats(ns, o.vni)) {
-    QpLoad l{q.qpn, static_cast<double>(q.bytes), std::nullopt};
+    bytes_now[q.qpn] = q.bytes;
+    const auto before = bytes_.find(q.qpn);
+    const uint64_t sent = before != bytes_.end() && before->second <= q.bytes ? q.bytes - before->second : q.bytes;
+    QpLoad l{q.qpn, static_cast<double>(sent), std::nullopt};
     if (q.sport) l.sport = q.sport;
     if (auto f = pr.flowlets.find({o.vni, q.qpn}); f != pr.flowlets.end()) l.sport = f->second.sport;
     loads.push_back(l);
@@ -87,9 +97,13 @@ BalanceResult balance_once(const Netns& ns, const BalanceOptions& o) {
     r.local = dev->local;
     r.remote = remote.address;
     const BalanceStage stage = probe_stage(*dev, remote, std::max<size_t>(loads.size(), 1), o.max_probes, r.probed);
+    if (stage.paths.empty())
+      throw Error("the FIB sends by none of " + remote.address + "'s uplinks (" + std::to_string(r.probed) +
+                  " ports asked); are they up?");
     r.plan = plan_balance(loads, stage);
   });
   for (const auto& q : r.plan.qps) assign_port(ns, o.vni, q.qpn, q.sport);
+  bytes_ = std::move(bytes_now);
   return r;
 }
 

@@ -8,8 +8,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "common/netns.h"
 #include "userspace/scenario/balance_plan.h"
@@ -29,9 +31,25 @@ struct BalanceResult {
   BalancePlan plan;
 };
 
-// Weights: each QP's bytes sent so far (the VTEP program's qp_stats). Throws qpspread::Error,
-// before any assignment is written, when the VNI is not attached here or not in mode balance, has
-// no VXLAN device with a local address, several remote VTEPs and no `remote`, or no uplink.
+// The controller on one node and VNI. Each step weighs the QPs by the bytes they sent since the
+// step before (the first: since they began), finds the uplinks toward the remote VTEP again and the
+// ports the FIB sends by each (an uplink the FIB no longer picks, its link down or its routes
+// withdrawn, is no path: its QPs go elsewhere in this step, and come back in the first step after
+// it returns), places the QPs and writes their ports. Each step throws qpspread::Error, before any
+// assignment is written, when the VNI is not attached here or not in mode balance, has no VXLAN
+// device with a local address, several remote VTEPs and no `remote`, or no path.
+class BalanceController {
+ public:
+  BalanceController(const Netns& ns, BalanceOptions opts) : ns_(ns), opts_(std::move(opts)) {}
+  BalanceResult step();
+
+ private:
+  const Netns& ns_;
+  BalanceOptions opts_;
+  std::map<uint32_t, uint64_t> bytes_;  // per QPN, at the step before
+};
+
+// One step of a new controller: the QPs weighed by all they sent so far.
 BalanceResult balance_once(const Netns& ns, const BalanceOptions& opts);
 
 // {"netns", "vni", "local", "remote", "probed", "plan": to_json(plan)}
