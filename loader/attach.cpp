@@ -429,33 +429,36 @@ void set_mode(const Netns& ns, uint32_t vni, const qps_vni_cfg& cfg) {
   maps.set_mode(vni, cfg);
 }
 
-void assign_port(const Netns& ns, uint32_t vni, uint32_t qpn, uint16_t sport) {
+void assign_ports(const Netns& ns, uint32_t vni, const std::map<uint32_t, uint16_t>& ports) {
   PinnedMaps maps = open_pins_or_throw(ns);
-  const qps_qp_key key{vni, qpn};
   if (!maps.vni_modes().count(vni))
     throw Error("VNI " + std::to_string(vni) + " is not attached in netns " + ns.name());
-  if (sport == 0) {
-    maps.unassign(key);
-    return;
-  }
   // The ranges the VNI's programs here steer into: its VXLAN devices', and the transit range.
-  std::string ranges;
+  std::vector<std::pair<uint16_t, uint16_t>> ranges;  // min, count
+  std::string text;
   for (const auto& a : maps.attachments()) {
     uint16_t min = 0, count = 0;
     if (a.kind == QPS_ATTACH_VXLAN && a.vni == vni) min = a.cfg.port_min, count = a.cfg.port_count;
     if (a.xdp_prog_id && (a.xdp.roles & QPS_XDP_TRANSIT)) min = a.xdp.port_min, count = a.xdp.port_count;
     if (!count) continue;
-    if (sport >= min && sport - min < count) {
-      maps.assign(key, sport);
-      return;
-    }
-    ranges += (ranges.empty() ? "" : ", ") + std::to_string(min) + "-" + std::to_string(min + count - 1);
+    ranges.emplace_back(min, count);
+    text += (text.empty() ? "" : ", ") + std::to_string(min) + "-" + std::to_string(min + count - 1);
   }
-  if (ranges.empty())
-    throw Error("nothing in netns " + ns.name() + " steers VNI " + std::to_string(vni) +
-                " (no VXLAN device of it, no transit interface); attach first");
-  throw Error("port " + std::to_string(sport) + " is outside the source ports VNI " + std::to_string(vni) +
-              " can leave with here (" + ranges + "); the driver would not send it");
+  for (const auto& [qpn, sport] : ports) {
+    if (sport == 0) continue;
+    if (ranges.empty())
+      throw Error("nothing in netns " + ns.name() + " steers VNI " + std::to_string(vni) +
+                  " (no VXLAN device of it, no transit interface); attach first");
+    const bool sendable = std::any_of(ranges.begin(), ranges.end(),
+                                      [&](const auto& r) { return sport >= r.first && sport - r.first < r.second; });
+    if (!sendable)
+      throw Error("port " + std::to_string(sport) + " is outside the source ports VNI " + std::to_string(vni) +
+                  " can leave with here (" + text + "); the driver would not send it");
+  }
+  for (const auto& [qpn, sport] : ports) {
+    if (sport) maps.assign({vni, qpn}, sport);
+    else maps.unassign({vni, qpn});
+  }
 }
 
 std::vector<QpStats> qp_stats(const Netns& ns, std::optional<uint32_t> vni) {

@@ -88,10 +88,11 @@ NetnsStatus status(const Netns& ns);
 // effect on the next packet.
 // The VNI's mode (and mode balance's flowlet gap); throws naming the attached VNIs when it is not one.
 void set_mode(const Netns& ns, uint32_t vni, const qps_vni_cfg& cfg);
-// Mode balance: the outer source port of one QP (0: none, the QP keeps its qp-hash port). The port
-// must be in the source-port range of one of this namespace's programs for the VNI (a VXLAN
-// device's, or the transit range); throws naming the ranges otherwise.
-void assign_port(const Netns& ns, uint32_t vni, uint32_t qpn, uint16_t sport);
+// Mode balance: the outer source ports of QPs (QPN -> port; 0: none, the QP keeps its qp-hash
+// port). Every port must be in the source-port range of one of this namespace's programs for the
+// VNI (a VXLAN device's, or the transit range); all are checked before any is written, and a bad
+// one throws naming the ranges.
+void assign_ports(const Netns& ns, uint32_t vni, const std::map<uint32_t, uint16_t>& ports);
 std::vector<QpStats> qp_stats(const Netns& ns, std::optional<uint32_t> vni);
 
 // What the uplink programs counted: per path sent (tc) and received (XDP, remote = the sender),

@@ -129,9 +129,9 @@ TEST_F(SpreadTest, BalanceSendsEveryQpWithItsAssignedPort) {
   for (int i = 0; i < t.qps; i++) {
     const uint32_t qpn = t.first_qp + static_cast<uint32_t>(i);
     want[qpn] = static_cast<uint16_t>(dev.port_min + dev.port_count - 1 - 97 * i);  // any port of the range
-    assign_port(a.ns, dev.vni, qpn, want[qpn]);
   }
-  EXPECT_THROW(assign_port(a.ns, dev.vni, t.first_qp, static_cast<uint16_t>(dev.port_min - 1)), Error)
+  assign_ports(a.ns, dev.vni, want);
+  EXPECT_THROW(assign_ports(a.ns, dev.vni, {{t.first_qp, static_cast<uint16_t>(dev.port_min - 1)}}), Error)
       << "a port the driver cannot send is refused";
   SpreadResult r = lab::run_spread(*fabric_, t);
   ASSERT_EQ(r.qps.size(), want.size());
@@ -219,22 +219,24 @@ TEST_F(SpreadTest, BalanceMovesEveryQpOffALostUplinkAndBackOnceItReturns) {
   // The spine's end of the second uplink goes down: the leaf loses carrier, BFD notices, FRR
   // withdraws the route's next hop (the leaf's own end stays up, so its frames can be watched).
   const std::string spine = fabric_->spine_netns(1);
-  run_ok({"ip", "-n", spine, "link", "set", "dn1", "down"});
   scenario::BalanceResult lost;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  try {
+  SpreadResult r;
+  {
+    // Up again when this block ends, whether it ends well or by a failed assertion or a throw.
+    struct LinkBack {
+      std::string ns;
+      ~LinkBack() { run({"ip", "-n", ns, "link", "set", "dn1", "up"}); }
+    } back{spine};
+    run_ok({"ip", "-n", spine, "link", "set", "dn1", "down"});
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     for (lost = ctl.step(); lost.plan.count.count(ups[1]) && std::chrono::steady_clock::now() < deadline;
          lost = ctl.step())
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  } catch (...) {
-    run_ok({"ip", "-n", spine, "link", "set", "dn1", "up"});
-    throw;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));  // past the flowlet gap
+    workload::QpTraffic next = t;
+    next.first_psn = t.first_psn + static_cast<uint32_t>(t.frames_per_qp);
+    r = lab::run_spread(*fabric_, next);
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // past the flowlet gap
-  workload::QpTraffic next = t;
-  next.first_psn = t.first_psn + static_cast<uint32_t>(t.frames_per_qp);
-  const SpreadResult r = lab::run_spread(*fabric_, next);
-  run_ok({"ip", "-n", spine, "link", "set", "dn1", "up"});
   EXPECT_EQ(lost.plan.count.count(ups[1]), 0u) << "the lost uplink is no path (within 10 s)";
   EXPECT_EQ(lost.plan.count.at(ups[0]), 16);
   EXPECT_EQ(r.uplink_frames.at(ups[0]), r.sent);

@@ -220,8 +220,9 @@ TEST(ExperimentReport, CategoricalStudyGetsBarCharts) {
   EXPECT_EQ(figs[0].series[0].marks[3].x_label, "mode=qp-hash, sport=qpn");
 }
 
-// CNPs get a figure where congestion control ran (some point sent CNPs), none where all are zero.
-TEST(ExperimentReport, CnpFigureOnlyWhereCnpsWereSent) {
+// A metric gets a figure where some point has it above 0 (CNPs where congestion control ran), none
+// where it is 0 everywhere.
+TEST(ExperimentReport, AMetricThatIsZeroEverywhereGetsNoFigure) {
   auto recs_with = [](double dcqcn_cnps) {
     std::vector<json> recs;
     int point = 0;

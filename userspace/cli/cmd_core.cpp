@@ -317,7 +317,7 @@ void add_assign(CLI::App& app, Context& ctx) {
       if (!port->count() && !*clear_it) throw Error("give --sport PORT, or --clear");
       const uint32_t qpn = parse_qpn("--qp", *qp);
       Netns ns = Netns::open(target->resolve());
-      assign_port(ns, *vni, qpn, static_cast<uint16_t>(*sport));
+      assign_ports(ns, *vni, {{qpn, static_cast<uint16_t>(*sport)}});
       json j = {{"netns", ns.name()}, {"vni", *vni}, {"qpn", qpn}, {"sport", *sport ? json(*sport) : json(nullptr)}};
       emit(ctx.out, j, [](const json& j) {
         char qpn[16];

@@ -200,16 +200,16 @@ FigurePlan bar_figure(const Study& st, const Layout& l, const std::string& metri
 
 std::vector<std::string> shown_metrics(const Study& st) {
   std::vector<std::string> out;
-  // CNPs only where congestion control ran: elsewhere the figure would be all zeros.
+  // A metric that is 0 (or absent) at every point draws nothing worth a figure: CNPs without
+  // congestion control, retransmissions where none happened.
   auto all_zero = [&](const std::string& m) {
     return std::all_of(st.points.begin(), st.points.end(), [&](const Point& p) {
       const auto it = p.metrics.find(m);
-      return it == p.metrics.end() || it->second.max == 0;
+      return it == p.metrics.end() || (it->second.min == 0 && it->second.max == 0);
     });
   };
   for (const std::string& m : key_metrics())
-    if (std::find(st.metrics.begin(), st.metrics.end(), m) != st.metrics.end() && !(m == "cnp_tx" && all_zero(m)))
-      out.push_back(m);
+    if (std::find(st.metrics.begin(), st.metrics.end(), m) != st.metrics.end() && !all_zero(m)) out.push_back(m);
   // Records without any key metric still get figures: their first few metrics.
   for (size_t i = 0; out.empty() && i < st.metrics.size() && i < 6; i++) out.push_back(st.metrics[i]);
   return out;

@@ -56,6 +56,11 @@ std::vector<QpRow> vni_qps(uint32_t vni, const std::vector<QpStats>& sent, const
     q.qpn = qpn;
     return q;
   };
+  // Each per-QP map's entries of this VNI into their rows.
+  auto fill = [&](const auto& per_qp, const auto& set) {
+    for (const auto& [key, v] : per_qp)
+      if (key.vni == vni) set(entry(key.qpn), v);
+  };
   for (const auto& q : sent) {
     if (q.vni != vni) continue;
     QpRow& row = entry(q.qpn);
@@ -63,16 +68,12 @@ std::vector<QpRow> vni_qps(uint32_t vni, const std::vector<QpStats>& sent, const
     row.bytes = q.bytes;
     row.sport = q.sport;
   }
-  for (const auto& [key, p] : pr.qp_paths) {
-    if (key.vni != vni) continue;
-    QpRow& row = entry(key.qpn);
+  fill(pr.qp_paths, [&](QpRow& row, const qps_qp_path& p) {
     row.path = ifname_or_index(pr, p.ifindex);
     row.path_sport = p.sport;
     row.moves = p.moves;
-  }
-  for (const auto& [key, rx] : pr.qp_rx) {
-    if (key.vni != vni) continue;
-    QpRow& row = entry(key.qpn);
+  });
+  fill(pr.qp_rx, [&](QpRow& row, const qps_qp_rx& rx) {
     row.rx_packets = rx.packets;
     row.rx_bytes = rx.bytes;
     row.rx_path = ifname_or_index(pr, rx.ifindex);
@@ -80,19 +81,16 @@ std::vector<QpRow> vni_qps(uint32_t vni, const std::vector<QpStats>& sent, const
     row.gaps = rx.gaps;
     row.ecn_ce = rx.ecn_ce;
     row.cnp = rx.cnp;
-  }
-  for (const auto& [key, f] : pr.flowlets) {
-    if (key.vni != vni) continue;
-    QpRow& row = entry(key.qpn);
+  });
+  fill(pr.flowlets, [](QpRow& row, const qps_qp_flowlet& f) {
     row.balance_sport = f.sport;
     row.balance_moves = f.moves;
-  }
-  for (const auto& [key, port] : pr.assignments) {
-    if (key.vni != vni) continue;
-    QpRow& row = entry(key.qpn);
+  });
+  // After the flowlets: a move is pending while the port in use is not the assigned one.
+  fill(pr.assignments, [](QpRow& row, uint16_t port) {
     row.assigned_sport = port;
     row.move_pending = row.balance_sport && *row.balance_sport != port;
-  }
+  });
   std::vector<QpRow> out;
   out.reserve(by_qpn.size());
   for (auto& [qpn, q] : by_qpn) out.push_back(std::move(q));

@@ -18,12 +18,11 @@ std::string vni_text(uint32_t vni) { return "VNI " + std::to_string(vni); }
 
 // This node's stage: the remote VTEP's uplinks, and for ports from the device's first on, the
 // uplink the FIB sends each by, until every uplink has `per_path` ports or max_probes were asked.
-BalanceStage probe_stage(const VxlanDevice& dev, const RemoteVtep& remote, size_t per_path, size_t max_probes,
-                         size_t& probed) {
+BalanceStage probe_stage(const FibProbe& probe, const VxlanDevice& dev, const RemoteVtep& remote, size_t per_path,
+                         size_t max_probes, size_t& probed) {
   BalanceStage stage;
   stage.paths = remote.uplinks;
   std::map<std::string, size_t> found;
-  const FibProbe probe;
   probed = 0;
   for (uint32_t k = 0; k < dev.port_count && probed < max_probes; k++) {
     const bool enough = std::all_of(stage.paths.begin(), stage.paths.end(),
@@ -96,13 +95,15 @@ BalanceResult BalanceController::step() {
     if (remote.uplinks.empty()) throw Error("no route to remote VTEP " + remote.address + " yet");
     r.local = dev->local;
     r.remote = remote.address;
-    const BalanceStage stage = probe_stage(*dev, remote, std::max<size_t>(loads.size(), 1), o.max_probes, r.probed);
+    const BalanceStage stage = probe_stage(probe_, *dev, remote, std::max<size_t>(loads.size(), 1), o.max_probes, r.probed);
     if (stage.paths.empty())
       throw Error("the FIB sends by none of " + remote.address + "'s uplinks (" + std::to_string(r.probed) +
                   " ports asked); are they up?");
     r.plan = plan_balance(loads, stage);
   });
-  for (const auto& q : r.plan.qps) assign_port(ns, o.vni, q.qpn, q.sport);
+  std::map<uint32_t, uint16_t> ports;
+  for (const auto& q : r.plan.qps) ports[q.qpn] = q.sport;
+  assign_ports(ns, o.vni, ports);
   bytes_ = std::move(bytes_now);
   return r;
 }

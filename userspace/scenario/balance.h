@@ -14,6 +14,7 @@
 #include <utility>
 
 #include "common/netns.h"
+#include "loader/fib_probe.h"
 #include "userspace/scenario/balance_plan.h"
 
 namespace qpspread::scenario {
@@ -46,6 +47,7 @@ class BalanceController {
  private:
   const Netns& ns_;
   BalanceOptions opts_;
+  FibProbe probe_;  // loaded once; asked in ns_ at each step
   std::map<uint32_t, uint64_t> bytes_;  // per QPN, at the step before
 };
 
