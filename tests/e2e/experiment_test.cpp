@@ -74,10 +74,13 @@ class ExperimentTest : public ::testing::Test {
     std::ofstream(dir_ / "spec.yml") << "name: tiny\ntopology: " << QPS_LAB_FILE << "\nrunner: qpspread\nlab: " << lab_
                                      << "\nfixed: {size: 100kb, iterations: 2, qps: 4}\naxes:\n  mode: [off, qp-hash]\n";
     // ~1 s per iteration (1 MB at 8 Mbit/s); split and sport qpn put a share of every message on
-    // each WAN link, so a cut of one stalls every step.
+    // each WAN link, so a cut of one stalls every step. The open loop (cc none), as the bounds
+    // below were measured: specs default to DCQCN since, and one run in about five of the no-BFD
+    // case then stopped short of 2.5 s (2409 ms in a CI run; why, not investigated yet).
     std::ofstream(dir_ / "resilience.yml")
         << "name: resilience\ntopology: " << QPS_LAB_FILE << "\nrunner: qpspread\nlab: " << lab_
-        << "\nfixed:\n  size: 1mb\n  iterations: 7\n  rate: 8mbit\n  qps: 8\n  split: split\n  sport: qpn\n"
+        << "\nfixed:\n  size: 1mb\n  iterations: 7\n  rate: 8mbit\n  cc: none\n  qps: 8\n  split: split\n"
+        << "  sport: qpn\n"
         << "  events: [{at: 1s, link: wan1, state: down}, {at: 4s, link: wan1, state: up}]\n"
         << "axes:\n  bfd: [true, false]\n";
   }
