@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * tc egress on a VTEP's underlay uplinks: counts every VXLAN frame per path (uplink, VNI, remote
- * VTEP), RoCEv2 inside apart, and remembers per QP the uplink and outer source port it last left
- * by, counting a move each time the uplink changes. Reads only; always TC_ACT_UNSPEC.
+ * VTEP), RoCEv2 inside apart, and remembers per QP the uplink, outer source port and remote VTEP it
+ * last left by, counting a move each time the uplink changes. Reads only; always TC_ACT_UNSPEC.
  */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
@@ -28,7 +28,8 @@ struct {
 
 QPS_REASONS_MAP(uplink_reasons);
 
-static __always_inline void qps_track_qp(__u32 vni, __u32 qpn, __u32 ifindex, __u16 sport)
+static __always_inline void qps_track_qp(__u32 vni, __u32 qpn, __u32 ifindex, __u16 sport,
+					 const __u8 *remote)
 {
 	struct qps_qp_key key = { .vni = vni, .qpn = qpn };
 	struct qps_qp_path *p = bpf_map_lookup_elem(&qp_paths, &key);
@@ -36,15 +37,20 @@ static __always_inline void qps_track_qp(__u32 vni, __u32 qpn, __u32 ifindex, __
 	if (!p) {
 		struct qps_qp_path init = { .ifindex = ifindex, .sport = sport };
 
+		__builtin_memcpy(init.remote, remote, 16);
 		bpf_map_update_elem(&qp_paths, &key, &init, BPF_NOEXIST);
 		return;
 	}
-	/* Shared by all CPUs: the move count is atomic, the last uplink and port are last-writer-wins. */
+	/*
+	 * Shared by all CPUs: the move count is atomic, the last uplink, port and remote are
+	 * last-writer-wins.
+	 */
 	if (p->ifindex != ifindex) {
 		__sync_fetch_and_add(&p->moves, 1);
 		p->ifindex = ifindex;
 	}
 	p->sport = sport;
+	__builtin_memcpy(p->remote, remote, 16);
 }
 
 SEC("tc")
@@ -71,7 +77,7 @@ int qps_uplink_egress(struct __sk_buff *skb)
 	reason = qps_parse_rocev2(o.inner, pkt.data_end, &flow);
 	qps_count_path(&path_stats, &key, pkt.len, reason == QPS_PARSE_OK, 0, 0);
 	if (reason == QPS_PARSE_OK)
-		qps_track_qp(o.vni, flow.dest_qp, skb->ifindex, bpf_ntohs(o.udp->source));
+		qps_track_qp(o.vni, flow.dest_qp, skb->ifindex, bpf_ntohs(o.udp->source), key.remote);
 	return TC_ACT_UNSPEC;
 }
 

@@ -27,16 +27,6 @@ UniqueFd open_pin(const std::string& dir, const char* name) {
   return UniqueFd(fd);
 }
 
-std::string vtep_text(const uint8_t (&remote)[16]) {
-  char buf[INET6_ADDRSTRLEN] = {};
-  static const uint8_t v4_prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-  if (std::memcmp(remote, v4_prefix, 12) == 0)
-    inet_ntop(AF_INET, remote + 12, buf, sizeof(buf));
-  else
-    inet_ntop(AF_INET6, remote, buf, sizeof(buf));
-  return buf;
-}
-
 std::vector<PathStats> read_paths(int fd) {
   std::vector<PathStats> out;
   if (fd < 0) return out;
@@ -46,6 +36,16 @@ std::vector<PathStats> read_paths(int fd) {
 }
 
 }  // namespace
+
+std::string vtep_text(const uint8_t (&remote)[16]) {
+  char buf[INET6_ADDRSTRLEN] = {};
+  static const uint8_t v4_prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  if (std::memcmp(remote, v4_prefix, 12) == 0)
+    inet_ntop(AF_INET, remote + 12, buf, sizeof(buf));
+  else
+    inet_ntop(AF_INET6, remote, buf, sizeof(buf));
+  return buf;
+}
 
 void add_counters(qps_qp_stats& sum, const qps_qp_stats& cpu) {
   sum.packets += cpu.packets;

@@ -31,6 +31,9 @@ struct QpStats {
   uint16_t sport = 0;
 };
 
+// A VTEP address as the maps hold it (16 bytes, IPv4 mapped) in text: "10.1.0.11", "fd00::1".
+std::string vtep_text(const uint8_t (&addr)[16]);
+
 struct PathStats {
   uint32_t ifindex = 0;
   uint32_t vni = 0;

@@ -48,6 +48,35 @@ RtnlSocket::RtnlSocket() : fd_(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NET
     throw Error(errno_text("cannot bind a netlink socket", errno));
 }
 
+RtnlEvents::RtnlEvents() : fd_(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE)) {
+  if (!fd_) throw Error(errno_text("cannot open a netlink socket", errno));
+  sockaddr_nl local{};
+  local.nl_family = AF_NETLINK;
+  if (::bind(fd_.get(), reinterpret_cast<sockaddr*>(&local), sizeof(local)) != 0)
+    throw Error(errno_text("cannot bind a netlink socket", errno));
+  for (int group : {RTNLGRP_LINK, RTNLGRP_IPV4_ROUTE, RTNLGRP_IPV6_ROUTE, RTNLGRP_NEXTHOP})
+    if (::setsockopt(fd_.get(), SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &group, sizeof(group)) != 0)
+      throw Error(errno_text("cannot subscribe to netlink group " + std::to_string(group), errno));
+}
+
+bool RtnlEvents::changed() {
+  bool any = false;
+  char buf[16384];
+  for (;;) {
+    const ssize_t n = ::recv(fd_.get(), buf, sizeof(buf), 0);
+    if (n > 0) {
+      any = true;
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == ENOBUFS) {
+      any = true;
+      continue;
+    }
+    return any;  // EAGAIN: drained
+  }
+}
+
 int RtnlSocket::request(const RtnlRequest& req, const std::function<void(const nlmsghdr&)>& on_msg) {
   std::vector<uint8_t> msg(NLMSG_HDRLEN + req.body().size());
   auto* h = reinterpret_cast<nlmsghdr*>(msg.data());

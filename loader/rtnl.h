@@ -61,6 +61,20 @@ class RtnlSocket {
   uint32_t seq_ = 0;
 };
 
+// Notifications of route, nexthop and link changes in the calling thread's network namespace, for
+// a poll loop: subscribe first, then read the state, then call changed() before each use of it.
+class RtnlEvents {
+ public:
+  RtnlEvents();  // subscribes in the calling thread's namespace
+  int fd() const { return fd_.get(); }
+  // Reads every notification queued; true if there was any (or the queue overflowed: ENOBUFS,
+  // some were lost). Never blocks.
+  bool changed();
+
+ private:
+  UniqueFd fd_;
+};
+
 // The fixed header of a reply, and the attributes after it.
 template <typename Hdr>
 const Hdr& rtnl_header(const nlmsghdr& m) {

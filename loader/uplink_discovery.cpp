@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <fstream>
 #include <map>
 #include <set>
 
@@ -127,6 +128,7 @@ void add_multipath_devs(const std::string& mp, std::set<int>& out) {
 struct RouteMatch {
   std::string prefix;  // "" when no route matches
   std::set<int> oifs;
+  std::string legs;    // the next hops as the kernel lists them, in order, with their flags
 };
 
 // RTM_F_FIB_MATCH (`ip route get fibmatch`) returns the matching FIB entry with all its next hops;
@@ -153,15 +155,52 @@ RouteMatch lookup_route(RtnlSocket& sock, const std::string& raw) {
     if (rtnl_get(a, RTA_OIF, oif) && oif) r.oifs.insert(static_cast<int>(oif));
     if (auto mp = a.find(RTA_MULTIPATH); mp != a.end()) add_multipath_devs(mp->second, r.oifs);
     rtnl_get(a, RTA_NH_ID, nhid);
+    r.legs = std::to_string(rtm.rtm_flags) + ";";
+    for (uint16_t t : {RTA_OIF, RTA_GATEWAY, RTA_MULTIPATH, RTA_NH_ID, RTA_VIA})
+      if (auto it = a.find(t); it != a.end()) r.legs += std::to_string(t) + ":" + it->second + ";";
   });
   // No route (or an unreachable one): this VTEP has no uplink yet.
   if (err == -ENETUNREACH || err == -EHOSTUNREACH || err == -EACCES) return {};
   if (err < 0) throw Error(errno_text("netlink: route lookup for " + addr_text(raw), err));
-  if (nhid) add_nexthop_devs(sock, nhid, r.oifs);
+  if (nhid) {
+    add_nexthop_devs(sock, nhid, r.oifs);
+    for (int oif : r.oifs) r.legs += "nh-oif:" + std::to_string(oif) + ";";
+  }
   return r;
 }
 
+std::string read_sysctl(const char* path) {
+  std::ifstream f(path);
+  std::string v;
+  std::getline(f, v);
+  return v;
+}
+
 }  // namespace
+
+RouteToVtep route_to(const std::string& address) {
+  std::string raw(16, '\0');
+  if (::inet_pton(AF_INET, address.c_str(), raw.data()) == 1) {
+    raw.resize(4);
+  } else if (::inet_pton(AF_INET6, address.c_str(), raw.data()) != 1) {
+    throw Error("not an IPv4 or IPv6 address: " + address);
+  }
+  RtnlSocket sock;
+  const std::map<int, Link> links = dump_links(sock);
+  const RouteMatch m = lookup_route(sock, raw);
+  RouteToVtep r;
+  r.prefix = m.prefix;
+  for (int oif : m.oifs)
+    if (auto it = links.find(oif); it != links.end()) r.devices.push_back(it->second.name);
+  std::sort(r.devices.begin(), r.devices.end());
+  const bool v4 = raw.size() == 4;
+  r.fingerprint = m.prefix + "|" + m.legs + "|" +
+                  read_sysctl(v4 ? "/proc/sys/net/ipv4/fib_multipath_hash_policy" : "/proc/sys/net/ipv6/fib_multipath_hash_policy") +
+                  "|" +
+                  read_sysctl(v4 ? "/proc/sys/net/ipv4/fib_multipath_hash_fields" : "/proc/sys/net/ipv6/fib_multipath_hash_fields") +
+                  "|" + read_sysctl("/proc/sys/net/ipv4/fib_multipath_hash_seed");
+  return r;
+}
 
 UplinkDiscovery discover_uplinks(const std::vector<int>& vxlan_ifindexes) {
   RtnlSocket sock;

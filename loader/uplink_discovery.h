@@ -19,6 +19,17 @@ struct UplinkDiscovery {
   std::vector<RemoteVtep> remote_vteps;  // sorted by address
 };
 
+// The route the calling thread's namespace has to an address (a remote VTEP, seen from this node
+// or from a router on the way): its prefix ("" when none), its outgoing devices (sorted), and a
+// fingerprint that changes whenever the port -> next hop mapping of its ECMP may change: the next
+// hops in the kernel's order with their flags, the multipath hash policy, fields and seed.
+struct RouteToVtep {
+  std::string prefix;
+  std::vector<std::string> devices;
+  std::string fingerprint;
+};
+RouteToVtep route_to(const std::string& address);
+
 // Remote VTEPs are the FDB destinations of the given VXLAN devices (FRR's flood entries and
 // its extern_learn MACs) and their unicast remote (`remote X`). Call inside the namespace
 // (Netns::run). A namespace without remote VTEPs or without routes to them yields no uplinks.

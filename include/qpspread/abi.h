@@ -169,6 +169,13 @@ struct qps_attachment {
  * IPv4 as an IPv4-mapped IPv6 address (::ffff:a.b.c.d).
  */
 #define QPS_VNI_OTHER 0xffffffffu /* path key of an interface's frames that are not VXLAN (ARP, BGP, BFD) */
+/*
+ * The VNI of mode balance's path probes: VXLAN frames a controller sends between two VTEPs with
+ * chosen outer source ports (a RoCEv2 header inside, its QPN naming the probe) so that the uplink
+ * programs of the routers on the way record which link each port takes. No VTEP has this VNI, so
+ * the receiving one drops them.
+ */
+#define QPS_PROBE_VNI 0xffffffu
 
 struct qps_path_key {
 	__u32 ifindex;
@@ -185,12 +192,16 @@ struct qps_path_stats {
 	__u64 cnp;           /* received (rx): RoCEv2 CNPs (BTH opcode 0x81) inside */
 };
 
-/* Where a QP's frames leave: the uplink and outer source port last used, and how often it moved. */
+/*
+ * Where a QP's frames leave: the uplink, outer source port and remote VTEP (the outer destination)
+ * last used, and how often its uplink changed.
+ */
 struct qps_qp_path {
 	__u32 ifindex;
 	__u16 sport;
 	__u16 _pad;
 	__u64 moves;
+	__u8 remote[16];
 };
 
 /* Read-only config of the uplink program instance. */

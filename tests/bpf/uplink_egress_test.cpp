@@ -70,6 +70,8 @@ TEST_F(UplinkEgress, RoceInVxlanCountsOnItsPathAndRecordsTheQp) {
     ASSERT_TRUE(q);
     EXPECT_EQ(q->ifindex, kLo);
     EXPECT_EQ(q->sport, 51000);
+    const auto dst = outer_dst(v6);
+    EXPECT_EQ(std::memcmp(q->remote, dst.data(), 16), 0) << "the remote VTEP, as in the path key";
   }
 }
 

@@ -72,7 +72,7 @@ class ExperimentTest : public ::testing::Test {
     fs::remove_all(dir_);
     fs::create_directories(dir_);
     std::ofstream(dir_ / "spec.yml") << "name: tiny\ntopology: " << QPS_LAB_FILE << "\nrunner: qpspread\nlab: " << lab_
-                                     << "\nfixed: {size: 100kb, iterations: 2, qps: 4}\naxes:\n  mode: [off, qp-hash]\n";
+                                     << "\nfixed: {size: 100kb, iterations: 2, qps: 8, ack_timeout: 100ms}\naxes:\n  mode: [off, qp-hash, balance]\n";
     // ~1 s per iteration (1 MB at 8 Mbit/s); split and sport qpn put a share of every message on
     // each WAN link, so a cut of one stalls every step. The open loop (cc none), as the bounds
     // below were measured. The cut lasts 5 s: a receiving host's gap starts at its last delivery,
@@ -101,14 +101,17 @@ class ExperimentTest : public ::testing::Test {
   static inline fs::path dir_;
 };
 
-TEST_F(ExperimentTest, TwoPointsAreRecordedWithSharesSummingToOne) {
+// Three points (off, qp-hash, balance); balance's controller (every leaf's, learning the borders'
+// WAN links by path probes) places the 8 QPs of each direction before their first frame: the WAN
+// link-directions and each leaf's uplinks carry within 5 % of each other, and nothing is reordered.
+TEST_F(ExperimentTest, ThreePointsAreRecordedWithSharesSummingToOne) {
   const fs::path out = dir_ / "out";
   const CommandResult r = experiment(out.string(), false);
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.err.find("[1/2] p0000-r0 mode=off"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("[1/3] p0000-r0 mode=off"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("ETA"), std::string::npos) << r.err;
   const std::vector<json> recs = read_jsonl(out / "runs.jsonl");
-  ASSERT_EQ(recs.size(), 2u);
+  ASSERT_EQ(recs.size(), 3u);
   for (const auto& rec : recs) {
     EXPECT_EQ(rec["status"], "ok") << rec.dump();
     for (const char* k : {"run_id", "point", "repeat", "seed", "config", "versions", "started", "seconds", "metrics", "links"})
@@ -129,11 +132,21 @@ TEST_F(ExperimentTest, TwoPointsAreRecordedWithSharesSummingToOne) {
   EXPECT_EQ(recs[0]["config"]["mode"], "off");
   EXPECT_EQ(recs[1]["config"]["mode"], "qp-hash");
   EXPECT_EQ(recs[1]["seed"], 1001);
+  const json& bal = recs[2];
+  ASSERT_EQ(bal["config"]["mode"], "balance");
+  std::printf("balance: WAN imbalance %.3f, uplinks %.3f, reordered %s, steps %s\n",
+              bal["metrics"]["wan_imbalance"].get<double>(), bal["metrics"]["uplink_imbalance"].get<double>(),
+              bal["metrics"]["psn_reordered"].dump().c_str(), bal["balance"].dump().c_str());
+  EXPECT_LE(bal["metrics"]["wan_imbalance"].get<double>(), 1.05);
+  EXPECT_LE(bal["metrics"]["uplink_imbalance"].get<double>(), 1.05);
+  EXPECT_EQ(bal["metrics"]["psn_reordered"], 0);
+  EXPECT_EQ(bal["balance"]["balance_errors"], 0);
+  EXPECT_GE(bal["balance"]["balance_steps"].get<int>(), 1);
   std::ifstream csv(out / "runs.csv");
   std::string line;
   std::vector<std::string> lines;
   while (std::getline(csv, line)) lines.push_back(line);
-  ASSERT_EQ(lines.size(), 3u);
+  ASSERT_EQ(lines.size(), 4u);
   EXPECT_EQ(lines[0].rfind("run_id,point,repeat,seed,status,part,mode,", 0), 0u) << lines[0];
   EXPECT_TRUE(fs::exists(out / "spec.yml"));
   EXPECT_TRUE(json::parse(slurp(out / "meta.json"))["ended"].is_string());
@@ -148,9 +161,9 @@ TEST_F(ExperimentTest, ResumeOnAFinishedStudyRunsNothing) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5)) << "no lab brought up";
   const json j = json::parse(r.out);
-  EXPECT_EQ(j["skipped"], 2);
+  EXPECT_EQ(j["skipped"], 3);
   EXPECT_EQ(j["ok"], 0);
-  EXPECT_EQ(read_jsonl(out / "runs.jsonl").size(), 2u);
+  EXPECT_EQ(read_jsonl(out / "runs.jsonl").size(), 3u);
   // Without --resume, a folder with records is refused rather than mixed.
   const CommandResult again = experiment(out.string(), false);
   EXPECT_EQ(again.exit_code, 1);

@@ -186,19 +186,21 @@ TEST_F(SpreadTest, BalanceOncePlacesTheQpsEvenlyOnTheUplinks) {
   const workload::QpTraffic t = traffic();
   lab::run_spread(*fabric_, t);  // the QPs' first frames: qp-hash ports, and their bytes
   const scenario::BalanceResult b = scenario::balance_once(a.ns, {vni, std::nullopt, 4096});
-  EXPECT_EQ(b.remote, fabric_->leaf_vtep_ip(1));
-  ASSERT_EQ(b.plan.qps.size(), 16u);
-  for (const auto& up : ups) EXPECT_EQ(b.plan.count.at(up), 8) << up;
-  EXPECT_DOUBLE_EQ(b.plan.imbalance, 1.0);
+  ASSERT_EQ(b.groups.size(), 1u);
+  EXPECT_EQ(b.groups[0].remote, fabric_->leaf_vtep_ip(1));
+  const scenario::BalancePlan& plan = b.groups[0].plan;
+  ASSERT_EQ(plan.qps.size(), 16u);
+  for (const auto& up : ups) EXPECT_EQ(plan.stages.at(0).count.at(up), 8) << up;
+  EXPECT_DOUBLE_EQ(plan.imbalance, 1.0);
   std::this_thread::sleep_for(std::chrono::milliseconds(100));  // past the 50 ms flowlet gap
   workload::QpTraffic next = t;
   next.first_psn = static_cast<uint32_t>(t.frames_per_qp);  // the same QPs go on
   SpreadResult r = lab::run_spread(*fabric_, next);
   ASSERT_EQ(r.uplink_frames.size(), 2u);
   for (const auto& [uplink, n] : r.uplink_frames) EXPECT_EQ(n, 8u * next.frames_per_qp) << uplink;
-  for (const auto& q : b.plan.qps) {
+  for (const auto& q : plan.qps) {
     const auto& seen = r.qps.at(q.qpn);
-    EXPECT_EQ(seen.uplinks, std::set<std::string>{q.path}) << "QP " << q.qpn;
+    EXPECT_EQ(seen.uplinks, std::set<std::string>{q.paths.at(0)}) << "QP " << q.qpn;
     EXPECT_EQ(seen.sports, std::set<uint16_t>{q.sport}) << "QP " << q.qpn;
   }
 }
@@ -215,7 +217,7 @@ TEST_F(SpreadTest, BalanceMovesEveryQpOffALostUplinkAndBackOnceItReturns) {
   t.first_psn = 1'000'000;  // a PSN range of its own: the receiver's tracking sees one sequence
   lab::run_spread(*fabric_, t);
   scenario::BalanceController ctl(a.ns, {vni, std::nullopt, 4096});
-  EXPECT_EQ(ctl.step().plan.count.at(ups[1]), 8);
+  EXPECT_EQ(ctl.step().groups.at(0).plan.stages.at(0).count.at(ups[1]), 8);
   // The spine's end of the second uplink goes down: the leaf loses carrier, BFD notices, FRR
   // withdraws the route's next hop (the leaf's own end stays up, so its frames can be watched).
   const std::string spine = fabric_->spine_netns(1);
@@ -229,7 +231,7 @@ TEST_F(SpreadTest, BalanceMovesEveryQpOffALostUplinkAndBackOnceItReturns) {
     } back{spine};
     run_ok({"ip", "-n", spine, "link", "set", "dn1", "down"});
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    for (lost = ctl.step(); lost.plan.count.count(ups[1]) && std::chrono::steady_clock::now() < deadline;
+    for (lost = ctl.step(); lost.groups.at(0).plan.stages.at(0).count.count(ups[1]) && std::chrono::steady_clock::now() < deadline;
          lost = ctl.step())
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
     std::this_thread::sleep_for(std::chrono::milliseconds(100));  // past the flowlet gap
@@ -237,13 +239,13 @@ TEST_F(SpreadTest, BalanceMovesEveryQpOffALostUplinkAndBackOnceItReturns) {
     next.first_psn = t.first_psn + static_cast<uint32_t>(t.frames_per_qp);
     r = lab::run_spread(*fabric_, next);
   }
-  EXPECT_EQ(lost.plan.count.count(ups[1]), 0u) << "the lost uplink is no path (within 10 s)";
-  EXPECT_EQ(lost.plan.count.at(ups[0]), 16);
+  EXPECT_EQ(lost.groups.at(0).plan.stages.at(0).count.count(ups[1]), 0u) << "the lost uplink is no path (within 10 s)";
+  EXPECT_EQ(lost.groups.at(0).plan.stages.at(0).count.at(ups[0]), 16);
   EXPECT_EQ(r.uplink_frames.at(ups[0]), r.sent);
   EXPECT_EQ(r.received, r.sent) << "nothing lost on the way";
   fabric_->wait_data_plane();
   const scenario::BalanceResult back = ctl.step();
-  for (const auto& up : ups) EXPECT_EQ(back.plan.count.at(up), 8) << up;
+  for (const auto& up : ups) EXPECT_EQ(back.groups.at(0).plan.stages.at(0).count.at(up), 8) << up;
 }
 
 TEST_F(SpreadTest, FarHostReceivesEveryFrameByteIdentical) {

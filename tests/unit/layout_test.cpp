@@ -49,7 +49,7 @@ const std::vector<StructLayout>& layouts() {
       {"qps_path_stats", sizeof(qps_path_stats),
        {M(qps_path_stats, packets), M(qps_path_stats, bytes), M(qps_path_stats, roce_packets), M(qps_path_stats, roce_bytes),
         M(qps_path_stats, ecn_ce), M(qps_path_stats, cnp)}},
-      {"qps_qp_path", sizeof(qps_qp_path), {M(qps_qp_path, ifindex), M(qps_qp_path, sport), M(qps_qp_path, _pad), M(qps_qp_path, moves)}},
+      {"qps_qp_path", sizeof(qps_qp_path), {M(qps_qp_path, ifindex), M(qps_qp_path, sport), M(qps_qp_path, _pad), M(qps_qp_path, moves), M(qps_qp_path, remote)}},
       {"qps_uplink_cfg", sizeof(qps_uplink_cfg), {M(qps_uplink_cfg, vxlan_port), M(qps_uplink_cfg, _pad)}},
       {"qps_xdp_cfg", sizeof(qps_xdp_cfg),
        {M(qps_xdp_cfg, vxlan_port), M(qps_xdp_cfg, port_min), M(qps_xdp_cfg, port_count), M(qps_xdp_cfg, roles),

@@ -1,5 +1,9 @@
-// balance: the balance controller on one node (userspace/scenario/balance.h): parse, call, render.
-// Once, or every --interval until Ctrl-C (or --count steps), a line (JSON with -j) per step.
+// balance: the balance controller (userspace/scenario/balance.h) on one node (--netns, or --lab
+// with --node) or on every leaf of a lab (--lab alone): parse, call, render. Once, or every
+// --interval until Ctrl-C (or --count steps), and at once when a route changes; a line (JSON with
+// -j) per step.
+#include <poll.h>
+
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -11,6 +15,7 @@
 #include "common/interrupt.h"
 #include "common/units.h"
 #include "userspace/cli/commands.h"
+#include "userspace/lab/lab_runner.h"
 #include "userspace/scenario/balance.h"
 
 namespace qpspread::cli {
@@ -18,42 +23,73 @@ namespace {
 
 using nlohmann::json;
 
-void print_balance(const json& j) {
-  std::printf("VNI %u in netns %s, %s -> %s: %zu QPs placed on %zu paths (imbalance %.2f; %zu ports asked of the FIB)\n",
-              j["vni"].get<unsigned>(), j["netns"].get<std::string>().c_str(), j["local"].get<std::string>().c_str(),
-              j["remote"].get<std::string>().c_str(), j["plan"]["qps"].size(), j["plan"]["paths"].size(),
-              j["plan"]["imbalance"].get<double>(), j["probed"].get<size_t>());
-  for (const auto& p : j["plan"]["paths"])
-    std::printf("  %-10s %3d QPs  %14.0f bytes\n", p["path"].get<std::string>().c_str(), p["qps"].get<int>(),
-                p["load"].get<double>());
-  std::printf("  %-10s %-10s %6s %s\n", "QPN", "PATH", "SPORT", "");
-  for (const auto& q : j["plan"]["qps"])
-    std::printf("  0x%-8x %-10s %6u %s\n", q["qpn"].get<unsigned>(), q["path"].get<std::string>().c_str(),
-                q["sport"].get<unsigned>(), q["moved"].get<bool>() ? "moves (after its idle gap)" : "stays");
+// "dc1-leaf1 eth1 4, eth2 4 | dc1-border1 wan1 4, wan2 4"
+std::string stages_text(const json& plan) {
+  std::string out;
+  for (const auto& s : plan["stages"]) {
+    std::string paths;
+    for (const auto& p : s["paths"])
+      paths += (paths.empty() ? "" : ", ") + p["path"].get<std::string>() + " " + std::to_string(p["qps"].get<int>());
+    out += (out.empty() ? "" : " | ") + s["name"].get<std::string>() + " " + paths;
+  }
+  return out;
 }
 
-// One step of a running controller, one line: what changed and where the QPs are.
-void print_step(int step, const json& j) {
+void print_result(const json& j) {
   if (j.contains("error")) {
-    std::printf("step %d: %s\n", step, j["error"].get<std::string>().c_str());
+    std::printf("%s: %s\n", j["node"].get<std::string>().c_str(), j["error"].get<std::string>().c_str());
     return;
   }
-  std::string paths;
-  for (const auto& p : j["plan"]["paths"])
-    paths += (paths.empty() ? "" : ", ") + p["path"].get<std::string>() + " " + std::to_string(p["qps"].get<int>());
-  int moved = 0;
-  for (const auto& q : j["plan"]["qps"]) moved += q["moved"].get<bool>();
-  std::printf("step %d: %zu QPs on %s; imbalance %.2f; %d to move\n", step, j["plan"]["qps"].size(), paths.c_str(),
-              j["plan"]["imbalance"].get<double>(), moved);
+  for (const auto& n : j["notes"]) std::printf("  note: %s\n", n.get<std::string>().c_str());
+  for (const auto& g : j["groups"]) {
+    const json& plan = g["plan"];
+    std::printf("VNI %u in %s, %s -> %s: %zu QPs on %s (imbalance %.2f; %zu ports asked of the FIB, %zu probes)\n",
+                j["vni"].get<unsigned>(), j.value("node", j["netns"].get<std::string>()).c_str(),
+                j["local"].get<std::string>().c_str(), g["remote"].get<std::string>().c_str(), plan["qps"].size(),
+                stages_text(plan).c_str(), plan["imbalance"].get<double>(), j["probed"].get<size_t>(),
+                g["probes"].get<size_t>());
+    std::printf("  %-10s %-24s %6s %s\n", "QPN", "PATHS", "SPORT", "");
+    for (const auto& q : plan["qps"]) {
+      std::string paths;
+      for (const auto& p : q["paths"]) paths += (paths.empty() ? "" : " ") + p.get<std::string>();
+      std::printf("  0x%-8x %-24s %6u %s\n", q["qpn"].get<unsigned>(), paths.c_str(), q["sport"].get<unsigned>(),
+                  q["moved"].get<bool>() ? "moves (after its idle gap)" : "stays");
+    }
+  }
+}
+
+// One step of a running controller, a line per node and remote VTEP: where the QPs are, what moves.
+void print_step(int step, const json& j) {
+  if (j.contains("error")) {
+    std::printf("step %d: %s%s\n", step, j.contains("node") ? (j["node"].get<std::string>() + ": ").c_str() : "",
+                j["error"].get<std::string>().c_str());
+    return;
+  }
+  for (const auto& n : j["notes"]) std::printf("step %d: note: %s\n", step, n.get<std::string>().c_str());
+  for (const auto& g : j["groups"]) {
+    int moved = 0;
+    for (const auto& q : g["plan"]["qps"]) moved += q["moved"].get<bool>();
+    std::printf("step %d: %s -> %s: %zu QPs on %s; imbalance %.2f; %d to move\n", step,
+                j.value("node", j["netns"].get<std::string>()).c_str(), g["remote"].get<std::string>().c_str(),
+                g["plan"]["qps"].size(), stages_text(g["plan"]).c_str(), g["plan"]["imbalance"].get<double>(), moved);
+  }
   std::fflush(stdout);
 }
 
-// Sleeps `ns` in short slices; false once Ctrl-C or SIGTERM arrived.
-bool wait_for(int64_t ns) {
+// Waits up to `ns`, less when a route changes (then 50 ms more, for the rest of the burst); false
+// once Ctrl-C or SIGTERM arrived.
+template <typename Ctl>
+bool wait_for(Ctl& ctl, int64_t ns) {
   const auto end = std::chrono::steady_clock::now() + std::chrono::nanoseconds(ns);
+  std::vector<pollfd> fds;
+  for (int fd : ctl.fds()) fds.push_back({fd, POLLIN, 0});
   while (std::chrono::steady_clock::now() < end) {
     if (interrupted()) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (::poll(fds.data(), fds.size(), 20) > 0 && ctl.changed()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      ctl.changed();
+      break;
+    }
   }
   return !interrupted();
 }
@@ -61,47 +97,73 @@ bool wait_for(int64_t ns) {
 }  // namespace
 
 void register_balance_command(CLI::App& app, Context& ctx) {
-  auto* cmd = app.add_subcommand("balance", "mode balance: place a VNI's QPs evenly on this node's uplinks, once");
+  auto* cmd = app.add_subcommand(
+      "balance", "mode balance: place a VNI's QPs evenly on the paths (a node's uplinks; with --lab or --observe, the links further on too)");
   auto target = std::make_shared<NetnsTarget>();
   auto o = std::make_shared<scenario::BalanceOptions>();
   auto remote = std::make_shared<std::string>();
-  target->add_to(cmd, true);
-  cmd->add_option("--vni", o->vni, "the VNI (in mode balance)")->required()->check(CLI::Range(1u, 16777215u));
-  cmd->add_option("--remote", *remote, "the remote VTEP whose paths to use (default: the VNI's only one)");
+  auto observe = std::make_shared<std::vector<std::string>>();
+  target->add_to(cmd, false);
+  cmd->add_option("--vni", o->vni, "the VNI (in mode balance)")->required()->check(CLI::Range(1u, 16777214u));
+  cmd->add_option("--remote", *remote, "only the QPs to this remote VTEP (default: all, per remote VTEP)");
+  cmd->add_option("--observe", *observe,
+                  "a namespace further on where qpspread counts the uplinks (a border): learn its links by path probes");
   auto interval = std::make_shared<std::string>();
   auto count = std::make_shared<int>(0);
-  cmd->add_option("--interval", *interval, "place again every this long (1s, 500ms) until Ctrl-C; default: once");
+  cmd->add_option("--interval", *interval, "place again every this long (1s, 500ms), and when a route changes, until Ctrl-C; default: once");
   cmd->add_option("--count", *count, "with --interval: stop after this many steps")->check(CLI::Range(1, 1 << 30));
-  cmd->callback([&ctx, target, o, remote, interval, count] {
-    ctx.action = [&ctx, target, o, remote, interval, count] {
+  cmd->callback([&ctx, target, o, remote, observe, interval, count] {
+    ctx.action = [&ctx, target, o, remote, observe, interval, count] {
       if (!remote->empty()) o->remote = *remote;
-      const Netns ns = Netns::open(target->resolve());
-      if (interval->empty()) {
-        if (*count) throw Error("--count goes with --interval");
-        emit(ctx.out, scenario::to_json(scenario::balance_once(ns, *o)), print_balance);
-        return;
+      if (*count && interval->empty()) throw Error("--count goes with --interval");
+      int64_t every = 0;
+      if (!interval->empty()) {
+        every = static_cast<int64_t>(parse_duration_us("--interval", *interval)) * 1000;
+        if (every < 10'000'000) throw Error("--interval: " + *interval + " is below 10ms");
       }
-      const int64_t every = static_cast<int64_t>(parse_duration_us("--interval", *interval)) * 1000;
-      if (every < 10'000'000) throw Error("--interval: " + *interval + " is below 10ms");
-      install_interrupt_handler();
-      scenario::BalanceController ctl(ns, *o);
+      const bool whole_lab = !target->lab.empty() && target->node.empty() && target->netns.empty();
+      if (!whole_lab && !target->given()) throw Error("give --netns NS, --lab LAB --node NODE, or --lab LAB (every leaf)");
+      if (whole_lab && (!observe->empty() || o->remote))
+        throw Error("with --lab alone the lab's borders are observed and every remote VTEP placed: drop --observe and --remote");
       // A step that fails (every path gone, a VNI switched out of balance) is reported and the
       // controller goes on: the next step may find the paths back.
-      for (int step = 1; !*count || step <= *count; step++) {
-        json j;
-        try {
-          j = scenario::to_json(ctl.step());
-        } catch (const Error& e) {
-          j = {{"error", e.what()}};
+      auto loop = [&](auto& ctl, auto step_json, auto print_once) {
+        if (!every) {
+          emit(ctx.out, step_json(ctl), print_once);
+          return;
         }
-        j["step"] = step;
-        if (ctx.out.json || ctx.out.pretty) {
-          std::cout << j.dump() << std::endl;  // JSON lines: one object per step
-        } else {
-          print_step(step, j);
+        install_interrupt_handler();
+        for (int step = 1; !*count || step <= *count; step++) {
+          json j;
+          try {
+            j = step_json(ctl);
+          } catch (const Error& e) {
+            j = {{"error", e.what()}};
+          }
+          j["step"] = step;
+          if (ctx.out.json || ctx.out.pretty) {
+            std::cout << j.dump() << std::endl;  // JSON lines: one object per step
+          } else if (j.contains("nodes")) {
+            for (const auto& n : j["nodes"]) print_step(step, n);
+          } else {
+            print_step(step, j);
+          }
+          if ((*count && step == *count) || !wait_for(ctl, every)) break;
         }
-        if ((*count && step == *count) || !wait_for(every)) break;
+      };
+      if (whole_lab) {
+        scenario::LabBalancer ctl(lab::lab_topology(target->lab), o->vni);
+        loop(ctl, [](scenario::LabBalancer& c) { return json{{"nodes", scenario::to_json(c.step())}}; },
+             [](const json& j) {
+               for (const auto& n : j["nodes"]) print_result(n);
+             });
+        return;
       }
+      const Netns ns = Netns::open(target->resolve());
+      for (const auto& name : *observe) o->observers.push_back({name, name, {}});
+      if (!target->node.empty()) o->node = target->node;
+      scenario::BalanceController ctl(ns, *o);
+      loop(ctl, [](scenario::BalanceController& c) { return scenario::to_json(c.step()); }, print_result);
     };
   });
 }

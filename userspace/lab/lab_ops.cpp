@@ -64,6 +64,8 @@ json node_status(const ClabTopology& t, const LabState& st, const ClabNode& n) {
 
 }  // namespace
 
+ClabTopology lab_topology(const std::string& lab) { return topology_of(state_or_throw(lab)); }
+
 json lab_down(const std::string& lab, const Progress& progress) {
   json out = {{"lab", lab}, {"was_up", false}, {"processes_ended", 0}, {"namespaces_removed", json::array()}};
   auto st = LabState::load(lab);

@@ -30,6 +30,9 @@ nlohmann::json lab_up(const ClabTopology& topo, const UpOptions& opts);
 
 // {"lab", "was_up", "processes_ended", "namespaces_removed"}; safe to repeat.
 nlohmann::json lab_down(const std::string& lab, const Progress& progress = {});
+// The topology of a lab that is up, under the lab's name; throws qpspread::Error (saying to run
+// `qpspread lab up`) when it is not.
+ClabTopology lab_topology(const std::string& lab);
 
 // Nodes, BGP sessions, BFD peers, VNIs and remote VTEPs (from FRR's JSON), WAN links with their
 // impairments and backend, and the recorded events.

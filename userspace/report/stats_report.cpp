@@ -71,6 +71,7 @@ std::vector<QpRow> vni_qps(uint32_t vni, const std::vector<QpStats>& sent, const
   fill(pr.qp_paths, [&](QpRow& row, const qps_qp_path& p) {
     row.path = ifname_or_index(pr, p.ifindex);
     row.path_sport = p.sport;
+    row.path_remote = vtep_text(p.remote);
     row.moves = p.moves;
   });
   fill(pr.qp_rx, [&](QpRow& row, const qps_qp_rx& rx) {
@@ -117,7 +118,8 @@ std::vector<UplinkTotals> uplink_totals(const PathReport& pr) {
   return out;
 }
 
-// The VXLAN devices' VNIs, the transit ones (both have a mode), and those the uplinks saw.
+// The VXLAN devices' VNIs, the transit ones (both have a mode), and those the uplinks saw (but
+// not mode balance's path probes).
 std::set<uint32_t> report_vnis(const NetnsStatus& st, const PathReport& pr) {
   std::set<uint32_t> vnis;
   for (const auto& d : st.devices) vnis.insert(d.vni);
@@ -127,6 +129,7 @@ std::set<uint32_t> report_vnis(const NetnsStatus& st, const PathReport& pr) {
       if (p.vni != QPS_VNI_OTHER) vnis.insert(p.vni);
   for (const auto& [key, _] : pr.qp_paths) vnis.insert(key.vni);
   for (const auto& [key, _] : pr.qp_rx) vnis.insert(key.vni);
+  vnis.erase(QPS_PROBE_VNI);  // mode balance's path probes: in the uplinks' totals, not a VNI
   return vnis;
 }
 
@@ -200,6 +203,7 @@ json qp_json(const QpRow& q) {
           {"sport", q.sport},
           {"path", or_null(q.path)},
           {"path_sport", or_null(q.path_sport)},
+          {"path_remote", or_null(q.path_remote)},
           {"moves", q.moves},
           {"rx_packets", q.rx_packets},
           {"rx_bytes", q.rx_bytes},

@@ -37,6 +37,7 @@ struct QpRow {
   uint16_t sport = 0;               // the outer source port this VTEP chose (0: not steered here)
   std::optional<std::string> path;  // the uplink it last left by (uplink program)
   std::optional<uint16_t> path_sport;  // the outer source port it had there
+  std::optional<std::string> path_remote;  // the remote VTEP it went to
   uint64_t moves = 0;               // times its uplink changed
   uint64_t rx_packets = 0, rx_bytes = 0;  // received (XDP)
   std::optional<std::string> rx_path;

@@ -1,5 +1,8 @@
 #include "userspace/scenario/experiment_run.h"
 
+#include <poll.h>
+
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -7,6 +10,7 @@
 #include <optional>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "common/error.h"
 #include "common/interrupt.h"
@@ -19,6 +23,7 @@
 #include "userspace/lab/lab_wan.h"
 #include "userspace/report/fairness.h"
 #include "userspace/report/stats_report.h"
+#include "userspace/scenario/balance.h"
 #include "userspace/scenario/experiment_events.h"
 #include "userspace/scenario/experiment_records.h"
 #include "userspace/scenario/experiment_spec.h"
@@ -186,6 +191,13 @@ struct Bench {
   LabControl lab;
   const lab::ClabTopology& topo = lab.topo();
   std::map<std::pair<uint32_t, int>, std::vector<workload::HostAddr>> hosts;
+  std::map<uint32_t, std::unique_ptr<LabBalancer>> balancers;  // per VNI, once a run is in mode balance
+
+  LabBalancer& balancer(uint32_t vni) {
+    auto& b = balancers[vni];
+    if (!b) b = std::make_unique<LabBalancer>(topo, vni);
+    return *b;
+  }
   BfdSwitch bfd{lab.topo()};
 
   const std::vector<workload::HostAddr>& hosts_for(const RunConfig& c) {
@@ -197,6 +209,84 @@ struct Bench {
     return h;
   }
 };
+
+// Mode balance during a run: the run's QPs (their QPNs are known before the first frame) placed
+// at once, then a step every interval (and at once when a route changes) until the collective
+// ends, on a thread of its own.
+class BalanceRun {
+ public:
+  BalanceRun(LabBalancer& b, std::vector<LabBalancer::ExpectedQp> qps, uint64_t interval_us) : b_(b) {
+    b_.expect(qps);
+    take(b_.step());
+    thread_ = std::thread([this, interval_us] {
+      while (!stop_) {
+        const auto next = Clock::now() + std::chrono::microseconds(interval_us);
+        std::vector<pollfd> fds;
+        for (int fd : b_.fds()) fds.push_back({fd, POLLIN, 0});
+        while (!stop_ && Clock::now() < next)
+          if (::poll(fds.data(), fds.size(), 20) > 0 && b_.changed()) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+            b_.changed();
+            break;
+          }
+        if (!stop_) take(b_.step());
+      }
+    });
+  }
+  ~BalanceRun() { stop(); }
+  // Joins the thread; the steps taken and the errors seen.
+  json stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+    return {{"balance_steps", steps_}, {"balance_errors", errors_}, {"first", first_}, {"last", last_}};
+  }
+
+ private:
+  // A step in short: per leaf and remote VTEP, the QPs per path of each stage ("dc1-leaf1 eth1 4,
+  // eth2 4 | dc1-border1 wan1 4, wan2 4"), or the error.
+  void take(const std::vector<LabBalancer::Step>& s) {
+    steps_++;
+    json j = json::object();
+    for (const auto& x : s) {
+      errors_ += !x.error.empty();
+      if (!x.result) {
+        j[x.node] = x.error;
+        continue;
+      }
+      for (const auto& g : x.result->groups) {
+        std::string text;
+        for (const auto& st : g.plan.stages) {
+          text += (text.empty() ? "" : " | ") + st.name;
+          for (const auto& [path, n] : st.count) text += " " + path + " " + std::to_string(n);
+        }
+        j[x.node + " -> " + g.remote] = text;
+      }
+    }
+    (steps_ == 1 ? first_ : last_) = std::move(j);
+  }
+  json first_, last_;
+  LabBalancer& b_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+  int steps_ = 0, errors_ = 0;
+};
+
+// The QPs of a run, by the leaf that sends each and the leaf it goes to: on host r the k-th QP to
+// peer p has QPN qpn_base(r) + p K + k and receives what p's host sends (rc_host.h).
+std::vector<LabBalancer::ExpectedQp> run_qps(const lab::ClabTopology& t, const RunConfig& c,
+                                             const std::vector<workload::HostAddr>& hosts, uint32_t first_qpn) {
+  std::vector<LabBalancer::ExpectedQp> out;
+  const int n = static_cast<int>(hosts.size());
+  for (int r = 0; r < n; r++)
+    for (int p = 0; p < n; p++) {
+      if (p == r) continue;
+      for (int k = 0; k < c.qps; k++)
+        out.push_back({workload::qpn_base(r, n, c.qps, first_qpn) + static_cast<uint32_t>(p * c.qps + k),
+                       leaf_of_host(t, hosts[static_cast<size_t>(p)], c.vni),
+                       leaf_of_host(t, hosts[static_cast<size_t>(r)], c.vni)});
+    }
+  return out;
+}
 
 // One run on the running lab: its settings, the collective with its events, the counters around
 // it; then the lab is put back as it was (links up, nodes started, converged) for the next run.
@@ -211,6 +301,8 @@ json measure(Bench& b, const RunConfig& c, uint64_t seed, const Progress& say) {
   for (const auto& h : hosts) leaves.insert(leaf_of_host(b.topo, h, c.vni));
   const uint32_t first_qpn = workload::first_qpn_for_seed(seed, c.ranks, c.qps);
   const Snapshot before = snapshot(b.topo, leaves, c.vni);
+  std::optional<BalanceRun> balancing;
+  if (c.mode == "balance") balancing.emplace(b.balancer(c.vni), run_qps(b.topo, c, hosts, first_qpn), c.balance_interval_us);
   EventPlayer events(b.lab, c.events, c.bfd);
   workload::WorkloadReport r;
   std::exception_ptr failed;
@@ -221,6 +313,7 @@ json measure(Bench& b, const RunConfig& c, uint64_t seed, const Progress& say) {
     failed = std::current_exception();
   }
   const double collective_s = since(tc);
+  const json balance_steps = balancing ? balancing->stop() : json();
   const EventPlayer::Outcome o = events.finish();
   if (interrupted()) throw Error("interrupted");
   restore_lab(b.lab, o, b.bfd, say);
@@ -232,6 +325,7 @@ json measure(Bench& b, const RunConfig& c, uint64_t seed, const Progress& say) {
   workload_metrics(r, out["metrics"]);
   event_metrics(r, o, out["metrics"]);
   out["metrics"]["collective_s"] = collective_s;
+  if (balancing) out["balance"] = balance_steps;
   out["iteration_ms"] = json::array();
   for (double s : r.iteration_s) out["iteration_ms"].push_back(1000 * s);
   if (o.fired < static_cast<int>(c.events.size()))

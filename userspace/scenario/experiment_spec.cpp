@@ -116,7 +116,7 @@ void set_wan(RunConfig& c, const std::string& sub, const YAML::Node& v, const Wh
 void set_key(const std::filesystem::path& file, RunConfig& c, const std::string& key, const YAML::Node& v,
              const YAML::Node& key_node, const std::string& prefix) {
   const Where w(file, v, prefix + key);
-  if (key == "mode") c.mode = one_of(w, v, {"off", "qp-hash"});
+  if (key == "mode") c.mode = one_of(w, v, {"off", "qp-hash", "balance"});
   else if (key == "collective") c.collective = one_of(w, v, {"allreduce", "ps", "stream"});
   else if (key == "cc") c.cc = one_of(w, v, {"dcqcn", "none"});
   else if (key == "vni") c.vni = static_cast<uint32_t>(integer(w, v, 1, 0xffffff));
@@ -132,6 +132,10 @@ void set_key(const std::filesystem::path& file, RunConfig& c, const std::string&
     c.ack_timeout_us = parse_duration_us(w.text(), scalar(w, v));
     if (c.ack_timeout_us < 100) w.fail("'" + scalar(w, v) + "' is shorter than 100us");
   }
+  else if (key == "balance_interval") {
+    c.balance_interval_us = parse_duration_us(w.text(), scalar(w, v));
+    if (c.balance_interval_us < 10'000) w.fail("'" + scalar(w, v) + "' is shorter than 10ms");
+  }
   else if (key == "bfd") c.bfd = boolean(w, v);
   else if (key.starts_with("wan.")) set_wan(c, key.substr(4), v, w);
   else if (key == "wan") {
@@ -144,7 +148,7 @@ void set_key(const std::filesystem::path& file, RunConfig& c, const std::string&
   } else {
     Where(file, key_node, prefix + key)
         .fail("unknown key; settings are mode, collective, vni, ranks, qps, split, sport, size, iterations, duration, rate, "
-              "cc, ack_timeout, wan (delay, jitter, loss, rate, ecn), bfd, events");
+              "cc, ack_timeout, balance_interval, wan (delay, jitter, loss, rate, ecn), bfd, events");
   }
 }
 
@@ -329,6 +333,7 @@ json config_json(const ExperimentSpec& spec, const RunConfig& c) {
           {"duration", format_duration_us(c.duration_us)}, {"rate", format_rate_bps(c.rate_bps)},
           {"cc", c.cc},
           {"ack_timeout", format_duration_us(c.ack_timeout_us)},
+          {"balance_interval", format_duration_us(c.balance_interval_us)},
           {"wan", wan::to_json(c.wan)}, {"bfd", c.bfd}, {"events", events}};
 }
 

@@ -26,7 +26,7 @@ struct ExperimentEvent {
 
 // Every setting of one run (the keys of `fixed`).
 struct RunConfig {
-  std::string mode = "off";  // off | qp-hash
+  std::string mode = "off";  // off | qp-hash | balance
   std::string collective = "allreduce";  // allreduce | ps | stream
   uint32_t vni = 100;
   int ranks = 2;
@@ -45,6 +45,9 @@ struct RunConfig {
   // The QPs' local ACK timeout (a QP attribute of RoCE NICs: 4.096 us x 2^n): it must exceed the
   // round trip, or every frame is resent before its ACK can arrive (a 50 ms WAN delay is 100 ms).
   uint64_t ack_timeout_us = 20'000;
+  // Mode balance: the controller (every leaf's, observing the borders) places the run's QPs before
+  // their first frame and again every this long, and at once when a route changes.
+  uint64_t balance_interval_us = 1'000'000;
   wan::Impairment wan{10'000, 0, 0, 20'000'000, {}};
   bool bfd = true;
   std::vector<ExperimentEvent> events;
