@@ -107,14 +107,15 @@ static __always_inline enum qps_reason qps_transit_rewrite(struct qps_outer *o, 
 
 	if (!vc || vc->mode == QPS_MODE_OFF || !qps_xdp.port_count)
 		return QPS_R_MODE_OFF;
-	port = qps_port_for_hash(qps_qp_hash(flow->addr, flow->nwords, flow->dest_qp), qps_xdp.port_min,
-				 qps_xdp.port_count);
 	if (vc->mode == QPS_MODE_BALANCE) {
+		__u32 hash = 0; /* the VTEP's steering hash: not needed to rewrite the port */
 		int held = 0;
 
-		port = qps_balance_port(o->vni, flow->dest_qp, port, vc->flowlet_gap_us, qps_xdp.port_min,
-					qps_xdp.port_count, &held);
+		port = qps_balance_port(o->vni, flow, vc, qps_xdp.port_min, qps_xdp.port_count, &hash, &held);
 		done = held ? QPS_R_MOVE_HELD : QPS_R_BALANCED;
+	} else {
+		port = qps_port_for_hash(qps_qp_hash(flow->addr, flow->nwords, flow->dest_qp), qps_xdp.port_min,
+					 qps_xdp.port_count);
 	}
 	want = bpf_htons(port);
 	if (o->udp->source == want)

@@ -83,16 +83,16 @@ int qps_vxlan_egress(struct __sk_buff *skb)
 
 	vc = qps_vni(vni);
 	if (vc && vc->mode != QPS_MODE_OFF && qps_dev.port_count) {
-		__u32 h = qps_qp_hash(flow.addr, flow.nwords, flow.dest_qp);
+		__u32 h = 0;
 
-		sport = qps_port_for_hash(h, qps_dev.port_min, qps_dev.port_count);
 		if (vc->mode == QPS_MODE_BALANCE) {
 			int held = 0;
 
-			sport = qps_balance_port(vni, flow.dest_qp, sport, vc->flowlet_gap_us, qps_dev.port_min,
-						 qps_dev.port_count, &held);
-			h = qps_hash_for_port(sport, qps_dev.port_min, qps_dev.port_count);
+			sport = qps_balance_port(vni, &flow, vc, qps_dev.port_min, qps_dev.port_count, &h, &held);
 			reason = held ? QPS_R_MOVE_HELD : QPS_R_BALANCED;
+		} else {
+			h = qps_qp_hash(flow.addr, flow.nwords, flow.dest_qp);
+			sport = qps_port_for_hash(h, qps_dev.port_min, qps_dev.port_count);
 		}
 		qps_steer(skb, h);
 	} else {

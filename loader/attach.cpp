@@ -459,6 +459,7 @@ void assign_ports(const Netns& ns, uint32_t vni, const std::map<uint32_t, uint16
     if (sport) maps.assign({vni, qpn}, sport);
     else maps.unassign({vni, qpn});
   }
+  if (!ports.empty()) maps.assignments_changed();  // after the writes: the datapath reads them then
 }
 
 std::vector<QpStats> qp_stats(const Netns& ns, std::optional<uint32_t> vni) {

@@ -1,5 +1,7 @@
 #include "loader/pinned_maps.h"
 
+#include <ctime>
+
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -126,6 +128,7 @@ std::optional<PinnedMaps> PinnedMaps::open(const std::string& dir) {
   m.reasons_ = open_pin(dir, "reasons");
   m.qp_stats_ = open_pin(dir, "qp_stats");
   m.qp_assign_ = open_pin(dir, "qp_assign");
+  m.qp_assign_gen_ = open_pin(dir, "qp_assign_gen");
   m.qp_flowlet_ = open_pin(dir, "qp_flowlet");
   m.path_stats_ = open_pin(dir, "path_stats");
   m.qp_paths_ = open_pin(dir, "qp_paths");
@@ -162,7 +165,14 @@ void PinnedMaps::delete_attachment(uint32_t ifindex) const {
   bpf_map_delete_elem(attachments_.get(), &ifindex);
 }
 
-void PinnedMaps::init_mode(uint32_t vni, const qps_vni_cfg& cfg) const {
+uint32_t coarse_clock_res_ns() {
+  timespec res{};
+  ::clock_getres(CLOCK_MONOTONIC_COARSE, &res);
+  return static_cast<uint32_t>(res.tv_sec * 1'000'000'000 + res.tv_nsec);
+}
+
+void PinnedMaps::init_mode(uint32_t vni, qps_vni_cfg cfg) const {
+  cfg.coarse_res_ns = coarse_clock_res_ns();
   if (bpf_map_update_elem(vni_mode_.get(), &vni, &cfg, BPF_NOEXIST) != 0 && errno != EEXIST)
     throw Error(errno_text("cannot set the mode of VNI " + std::to_string(vni), errno));
 }
@@ -179,7 +189,8 @@ std::map<uint32_t, uint32_t> PinnedMaps::vni_modes() const {
   return out;
 }
 
-void PinnedMaps::set_mode(uint32_t vni, const qps_vni_cfg& cfg) const {
+void PinnedMaps::set_mode(uint32_t vni, qps_vni_cfg cfg) const {
+  cfg.coarse_res_ns = coarse_clock_res_ns();
   if (bpf_map_update_elem(vni_mode_.get(), &vni, &cfg, BPF_ANY) != 0)
     throw Error(errno_text("cannot set the mode of VNI " + std::to_string(vni), errno));
 }
@@ -193,6 +204,16 @@ void PinnedMaps::assign(const qps_qp_key& qp, uint16_t sport) const {
 
 void PinnedMaps::unassign(const qps_qp_key& qp) const {
   if (qp_assign_) bpf_map_delete_elem(qp_assign_.get(), &qp);
+}
+
+void PinnedMaps::assignments_changed() const {
+  if (!qp_assign_gen_) throw Error("no qp_assign_gen pin (attached by an older qpspread?); attach again");
+  const uint32_t zero = 0;
+  uint64_t gen = 0;
+  bpf_map_lookup_elem(qp_assign_gen_.get(), &zero, &gen);
+  gen++;
+  if (bpf_map_update_elem(qp_assign_gen_.get(), &zero, &gen, BPF_ANY) != 0)
+    throw Error(errno_text("cannot move qp_assign_gen", errno));
 }
 
 std::map<qps_qp_key, uint16_t> PinnedMaps::assignments() const {

@@ -19,7 +19,7 @@ inline bool operator<(const qps_qp_key& a, const qps_qp_key& b) {
 namespace qpspread {
 
 // The names of the maps in the BPF object; each is pinned under its own name.
-inline constexpr const char* kPinnedMapNames[] = {"vni_mode", "attachments", "reasons", "qp_stats", "qp_assign", "qp_flowlet",
+inline constexpr const char* kPinnedMapNames[] = {"vni_mode", "attachments", "reasons", "qp_stats", "qp_assign", "qp_assign_gen", "qp_flowlet",
                                                   "path_stats", "qp_paths", "uplink_reasons",
                                                   "rx_paths", "qp_rx", "xdp_reasons"};
 
@@ -33,6 +33,9 @@ struct QpStats {
 
 // A VTEP address as the maps hold it (16 bytes, IPv4 mapped) in text: "10.1.0.11", "fd00::1".
 std::string vtep_text(const uint8_t (&addr)[16]);
+
+// The resolution of CLOCK_MONOTONIC_COARSE (a kernel tick), as mode balance's datapath needs it.
+uint32_t coarse_clock_res_ns();
 
 struct PathStats {
   uint32_t ifindex = 0;
@@ -75,14 +78,16 @@ class PinnedMaps {
   void put_attachment(const qps_attachment& rec) const;
   void delete_attachment(uint32_t ifindex) const;
   // Sets the mode only if the VNI has none: a mode chosen with `qpspread mode` survives re-attach.
-  void init_mode(uint32_t vni, const qps_vni_cfg& cfg) const;
+  void init_mode(uint32_t vni, qps_vni_cfg cfg) const;  // coarse_res_ns filled in here
   std::map<uint32_t, qps_vni_cfg> vni_configs() const;  // for every VNI with an entry
   std::map<uint32_t, uint32_t> vni_modes() const;       // VNI -> mode, for every VNI with an entry
-  void set_mode(uint32_t vni, const qps_vni_cfg& cfg) const;
+  void set_mode(uint32_t vni, qps_vni_cfg cfg) const;   // coarse_res_ns filled in here
   // Mode balance: the outer source port assigned to a QP (qp_assign), and what the datapath does
   // with it (qp_flowlet: the port in use, the QP's last frame, its moves).
   void assign(const qps_qp_key& qp, uint16_t sport) const;
   void unassign(const qps_qp_key& qp) const;
+  // After assign/unassign: moves qp_assign_gen, so the datapath reads the QPs' assignments again.
+  void assignments_changed() const;
   std::map<qps_qp_key, uint16_t> assignments() const;
   std::map<qps_qp_key, qps_qp_flowlet> flowlets() const;
   std::vector<ReasonStats> reasons() const;        // summed over CPUs, in enum order (VTEP program)
@@ -99,7 +104,7 @@ class PinnedMaps {
  private:
   PinnedMaps() = default;
   UniqueFd vni_mode_, attachments_, reasons_, qp_stats_;
-  UniqueFd qp_assign_, qp_flowlet_;  // present once a VTEP or XDP program was attached
+  UniqueFd qp_assign_, qp_assign_gen_, qp_flowlet_;  // present once a VTEP or XDP program was attached
   UniqueFd path_stats_, qp_paths_, uplink_reasons_;  // present once an uplink was attached
   UniqueFd rx_paths_, qp_rx_, xdp_reasons_;  // present once an XDP program was attached
 };

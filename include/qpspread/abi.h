@@ -83,14 +83,23 @@ struct qps_dev_cfg {
 struct qps_vni_cfg {
 	enum qps_mode mode;    /* typed so that the enum reaches the objects' BTF */
 	__u32 flowlet_gap_us;  /* balance: a QP moves to a new port only after this long without a frame */
+	/*
+	 * Set by the loader, not a setting: the resolution of the coarse clock the datapath times the
+	 * gap with (bpf_ktime_get_coarse_ns: a tick; clock_getres(CLOCK_MONOTONIC_COARSE)). Two
+	 * readings may be up to one tick off from the real interval, so a QP moves only after its
+	 * coarse idle time reached the gap plus this: never before the real gap.
+	 */
+	__u32 coarse_res_ns;
 };
 
 /*
  * Mode balance. qp_assign (hash, key qps_qp_key): the outer source port userspace chose for a QP
- * (the balance controller, `qpspread assign`); a QP without one keeps its qp-hash port. qp_flowlet
- * (LRU hash shared by all CPUs, key qps_qp_key): the port the QP leaves with now and when its last
- * frame left; a changed assignment is taken once the QP has been idle for the VNI's gap, so frames
- * on the new path cannot overtake those still on the old one.
+ * (the balance controller, `qpspread assign`); a QP without one keeps its qp-hash port.
+ * qp_assign_gen (array of one __u64): incremented by userspace after every change of qp_assign, so
+ * the datapath looks a QP's assignment up only when it may have changed. qp_flowlet (LRU hash
+ * shared by all CPUs, key qps_qp_key): the port the QP leaves with now and when its last frame
+ * left; a changed assignment is taken once the QP has been idle for the VNI's gap, so frames on the
+ * new path cannot overtake those still on the old one.
  */
 struct qps_qp_assign {
 	__u16 sport;
@@ -101,7 +110,10 @@ struct qps_qp_flowlet {
 	__u64 last_ns; /* bpf_ktime_get_ns() of the QP's last frame */
 	__u64 moves;   /* times the QP took a new port */
 	__u16 sport;   /* the port it leaves with now */
-	__u16 _pad[3];
+	__u16 want;    /* the port it should leave with: its assigned one, else its qp-hash port */
+	__u32 gen;     /* the qp_assign_gen `want` was read at (its low 32 bits) */
+	__u32 hash;    /* the flow hash that makes the VXLAN driver send `sport` (qps_hash_for_port) */
+	__u32 _pad;
 };
 
 /* qp_stats: per-CPU LRU hash. */

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "qpspread/abi.h"
+#include "loader/pinned_maps.h"
 #include "tests/bpf/percpu_read.h"
 #include "tests/bpf/prog_run.h"
 #include "tests/bpf/test_frames.h"
@@ -304,7 +305,7 @@ TEST_F(UnderlayXdp, TransitSetsTheQpsPortAndKeepsTheChecksumValid) {
 // gap), the checksum stays valid, nothing else changes.
 TEST_F(UnderlayXdp, TransitInBalanceSetsTheAssignedPortAfterTheGap) {
   use(QPS_XDP_TRANSIT);
-  qps_vni_cfg c{QPS_MODE_BALANCE, 100'000};
+  qps_vni_cfg c{QPS_MODE_BALANCE, 100'000, coarse_clock_res_ns()};
   ASSERT_EQ(bpf_map__update_elem(skel_->maps.vni_mode, &kVni, sizeof(kVni), &c, sizeof(c), BPF_ANY), 0);
   const FrameDesc inner{.qpn = 0x0abcde};
   const OuterDesc outer{.udp_csum = true};
@@ -316,6 +317,9 @@ TEST_F(UnderlayXdp, TransitInBalanceSetsTheAssignedPortAfterTheGap) {
   qps_qp_key key{kVni, inner.qpn};
   qps_qp_assign a{static_cast<uint16_t>(hash_port == 40000 ? 40001 : 40000), {}};
   ASSERT_EQ(bpf_map__update_elem(skel_->maps.qp_assign, &key, sizeof(key), &a, sizeof(a), BPF_ANY), 0);
+  const uint32_t zero = 0;
+  const uint64_t gen = 1;  // as userspace moves it after its writes
+  ASSERT_EQ(bpf_map__update_elem(skel_->maps.qp_assign_gen, &zero, sizeof(zero), &gen, sizeof(gen), BPF_ANY), 0);
   EXPECT_EQ(port_of(pass(in)), hash_port) << "at once: held for the gap";
   EXPECT_EQ(reason_count(QPS_R_MOVE_HELD), 1u);
   std::this_thread::sleep_for(std::chrono::milliseconds(150));

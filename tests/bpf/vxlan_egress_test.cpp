@@ -82,13 +82,24 @@ class VxlanEgress : public ::testing::Test {
   }
 
   void set_balance(uint32_t gap_us) {
-    qps_vni_cfg c{QPS_MODE_BALANCE, gap_us};
+    qps_vni_cfg c{QPS_MODE_BALANCE, gap_us, coarse_clock_res_ns()};
     ASSERT_EQ(bpf_map__update_elem(skel_->maps.vni_mode, &kVni, sizeof(kVni), &c, sizeof(c), BPF_ANY), 0);
   }
   void assign(uint32_t qpn, uint16_t port) {
     qps_qp_key key{kVni, qpn};
     qps_qp_assign a{port, {}};
     ASSERT_EQ(bpf_map__update_elem(skel_->maps.qp_assign, &key, sizeof(key), &a, sizeof(a), BPF_ANY), 0);
+    assignments_changed();
+  }
+  // Past a gap of 0: the coarse clock's resolution twice (the datapath waits the gap plus one).
+  static void past_the_gap() { std::this_thread::sleep_for(std::chrono::nanoseconds(2 * coarse_clock_res_ns() + 1'000'000)); }
+  // As userspace does after changing qp_assign (PinnedMaps::assignments_changed).
+  void assignments_changed() {
+    const uint32_t zero = 0;
+    uint64_t gen = 0;
+    ASSERT_EQ(bpf_map__lookup_elem(skel_->maps.qp_assign_gen, &zero, sizeof(zero), &gen, sizeof(gen), 0), 0);
+    gen++;
+    ASSERT_EQ(bpf_map__update_elem(skel_->maps.qp_assign_gen, &zero, sizeof(zero), &gen, sizeof(gen), BPF_ANY), 0);
   }
   std::optional<qps_qp_flowlet> flowlet(uint32_t qpn) {
     qps_qp_key key{kVni, qpn};
@@ -358,11 +369,48 @@ TEST_F(VxlanEgress, AnAssignmentOutsideTheRangeOrRemovedFallsBackToTheQpHashPort
   assign(qpn, kPortMin - 1);
   EXPECT_EQ(send_qp(qpn), std::make_pair(QPS_R_BALANCED, hash_port));
   assign(qpn, 50000);
+  past_the_gap();
   EXPECT_EQ(send_qp(qpn), std::make_pair(QPS_R_BALANCED, uint16_t{50000}));
   qps_qp_key key{kVni, qpn};
   ASSERT_EQ(bpf_map__delete_elem(skel_->maps.qp_assign, &key, sizeof(key), 0), 0);
+  assignments_changed();
+  past_the_gap();
   EXPECT_EQ(send_qp(qpn), std::make_pair(QPS_R_BALANCED, hash_port));
   EXPECT_EQ(flowlet(qpn)->moves, 2u);
+}
+
+// The gap is timed with the coarse clock and widened by its resolution: a move is held while the
+// QP sends (10 ms gap), and taken once it was idle for the gap plus two ticks.
+TEST_F(VxlanEgress, AMoveWaitsTheGapPlusTheCoarseClocksResolution) {
+  set_balance(10'000);
+  ASSERT_GT(coarse_clock_res_ns(), 0u);
+  const uint32_t qpn = 0x000127;
+  const uint16_t first = send_qp(qpn).second;
+  const uint16_t next = first == 40000 ? 40001 : 40000;
+  assign(qpn, next);
+  EXPECT_EQ(send_qp(qpn), std::make_pair(QPS_R_MOVE_HELD, first)) << "sent at once";
+  std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  past_the_gap();
+  EXPECT_EQ(send_qp(qpn), std::make_pair(QPS_R_BALANCED, next));
+}
+
+// The assignment is read again only when qp_assign_gen moved: a change written without moving it
+// is not seen, one after it is (userspace's assign_ports always moves it after its writes).
+TEST_F(VxlanEgress, AnAssignmentIsReadAgainOnlyWhenTheGenerationMoves) {
+  set_balance(0);
+  const uint32_t qpn = 0x000126;
+  assign(qpn, 40000);
+  EXPECT_EQ(send_qp(qpn).second, 40000);
+  qps_qp_key key{kVni, qpn};
+  qps_qp_assign a{40001, {}};
+  ASSERT_EQ(bpf_map__update_elem(skel_->maps.qp_assign, &key, sizeof(key), &a, sizeof(a), BPF_ANY), 0);
+  EXPECT_EQ(send_qp(qpn).second, 40000) << "the generation did not move";
+  past_the_gap();
+  EXPECT_EQ(send_qp(qpn).second, 40000) << "the generation did not move";
+  assignments_changed();
+  past_the_gap();
+  EXPECT_EQ(send_qp(qpn).second, 40001);
+  EXPECT_EQ(flowlet(qpn)->hash, qps_hash_for_port(40001, kPortMin, kPortCount)) << "the steering hash kept with the port";
 }
 
 // The program hashes the same words as the C++ side for every QP (address word order, the 24 QP

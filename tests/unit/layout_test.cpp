@@ -32,10 +32,11 @@ const std::vector<StructLayout>& layouts() {
   static const std::vector<StructLayout> l = {
       {"qps_dev_cfg", sizeof(qps_dev_cfg),
        {M(qps_dev_cfg, vni), M(qps_dev_cfg, mark), M(qps_dev_cfg, port_min), M(qps_dev_cfg, port_count), M(qps_dev_cfg, _pad)}},
-      {"qps_vni_cfg", sizeof(qps_vni_cfg), {M(qps_vni_cfg, mode), M(qps_vni_cfg, flowlet_gap_us)}},
+      {"qps_vni_cfg", sizeof(qps_vni_cfg), {M(qps_vni_cfg, mode), M(qps_vni_cfg, flowlet_gap_us), M(qps_vni_cfg, coarse_res_ns)}},
       {"qps_qp_assign", sizeof(qps_qp_assign), {M(qps_qp_assign, sport), M(qps_qp_assign, _pad)}},
       {"qps_qp_flowlet", sizeof(qps_qp_flowlet),
-       {M(qps_qp_flowlet, last_ns), M(qps_qp_flowlet, moves), M(qps_qp_flowlet, sport), M(qps_qp_flowlet, _pad)}},
+       {M(qps_qp_flowlet, last_ns), M(qps_qp_flowlet, moves), M(qps_qp_flowlet, sport), M(qps_qp_flowlet, want),
+        M(qps_qp_flowlet, gen), M(qps_qp_flowlet, hash), M(qps_qp_flowlet, _pad)}},
       {"qps_qp_key", sizeof(qps_qp_key), {M(qps_qp_key, vni), M(qps_qp_key, qpn)}},
       {"qps_qp_stats", sizeof(qps_qp_stats),
        {M(qps_qp_stats, packets), M(qps_qp_stats, bytes), M(qps_qp_stats, sport), M(qps_qp_stats, _pad)}},
@@ -176,6 +177,7 @@ TEST(LayoutMaps, VxlanEgressKeyAndValueSizesMatch) {
               {"reasons", sizeof(__u32), sizeof(qps_reason_stats)},
               {"qp_stats", sizeof(qps_qp_key), sizeof(qps_qp_stats)},
               {"qp_assign", sizeof(qps_qp_key), sizeof(qps_qp_assign)},
+              {"qp_assign_gen", sizeof(__u32), sizeof(__u64)},
               {"qp_flowlet", sizeof(qps_qp_key), sizeof(qps_qp_flowlet)}},
              sizeof(qps_dev_cfg));
 }
@@ -194,6 +196,7 @@ TEST(LayoutMaps, UnderlayXdpKeyAndValueSizesMatch) {
               {"qp_rx", sizeof(qps_qp_key), sizeof(qps_qp_rx)},
               {"vni_mode", sizeof(__u32), sizeof(qps_vni_cfg)},
               {"qp_assign", sizeof(qps_qp_key), sizeof(qps_qp_assign)},
+              {"qp_assign_gen", sizeof(__u32), sizeof(__u64)},
               {"qp_flowlet", sizeof(qps_qp_key), sizeof(qps_qp_flowlet)},
               {"xdp_reasons", sizeof(__u32), sizeof(qps_reason_stats)}},
              sizeof(qps_xdp_cfg));

@@ -41,7 +41,7 @@ json mode_result(const json& rec) {
 }
 
 // What the demo shows beside the engine's records: the first rank's leaf's stats after each run,
-// so the top frame covers the qp-hash run alone (the mode is set between the two, nothing else).
+// so the top frame covers the balance run alone (the mode is set between runs, nothing else).
 struct LeafWatch {
   const DemoOptions& o;
   const lab::ClabTopology& topo;
@@ -57,14 +57,31 @@ struct LeafWatch {
       res.doc["stats_leaf"] = leaf_of_host(topo, ring_hosts(topo, o.vni, o.ranks).front(), o.vni);
     const report::StatsReport now =
         report::build_stats(Netns::open(topo.netns(res.doc["stats_leaf"].get<std::string>())), o.vni);
-    if (mode == "qp-hash") {
+    if (mode == "balance") {
       const double s = rec["metrics"]["collective_s"];
-      res.qp_hash_stats = now;
-      res.doc["qp_hash_stats"] = report::to_json(now);
-      res.doc["qp_hash_top"] = report::top_frame(before, now, s, 5);
-      res.doc["qp_hash_top"]["interval"] = s;
+      res.balance_stats = this_run(now);
+      res.doc["balance_stats"] = report::to_json(res.balance_stats);
+      res.doc["balance_top"] = report::top_frame(before, now, s, 5);
+      res.doc["balance_top"]["interval"] = s;
     }
     before = now;
+  }
+
+  // The report with only the QPs that sent or received in this run (the earlier runs' QPs are
+  // still in the maps, idle).
+  report::StatsReport this_run(report::StatsReport now) const {
+    for (auto& v : now.vnis) {
+      const report::VniReport* was = nullptr;
+      for (const auto& b : before.vnis)
+        if (b.vni == v.vni) was = &b;
+      std::erase_if(v.qps, [&](const report::QpRow& q) {
+        if (!was) return false;
+        for (const auto& b : was->qps)
+          if (b.qpn == q.qpn) return b.packets == q.packets && b.rx_packets == q.rx_packets;
+        return false;
+      });
+    }
+    return now;
   }
 };
 
@@ -86,8 +103,8 @@ std::string demo_spec(const DemoOptions& o, const wan::Impairment& topology_wan)
   cap.ecn = o.wan_ecn;
   const json wan = wan::to_json(cap);
   return
-      "# The demo (qpspread demo): mode off, then qp-hash, on the multi-DC lab; `qpspread experiment run`\n"
-      "# runs this file as well.\n"
+      "# The demo (qpspread demo): mode off, then qp-hash, then balance, on the multi-DC lab;\n"
+      "# `qpspread experiment run` runs this file as well.\n"
       "name: demo\n"
       "topology: " + std::filesystem::absolute(o.topo).lexically_normal().string() + "\n"
       "lab: " + o.lab + "\n"
@@ -106,7 +123,7 @@ std::string demo_spec(const DemoOptions& o, const wan::Impairment& topology_wan)
       "  wan: " + wan.dump() + "\n"
       "  bfd: true\n"
       "axes:\n"
-      "  mode: [off, qp-hash]\n";
+      "  mode: [off, qp-hash, balance]\n";
 }
 
 DemoResult run_demo(const DemoOptions& o, const Progress& say) {

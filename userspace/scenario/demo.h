@@ -1,8 +1,8 @@
 // The demo, the main job: one small experiment spec (demo_spec) run by the experiment engine
 // (experiment_run.h): the multi-DC lab (lab/scaleacross.clab.yml) up without Docker, both WAN links'
 // rate capped, qpspread attached to every leaf and the borders' WAN interfaces, a cross-DC ring
-// AllReduce between hosts of one VNI with the mode off and then qp-hash. The demo adds the stats of
-// the first rank's leaf and a top frame over the qp-hash run, writes the result JSON (and the runs'
+// AllReduce between hosts of one VNI with the mode off, then qp-hash, then balance. The demo adds
+// the stats of the first rank's leaf and a top frame over the balance run, writes the result JSON (and the runs'
 // records, which `qpspread experiment report` reads), and the lab is down on every path: success,
 // error, Ctrl-C.
 #pragma once
@@ -27,7 +27,9 @@ struct DemoOptions {
   int ranks = 2;  // one host per data center: the WAN, not the 2 cores, is the bottleneck
   int qps = 8;    // per peer
   uint64_t wan_rate_bps = 20'000'000;  // each WAN link's cap
-  uint64_t rate_bps = 24'000'000;      // per host: above one capped WAN link, below two
+  // Per host: more than one capped WAN link carries, less than two, with room to spare when the
+  // QPs are split evenly (18 of 20 Mbit/s on each): where the split is uneven, the fuller link waits.
+  uint64_t rate_bps = 36'000'000;
   size_t size = 1000000;               // AllReduce bytes per rank
   int iterations = 4;                  // per mode
   // Congestion control as RoCE NICs run it (workload --cc): DCQCN per QP, answering the CNPs that
@@ -47,13 +49,13 @@ struct DemoResult {
   // What the result file holds: {"lab", "lab_up_s", "stats_leaf", "total_s",
   //   "workload": {"algorithm", "ranks", "bytes", "qps", "iterations", "rate_mbit_per_host", "rate",
   //                "sport", "wan_rate", "vni", "cc", "wan_ecn", "ack_timeout"},
-  //   "modes": {"off"|"qp-hash": {"wan_links": [{"link", "rocev2_bytes", "share"}], "imbalance", "jain",
+  //   "modes": {"off"|"qp-hash"|"balance": {"wan_links": [{"link", "rocev2_bytes", "share"}], "imbalance", "jain",
   //             "iteration_ms_p50", "iteration_ms_p99", "iteration_ms", "correct", "frames",
   //             "retransmitted_frames", "ecn_ce_rx", "cnp_tx"}},
-  //   "qp_hash_stats": stats -j of the stats leaf after both runs, "qp_hash_top": a top frame over
-  //   the qp-hash run}
+  //   "balance_stats": stats -j of the stats leaf after the balance run, "balance_top": a top frame
+  //   over the balance run}
   nlohmann::json doc;
-  report::StatsReport qp_hash_stats;  // the same report, typed, for the plain renderer
+  report::StatsReport balance_stats;  // the same report, typed, for the plain renderer
   std::string written;                // the file written ("" when none)
 };
 
