@@ -186,6 +186,21 @@ TEST(BalancePlan, QpsNotYetSendingAreEvenInQpnOrder) {
   }
 }
 
+// Idle QPs (weight 0) placed after busy ones spread evenly among themselves, whatever the busy
+// ones' loads: 2 busy QPs of unequal weight and 8 idle ones give 4 | 4 idle per path (not all 8 on
+// the path with less load).
+TEST(BalancePlan, WeightlessQpsSpreadAmongThemselves) {
+  std::vector<QpLoad> q = {{1, 100, {}}, {2, 90, {}}};
+  for (int i = 0; i < 8; i++) q.push_back({static_cast<uint32_t>(0x10 + i), 0, std::nullopt, true});
+  const BalancePlan p = plan_balance(q, {two_paths(), wan_stage()});
+  std::map<std::string, int> idle_up, idle_wan;
+  for (const auto& x : p.qps)
+    if (x.qpn >= 0x10) idle_up[x.paths[0]]++, idle_wan[x.paths[1]]++;
+  EXPECT_EQ(idle_up["up1"], 4);
+  EXPECT_EQ(idle_wan["wan1"], 4);
+  EXPECT_DOUBLE_EQ(p.stages[1].imbalance, 100.0 / 95.0);
+}
+
 // QPs about to start (weight 0, not idle) are placed before idle QPs of earlier runs, so these
 // do not tilt them: 8 new QPs split 4 | 4 although 6 idle ones all sit on up1.
 TEST(BalancePlan, IdleQpsDoNotTiltTheOthers) {

@@ -75,12 +75,22 @@ BalancePlan plan_balance(std::vector<QpLoad> qps, const std::vector<BalanceStage
   }
   std::map<Route, double> route_load;
   std::map<Route, size_t> on_route;  // QPs placed per route (each needs a port of its own)
+  std::vector<std::map<std::string, int>> zero_count(stages.size());  // per stage and path: QPs weighing 0
+  std::map<Route, int> route_zero;
   std::vector<Route> chosen(qps.size());
   std::vector<std::optional<Route>> now(qps.size());
   for (size_t i = 0; i < qps.size(); i++) {
     if (qps[i].sport) now[i] = route_of(*qps[i].sport);
+    // A QP that weighs nothing (not started, or idle) changes no load: it goes where the fewest
+    // such QPs are, so that they are spread too for when they send.
+    const bool weightless = qps[i].weight == 0;
     auto key = [&](const Route& r) {
       std::vector<double> k;
+      if (weightless) {
+        for (size_t s : order) k.push_back(zero_count[s][r[s]]);
+        k.push_back(now[i] && *now[i] == r ? 0 : 1);
+        k.push_back(route_zero[r]);
+      }
       for (size_t s : order) k.push_back(plan.stages[s].load.at(r[s]));
       for (size_t s : order) k.push_back(plan.stages[s].count.at(r[s]));
       k.push_back(now[i] && *now[i] == r ? 0 : 1);
@@ -104,6 +114,10 @@ BalancePlan plan_balance(std::vector<QpLoad> qps, const std::vector<BalanceStage
     }
     route_load[*best] += qps[i].weight;
     on_route[*best]++;
+    if (weightless) {
+      for (size_t s = 0; s < stages.size(); s++) zero_count[s][(*best)[s]]++;
+      route_zero[*best]++;
+    }
   }
   // Fewer moves: QPs of nearly equal weight (within kSameWeight of the group's heaviest; the QPs
   // of a collective differ by a few frames) trade the routes LPT gave them so that as many as can

@@ -238,7 +238,7 @@ class BalanceRun {
   json stop() {
     stop_ = true;
     if (thread_.joinable()) thread_.join();
-    return {{"balance_steps", steps_}, {"balance_errors", errors_}, {"first", first_}, {"last", last_}};
+    return {{"balance_steps", steps_}, {"balance_errors", errors_}, {"first", first_}, {"last", last_}, {"notes", notes_}};
   }
 
  private:
@@ -253,6 +253,7 @@ class BalanceRun {
         j[x.node] = x.error;
         continue;
       }
+      for (const auto& n : x.result->notes) notes_.push_back(x.node + ": " + n);
       for (const auto& g : x.result->groups) {
         std::string text;
         for (const auto& st : g.plan.stages) {
@@ -265,6 +266,7 @@ class BalanceRun {
     (steps_ == 1 ? first_ : last_) = std::move(j);
   }
   json first_, last_;
+  json notes_ = json::array();
   LabBalancer& b_;
   std::atomic<bool> stop_{false};
   std::thread thread_;
