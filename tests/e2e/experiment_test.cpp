@@ -201,6 +201,12 @@ TEST_F(ExperimentTest, WanCutWithAndWithoutBfd) {
   // borders move to wan2 within about a second (0.6-1.6 s seen), well apart from 2.5 s.
   EXPECT_GE(off["interruption_ms"].get<double>(), 2500) << "the cut lasts 5 s and no router notices it";
   EXPECT_LT(on["interruption_ms"].get<double>(), off["interruption_ms"].get<double>());
+  // The timeline (the WAN links' bytes every 100 ms): with BFD the cut link falls quiet once the
+  // borders withdraw it; without, it is sent into until it comes back.
+  ASSERT_TRUE(on["wan_cut_quiet_ms"].is_number() && off["wan_cut_quiet_ms"].is_number()) << on.dump() << off.dump();
+  EXPECT_LT(on["wan_cut_quiet_ms"].get<double>(), 2000);
+  EXPECT_LT(on["wan_cut_quiet_ms"].get<double>(), off["wan_cut_quiet_ms"].get<double>());
+  EXPECT_TRUE(recs[0]["timeline"]["t_ms"].size() > 40) << "5 s and more at 100 ms";
   expect_nothing_left(lab_);
 }
 

@@ -114,6 +114,7 @@ BalanceResult BalanceController::step() {
   };
   std::vector<Qp> qps;
   std::map<uint32_t, uint64_t> bytes_now;
+  std::set<uint32_t> forgotten;
   const PathReport pr = path_report(ns);
   for (const auto& q : qp_stats(ns, o.vni)) {
     bytes_now[q.qpn] = q.bytes;
@@ -125,8 +126,20 @@ BalanceResult BalanceController::step() {
     const uint64_t sent = before != bytes_.end() && before->second <= q.bytes ? q.bytes - before->second : q.bytes;
     Qp x{{q.qpn, static_cast<double>(sent), std::nullopt}, std::nullopt};
     // A QP that sent nothing since the step before is idle: placed after the others, so that a
-    // finished QP does not hold a share of a path.
+    // finished QP does not hold a share of a path; idle for kForgetAfter steps (or seen before
+    // the expectations were set: a previous run's), it is left out and its assignment cleared.
     x.load.idle = (stepped_ || rebase_) && sent == 0 && !is_expected;
+    if (rebase_ && !is_expected) {
+      idle_steps_[q.qpn] = kForgetAfter;
+    } else if (x.load.idle) {
+      idle_steps_[q.qpn]++;
+    } else {
+      idle_steps_.erase(q.qpn);
+    }
+    if (auto it = idle_steps_.find(q.qpn); it != idle_steps_.end() && it->second >= kForgetAfter) {
+      forgotten.insert(q.qpn);
+      continue;
+    }
     if (q.sport) x.load.sport = q.sport;
     if (auto f = pr.flowlets.find({o.vni, q.qpn}); f != pr.flowlets.end()) x.load.sport = f->second.sport;
     if (auto p = pr.qp_paths.find({o.vni, q.qpn}); p != pr.qp_paths.end()) x.remote = vtep_text(p->second.remote);
@@ -269,9 +282,10 @@ BalanceResult BalanceController::step() {
     for (const auto& q : g.plan.qps) ports[q.qpn] = q.sport;
     r.groups.push_back(std::move(g));
   }
-  // Assignments of QPs gone (neither seen nor expected) are cleared.
+  // Assignments of QPs gone (neither seen nor expected) or forgotten (idle too long) are cleared.
   for (const auto& [key, port] : pr.assignments)
-    if (key.vni == o.vni && !ports.count(key.qpn) && !bytes_now.count(key.qpn) && !expected_.count(key.qpn))
+    if (key.vni == o.vni && !ports.count(key.qpn) &&
+        ((!bytes_now.count(key.qpn) && !expected_.count(key.qpn)) || forgotten.count(key.qpn)))
       ports[key.qpn] = 0;
   assign_ports(ns, o.vni, ports);
   bytes_ = std::move(bytes_now);

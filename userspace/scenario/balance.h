@@ -63,7 +63,8 @@ struct BalanceResult {
 };
 
 // Each step weighs the QPs by the bytes they sent since the step before (the first: since they
-// began; a QP that sent nothing since the step before is idle and left where it is), groups them by the remote VTEP their frames went to (this node's uplink records; a VNI
+// began; a QP that sent nothing since the step before is idle: placed after the others, and left
+// out after kForgetAfter such steps, as are QPs seen before expect()), groups them by the remote VTEP their frames went to (this node's uplink records; a VNI
 // with one remote needs none), finds each group's stages again (an uplink or link the FIB no
 // longer picks, its link down or its routes withdrawn, is no path: its QPs go elsewhere in this
 // step, and come back in the first step after it returns), places the QPs and writes their
@@ -74,6 +75,9 @@ struct BalanceResult {
 // send to, or no path.
 class BalanceController {
  public:
+  // A QP idle for this many steps in a row is left out of the placement (its assignment cleared;
+  // it leaves with its qp-hash port when it sends again, and is placed at the next step).
+  static constexpr int kForgetAfter = 10;
   BalanceController(const Netns& ns, BalanceOptions opts);
   ~BalanceController();
   BalanceResult step();
@@ -101,6 +105,7 @@ class BalanceController {
   std::map<std::pair<size_t, std::string>, std::unique_ptr<Learned>> learned_;
   std::map<uint32_t, uint64_t> bytes_;  // per QPN, at the step before
   std::map<uint32_t, std::string> expected_;
+  std::map<uint32_t, int> idle_steps_;  // per QPN: steps in a row it sent nothing
   bool stepped_ = false, rebase_ = false;
   uint32_t tag_ = 0;
 };

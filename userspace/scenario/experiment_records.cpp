@@ -20,7 +20,8 @@ using nlohmann::json;
 const char* const kConfigColumns[] = {"part", "mode", "collective", "ranks", "qps", "split", "sport", "size", "iterations", "duration", "rate", "cc", "ack_timeout"};
 const char* const kMetricColumns[] = {"wan_imbalance", "wan_jain", "uplink_imbalance", "uplink_jain", "iteration_ms_p50",
                                       "iteration_ms_p99", "iteration_ms_max", "algbw_bps", "frames", "retransmitted_frames",
-                                      "psn_reordered", "psn_gaps", "correct", "interruption_ms", "bfd_detect_ms", "collective_s", "ecn_ce_rx", "cnp_tx"};
+                                      "psn_reordered", "psn_gaps", "correct", "interruption_ms", "bfd_detect_ms", "wan_cut_quiet_ms",
+                                      "wan_back_ms", "wan_rebalanced_ms", "psn_reordered_after_back", "collective_s", "ecn_ce_rx", "cnp_tx"};
 
 // A CSV field: quoted when it holds a comma, a quote or a line break (RFC 4180).
 std::string field(const json& v) {

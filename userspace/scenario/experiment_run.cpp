@@ -27,6 +27,7 @@
 #include "userspace/scenario/experiment_events.h"
 #include "userspace/scenario/experiment_records.h"
 #include "userspace/scenario/experiment_spec.h"
+#include "userspace/scenario/wan_timeline.h"
 #include "userspace/workload/allreduce.h"
 #include "userspace/workload/param_server.h"
 #include "userspace/workload/stream.h"
@@ -273,6 +274,42 @@ class BalanceRun {
   int steps_ = 0, errors_ = 0;
 };
 
+// A run with events: every WAN link-direction's RoCEv2 bytes and the leaves' reordered frames every
+// 100 ms from the events' start, on a thread of its own, until the collective ends.
+class TimelineRun {
+ public:
+  TimelineRun(const lab::ClabTopology& t, std::set<std::string> leaves, uint32_t vni) : t0_(Clock::now()) {
+    thread_ = std::thread([this, &t, leaves = std::move(leaves), vni] {
+      while (!stop_) {
+        const auto next = Clock::now() + std::chrono::milliseconds(100);
+        try {
+          const auto bytes = wan_bytes(t);
+          uint64_t reordered = 0;
+          for (const auto& l : leaves) reordered += leaf_counters(t, l, vni).reordered;
+          tl_.t_ms.push_back(1000 * since(t0_));
+          for (const auto& [name, b] : bytes) tl_.bytes[name].push_back(b);
+          tl_.reordered.push_back(reordered);
+        } catch (const Error&) {
+          // a border restarting (a node event): this sample is missing
+        }
+        while (!stop_ && Clock::now() < next) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+    });
+  }
+  ~TimelineRun() { stop(); }
+  const WanTimeline& stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+    return tl_;
+  }
+
+ private:
+  Clock::time_point t0_;
+  WanTimeline tl_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
 // The QPs of a run, by the leaf that sends each and the leaf it goes to: on host r the k-th QP to
 // peer p has QPN qpn_base(r) + p K + k and receives what p's host sends (rc_host.h).
 std::vector<LabBalancer::ExpectedQp> run_qps(const lab::ClabTopology& t, const RunConfig& c,
@@ -305,6 +342,8 @@ json measure(Bench& b, const RunConfig& c, uint64_t seed, const Progress& say) {
   const Snapshot before = snapshot(b.topo, leaves, c.vni);
   std::optional<BalanceRun> balancing;
   if (c.mode == "balance") balancing.emplace(b.balancer(c.vni), run_qps(b.topo, c, hosts, first_qpn), c.balance_interval_us);
+  std::optional<TimelineRun> timeline;
+  if (!c.events.empty()) timeline.emplace(b.topo, leaves, c.vni);
   EventPlayer events(b.lab, c.events, c.bfd);
   workload::WorkloadReport r;
   std::exception_ptr failed;
@@ -316,6 +355,7 @@ json measure(Bench& b, const RunConfig& c, uint64_t seed, const Progress& say) {
   }
   const double collective_s = since(tc);
   const json balance_steps = balancing ? balancing->stop() : json();
+  const WanTimeline wan_timeline = timeline ? timeline->stop() : WanTimeline{};
   const EventPlayer::Outcome o = events.finish();
   if (interrupted()) throw Error("interrupted");
   restore_lab(b.lab, o, b.bfd, say);
@@ -326,6 +366,12 @@ json measure(Bench& b, const RunConfig& c, uint64_t seed, const Progress& say) {
   link_metrics(before, after, out["metrics"], out["links"]);
   workload_metrics(r, out["metrics"]);
   event_metrics(r, o, out["metrics"]);
+  const TimelineMetrics tm = timeline_metrics(wan_timeline, c.events, 1000, 1.05);
+  out["metrics"]["wan_cut_quiet_ms"] = tm.cut_quiet_ms ? json(*tm.cut_quiet_ms) : json();
+  out["metrics"]["wan_rebalanced_ms"] = tm.rebalanced_ms ? json(*tm.rebalanced_ms) : json();
+  out["metrics"]["wan_back_ms"] = tm.back_ms ? json(*tm.back_ms) : json();
+  out["metrics"]["psn_reordered_after_back"] = tm.reordered_after_back ? json(*tm.reordered_after_back) : json();
+  if (timeline) out["timeline"] = to_json(wan_timeline);
   out["metrics"]["collective_s"] = collective_s;
   if (balancing) out["balance"] = balance_steps;
   out["iteration_ms"] = json::array();
