@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/netns.h"
+#include "loader/rtnl.h"
 #include "loader/uplink_discovery.h"
 #include "tests/support/test_util.h"
 
@@ -81,6 +82,35 @@ class UplinkDiscoveryTest : public ::testing::Test {
 
   std::unique_ptr<ScopedNetns> ns_;
 };
+
+// What invalidates mode balance's knowledge of a router's ECMP stage: the route's fingerprint
+// changes with its legs and with the multipath hash seed, and is the same again when the same legs
+// come back in the same order; the rtnetlink notifications say that something changed.
+TEST_F(UplinkDiscoveryTest, RouteFingerprintFollowsTheLegsAndTheHashSeedAndChangesAreNotified) {
+  const Netns ns = Netns::open(ns_->name());
+  std::unique_ptr<RtnlEvents> events;
+  ns.run([&] { events = std::make_unique<RtnlEvents>(); });
+  auto get = [&] {
+    RouteToVtep r;
+    ns.run([&] { r = route_to("10.0.0.3"); });
+    return r;
+  };
+  const RouteToVtep both = get();
+  EXPECT_EQ(both.prefix, "10.0.0.3/32");
+  EXPECT_EQ(both.devices, (Names{"up1", "up2"}));
+  EXPECT_FALSE(events->changed()) << "nothing changed yet";
+  ns_->ip({"route", "replace", "10.0.0.3/32", "via", "192.0.2.2", "dev", "up1"});
+  EXPECT_TRUE(events->changed());
+  EXPECT_FALSE(events->changed()) << "drained";
+  const RouteToVtep one = get();
+  EXPECT_EQ(one.devices, Names{"up1"});
+  EXPECT_NE(one.fingerprint, both.fingerprint);
+  ns_->ip({"route", "replace", "10.0.0.3/32", "nexthop", "via", "192.0.2.2", "dev", "up1", "nexthop", "via",
+           "192.0.2.6", "dev", "up2"});
+  EXPECT_EQ(get().fingerprint, both.fingerprint) << "the same legs in the same order: the same mapping";
+  run_ok({"ip", "netns", "exec", ns_->name(), "sysctl", "-qw", "net.ipv4.fib_multipath_hash_seed=4242"});
+  EXPECT_NE(get().fingerprint, both.fingerprint) << "another seed hashes the ports elsewhere";
+}
 
 TEST_F(UplinkDiscoveryTest, NexthopGroupRouteGivesEveryMembersDevice) {
   flood_to("10.0.0.2");
