@@ -18,7 +18,7 @@ namespace qpspread {
 struct AttachOptions {
   std::vector<std::string> devices;  // empty: every VXLAN device in the namespace
   uint32_t mark = QPS_DEFAULT_MARK;  // skb mark for steered packets; must not be 0
-  qps_vni_cfg initial_mode{QPS_MODE_QP_HASH, QPS_DEFAULT_FLOWLET_GAP_US};  // for VNIs that have no mode yet
+  qps_vni_cfg initial_mode{QPS_MODE_QP_HASH, QPS_DEFAULT_FLOWLET_GAP_US, 0};  // for VNIs that have no mode yet
   std::vector<std::string> uplinks;  // underlay interfaces to count per path (tc tx, XDP rx)
   // Interfaces VXLAN encapsulated elsewhere arrives by (a leaf in front of host VTEPs): XDP
   // rewrites its outer source port before this node's ECMP decision.
@@ -86,7 +86,8 @@ DetachReport detach(const Netns& ns);
 NetnsStatus status(const Netns& ns);
 // Checks the VNI is attached (a VXLAN device's, or steered by transit), then sets its mode; takes
 // effect on the next packet.
-// The VNI's mode (and mode balance's flowlet gap); throws naming the attached VNIs when it is not one.
+// The VNI's mode (and mode balance's flowlet gap; cfg.coarse_res_ns is the loader's to fill in);
+// throws naming the attached VNIs when it is not one.
 void set_mode(const Netns& ns, uint32_t vni, const qps_vni_cfg& cfg);
 // Mode balance: the outer source ports of QPs (QPN -> port; 0: none, the QP keeps its qp-hash
 // port). Every port must be in the source-port range of one of this namespace's programs for the

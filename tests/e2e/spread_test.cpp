@@ -75,11 +75,18 @@ struct Attached {
   ~Attached() { detach(ns); }
   static AttachOptions options(uint32_t mode, std::vector<std::string> uplinks) {
     AttachOptions o;
-    o.initial_mode = {static_cast<qps_mode>(mode), QPS_DEFAULT_FLOWLET_GAP_US};
+    o.initial_mode = {static_cast<qps_mode>(mode), QPS_DEFAULT_FLOWLET_GAP_US, 0};
     o.uplinks = std::move(uplinks);
     return o;
   }
 };
+
+// The controller on this node alone, every remote VTEP, the default probes.
+scenario::BalanceOptions balance_options(uint32_t vni) {
+  scenario::BalanceOptions o;
+  o.vni = vni;
+  return o;
+}
 
 TEST_F(SpreadTest, ModeOffSendsEveryQpOverOneUplink) {
   Attached a(fabric_->leaf_netns(0), QPS_MODE_OFF);
@@ -185,7 +192,7 @@ TEST_F(SpreadTest, BalanceOncePlacesTheQpsEvenlyOnTheUplinks) {
   const uint32_t vni = a.report.devices.at(0).vni;
   const workload::QpTraffic t = traffic();
   lab::run_spread(*fabric_, t);  // the QPs' first frames: qp-hash ports, and their bytes
-  const scenario::BalanceResult b = scenario::balance_once(a.ns, {vni, std::nullopt, 4096});
+  const scenario::BalanceResult b = scenario::balance_once(a.ns, balance_options(vni));
   ASSERT_EQ(b.groups.size(), 1u);
   EXPECT_EQ(b.groups[0].remote, fabric_->leaf_vtep_ip(1));
   const scenario::BalancePlan& plan = b.groups[0].plan;
@@ -216,7 +223,7 @@ TEST_F(SpreadTest, BalanceMovesEveryQpOffALostUplinkAndBackOnceItReturns) {
   workload::QpTraffic t = traffic();
   t.first_psn = 1'000'000;  // a PSN range of its own: the receiver's tracking sees one sequence
   lab::run_spread(*fabric_, t);
-  scenario::BalanceController ctl(a.ns, {vni, std::nullopt, 4096});
+  scenario::BalanceController ctl(a.ns, balance_options(vni));
   EXPECT_EQ(ctl.step().groups.at(0).plan.stages.at(0).count.at(ups[1]), 8);
   // The spine's end of the second uplink goes down: the leaf loses carrier, BFD notices, FRR
   // withdraws the route's next hop (the leaf's own end stays up, so its frames can be watched).
@@ -257,7 +264,7 @@ TEST_F(SpreadTest, BalancePlacesExpectedQpsAndForgetsAnEarlierRunsOnes) {
   Attached a(fabric_->leaf_netns(0), QPS_MODE_BALANCE, ups);
   const uint32_t vni = a.report.devices.at(0).vni;
   lab::run_spread(*fabric_, traffic());  // an earlier run's 16 QPs
-  scenario::BalanceController ctl(a.ns, {vni, std::nullopt, 4096});
+  scenario::BalanceController ctl(a.ns, balance_options(vni));
   ASSERT_EQ(ctl.step().groups.at(0).plan.qps.size(), 16u);
   ASSERT_EQ(path_report(a.ns).assignments.size(), 16u);
   std::map<uint32_t, std::string> next;

@@ -247,8 +247,8 @@ TEST_F(TransitTest, TogglingTheModeUnderLoadLosesNoFrame) {
   int toggles = 0;
   const Observed o = send(frames(400), [&](const std::atomic<bool>& done) {
     for (uint32_t mode = QPS_MODE_OFF; !done; mode ^= 1, toggles++) {
-      set_mode(hv, kVni, {static_cast<qps_mode>(mode), QPS_DEFAULT_FLOWLET_GAP_US});
-      set_mode(lf, kVni, {static_cast<qps_mode>(mode ^ (toggles / 2 % 2)), QPS_DEFAULT_FLOWLET_GAP_US});
+      set_mode(hv, kVni, {static_cast<qps_mode>(mode), QPS_DEFAULT_FLOWLET_GAP_US, 0});
+      set_mode(lf, kVni, {static_cast<qps_mode>(mode ^ (toggles / 2 % 2)), QPS_DEFAULT_FLOWLET_GAP_US, 0});
       std::this_thread::sleep_for(std::chrono::milliseconds(3));
     }
   });

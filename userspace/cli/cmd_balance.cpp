@@ -2,14 +2,11 @@
 // with --node) or on every leaf of a lab (--lab alone): parse, call, render. Once, or every
 // --interval until Ctrl-C (or --count steps), and at once when a route changes; a line (JSON with
 // -j) per step.
-#include <poll.h>
-
 #include <chrono>
 #include <cstdio>
 #include <iostream>
 #include <memory>
 #include <string>
-#include <thread>
 
 #include "common/error.h"
 #include "common/interrupt.h"
@@ -76,24 +73,6 @@ void print_step(int step, const json& j) {
   std::fflush(stdout);
 }
 
-// Waits up to `ns`, less when a route changes (then 50 ms more, for the rest of the burst); false
-// once Ctrl-C or SIGTERM arrived.
-template <typename Ctl>
-bool wait_for(Ctl& ctl, int64_t ns) {
-  const auto end = std::chrono::steady_clock::now() + std::chrono::nanoseconds(ns);
-  std::vector<pollfd> fds;
-  for (int fd : ctl.fds()) fds.push_back({fd, POLLIN, 0});
-  while (std::chrono::steady_clock::now() < end) {
-    if (interrupted()) return false;
-    if (::poll(fds.data(), fds.size(), 20) > 0 && ctl.changed()) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      ctl.changed();
-      break;
-    }
-  }
-  return !interrupted();
-}
-
 }  // namespace
 
 void register_balance_command(CLI::App& app, Context& ctx) {
@@ -148,7 +127,9 @@ void register_balance_command(CLI::App& app, Context& ctx) {
           } else {
             print_step(step, j);
           }
-          if ((*count && step == *count) || !wait_for(ctl, every)) break;
+          if (*count && step == *count) break;
+          scenario::await_next_step(ctl, every, [] { return interrupted(); });
+          if (interrupted()) break;
         }
       };
       if (whole_lab) {

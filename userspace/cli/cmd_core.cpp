@@ -221,7 +221,7 @@ void add_attach(CLI::App& app, Context& ctx) {
                   "mode balance: a QP moves to a new port only after this long without a frame (default 50ms)");
   cmd->callback([&ctx, target, opts, mode, gap, cmd] {
     ctx.action = [&ctx, target, opts, mode, gap] {
-      opts->initial_mode = {static_cast<qps_mode>(*parse_mode(*mode)), flowlet_gap_us(*gap)};
+      opts->initial_mode = {static_cast<qps_mode>(*parse_mode(*mode)), flowlet_gap_us(*gap), 0};
       Netns ns = Netns::open(target->resolve());
       const AttachReport r = attach(ns, *opts);
       if (!ctx.out.json && !ctx.out.pretty)
@@ -283,7 +283,7 @@ void add_mode(CLI::App& app, Context& ctx) {
       auto m = parse_mode(*mode);
       if (!m) throw Error("unknown mode '" + *mode + "'; use off, qp-hash or balance");
       if (!gap->empty() && *m != QPS_MODE_BALANCE) throw Error("--flowlet-gap is mode balance's; give it with balance");
-      const qps_vni_cfg cfg{static_cast<qps_mode>(*m), flowlet_gap_us(*gap)};
+      const qps_vni_cfg cfg{static_cast<qps_mode>(*m), flowlet_gap_us(*gap), 0};
       Netns ns = Netns::open(target->resolve());
       set_mode(ns, *vni, cfg);
       json j = {{"netns", ns.name()}, {"vni", *vni}, {"mode", mode_name(*m)}};

@@ -1,11 +1,14 @@
 #include "userspace/scenario/balance.h"
 
 #include <net/if.h>
+#include <poll.h>
 
 #include <algorithm>
+#include <chrono>
 #include <map>
 #include <random>
 #include <set>
+#include <thread>
 
 #include "common/error.h"
 #include "loader/attach.h"
@@ -371,6 +374,19 @@ std::vector<int> LabBalancer::fds() const {
   for (const auto& l : leaves_)
     for (int fd : l->ctl->fds()) out.push_back(fd);
   return out;
+}
+
+void await_next_step(const std::vector<int>& fds, const std::function<bool()>& changed, int64_t ns,
+                     const std::function<bool()>& stop) {
+  const auto end = std::chrono::steady_clock::now() + std::chrono::nanoseconds(ns);
+  std::vector<pollfd> p;
+  for (int fd : fds) p.push_back({fd, POLLIN, 0});
+  while (!stop() && std::chrono::steady_clock::now() < end)
+    if (::poll(p.data(), p.size(), 20) > 0 && changed()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      changed();
+      return;
+    }
 }
 
 nlohmann::json to_json(const std::vector<LabBalancer::Step>& steps) {

@@ -13,6 +13,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -138,6 +139,16 @@ class LabBalancer {
   struct Leaf;
   std::vector<std::unique_ptr<Leaf>> leaves_;
 };
+
+// Waits until a controller's next step is due: `ns` passed, or a route, next hop or link changed
+// at one of its nodes (then 50 ms more, for the rest of the burst); returns early once stop() is
+// true. Ctl: BalanceController or LabBalancer.
+void await_next_step(const std::vector<int>& fds, const std::function<bool()>& changed, int64_t ns,
+                     const std::function<bool()>& stop);
+template <typename Ctl>
+void await_next_step(Ctl& ctl, int64_t ns, const std::function<bool()>& stop) {
+  await_next_step(ctl.fds(), [&ctl] { return ctl.changed(); }, ns, stop);
+}
 
 // [{"node", ...to_json(result)} or {"node", "error"}]
 nlohmann::json to_json(const std::vector<LabBalancer::Step>& steps);

@@ -1,7 +1,5 @@
 #include "userspace/scenario/experiment_run.h"
 
-#include <poll.h>
-
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -221,15 +219,7 @@ class BalanceRun {
     take(b_.step());
     thread_ = std::thread([this, interval_us] {
       while (!stop_) {
-        const auto next = Clock::now() + std::chrono::microseconds(interval_us);
-        std::vector<pollfd> fds;
-        for (int fd : b_.fds()) fds.push_back({fd, POLLIN, 0});
-        while (!stop_ && Clock::now() < next)
-          if (::poll(fds.data(), fds.size(), 20) > 0 && b_.changed()) {
-            std::this_thread::sleep_for(std::chrono::milliseconds(50));
-            b_.changed();
-            break;
-          }
+        await_next_step(b_, static_cast<int64_t>(interval_us) * 1000, [this] { return stop_.load(); });
         if (!stop_) take(b_.step());
       }
     });
@@ -332,7 +322,7 @@ std::vector<LabBalancer::ExpectedQp> run_qps(const lab::ClabTopology& t, const R
 json measure(Bench& b, const RunConfig& c, uint64_t seed, const Progress& say) {
   b.bfd.set(c.bfd, say);
   b.lab.set_wan(c.wan);
-  const qps_vni_cfg mode{static_cast<qps_mode>(*parse_mode(c.mode)), QPS_DEFAULT_FLOWLET_GAP_US};
+  const qps_vni_cfg mode{static_cast<qps_mode>(*parse_mode(c.mode)), QPS_DEFAULT_FLOWLET_GAP_US, 0};
   for (const auto& n : b.topo.nodes)
     if (role(n) == "leaf") set_mode(Netns::open(b.topo.netns(n.name)), c.vni, mode);
   const auto& hosts = b.hosts_for(c);

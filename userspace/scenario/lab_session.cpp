@@ -135,7 +135,7 @@ std::map<std::string, uint64_t> wan_bytes(const lab::ClabTopology& t) {
 void attach_all(const lab::ClabTopology& t, const Progress& say) {
   for (const auto& n : t.nodes) {
     AttachOptions o;
-    o.initial_mode = {QPS_MODE_OFF, QPS_DEFAULT_FLOWLET_GAP_US};
+    o.initial_mode = {QPS_MODE_OFF, QPS_DEFAULT_FLOWLET_GAP_US, 0};
     if (role(n) == "border") {
       for (const auto& l : t.links)
         for (const auto* ep : {&l.a, &l.b})
