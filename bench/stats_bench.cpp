@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_support.h"
 #include "common/command.h"
 #include "common/error.h"
 #include "common/interrupt.h"
@@ -82,60 +83,9 @@ class BenchNetns {
   Undo undo_;
 };
 
-qpspread::UniqueFd open_pin(const std::string& dir, const char* name) {
-  const std::string path = dir + "/" + name;
-  qpspread::UniqueFd fd(bpf_obj_get(path.c_str()));
-  if (!fd) throw Error(qpspread::errno_text("cannot open " + path, errno));
-  return fd;
-}
-
-void update_batch(int fd, const std::vector<qps_qp_key>& keys, const void* values, const char* map) {
-  __u32 count = static_cast<__u32>(keys.size());
-  LIBBPF_OPTS(bpf_map_batch_opts, opts);
-  if (bpf_map_update_batch(fd, keys.data(), values, &count, &opts) != 0)
-    throw Error(qpspread::errno_text(std::string("cannot fill ") + map + " (" + std::to_string(count) + " written)", errno));
-}
-
-// n QPs of VNI 100 in qp_stats (a distinct value per CPU, as traffic on every CPU would leave) and
-// qp_paths, as if the datapath had seen them.
-void fill(const std::string& pin_dir, uint32_t uplink_ifindex, uint32_t n) {
-  const size_t ncpu = static_cast<size_t>(libbpf_num_possible_cpus());
-  std::vector<qps_qp_key> keys(n);
-  std::vector<qps_qp_stats> stats(n * ncpu);
-  std::vector<qps_qp_path> paths(n);
-  for (uint32_t i = 0; i < n; i++) {
-    keys[i] = {kVni, i + 1};
-    for (size_t c = 0; c < ncpu; c++)
-      stats[i * ncpu + c] = {1000 + i + c, (1000 + i + c) * 4096, static_cast<__u16>(c ? 0 : 49152 + i % 16384), {}};
-    paths[i] = {uplink_ifindex, static_cast<__u16>(49152 + i % 16384), 0, i % 5};
-  }
-  update_batch(open_pin(pin_dir, "qp_stats").get(), keys, stats.data(), "qp_stats");
-  update_batch(open_pin(pin_dir, "qp_paths").get(), keys, paths.data(), "qp_paths");
-}
-
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
-struct Summary {
-  std::vector<double> runs;  // sorted
-  double min() const { return runs.front(); }
-  double median() const { return runs[runs.size() / 2]; }
-  double max() const { return runs.back(); }
-  json to_json() const { return {{"min_s", min()}, {"median_s", median()}, {"max_s", max()}, {"runs_s", runs}}; }
-};
-
-Summary timed(int runs, const std::function<void()>& fn) {
-  Summary s;
-  for (int i = 0; i < runs; i++) {
-    qpspread::throw_if_interrupted();  // Ctrl-C: the destructors detach and delete the netns
-    const auto t0 = std::chrono::steady_clock::now();
-    fn();
-    s.runs.push_back(seconds_since(t0));
-  }
-  std::sort(s.runs.begin(), s.runs.end());
-  return s;
-}
+using qpspread::bench::open_pin;
+using qpspread::bench::Summary;
+using qpspread::bench::timed;
 
 struct Figures {
   uint32_t asked = 0;
@@ -230,7 +180,7 @@ int run(int argc, char** argv) {
     BenchNetns ns(bin);
     Figures f;
     f.asked = qps;
-    fill(ns.pin_dir(), ns.uplink_ifindex(), qps);
+    qpspread::bench::fill_qps(ns.pin_dir(), kVni, ns.uplink_ifindex(), qps);
     time_map_reads(ns.pin_dir(), runs, f);
     f.stats_cli = time_stats_cli(bin, ns.name(), runs, f);
     if (json_out)

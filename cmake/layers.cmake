@@ -53,13 +53,13 @@ function(qps_forbid_links target reason)
 endfunction()
 
 function(qps_check_layers)
-  set(libbpf_free qpspread_common qpspread_workload qpspread_labgen qpspread_wan)
+  set(libbpf_free qpspread_common qpspread_workload qpspread_labgen qpspread_wan qpspread_agent_config)
   foreach(t IN LISTS libbpf_free)
     qps_forbid_links(${t} "this layer must not depend on libbpf or the loader"
                      PkgConfig::LIBBPF qpspread_loader qpspread_bpf)
   endforeach()
   set(product qpspread_common qpspread_loader qpspread_workload qpspread_labgen qpspread_wan qpspread_report
-              qpspread_lab qpspread_scenario qpspread_cli qpspread qpspread-labgen)
+              qpspread_lab qpspread_scenario qpspread_agent_config qpspread_agent qpspread_cli qpspread qpspread-labgen)
   foreach(t IN LISTS product)
     qps_forbid_links(${t} "product code must not carry what only tests use" qpspread_testsupport GTest::gtest)
   endforeach()

@@ -12,6 +12,13 @@ class Error : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Bad input the user gave (a file's key or value) found before anything was touched: the CLI exits
+// 2 for it, as for a bad flag.
+class UsageError : public Error {
+ public:
+  using Error::Error;
+};
+
 // "what: strerror(err)"; err is a positive or negative errno value.
 std::string errno_text(const std::string& what, int err);
 

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <string>
+#include <vector>
 
 namespace qpspread {
 
@@ -16,5 +17,12 @@ unsigned long long process_start_ticks(pid_t pid);
 // not (or `alive_pid`, when given, ended first: a daemon that failed at start writes none).
 pid_t wait_for_pidfile(const std::string& path, std::chrono::milliseconds timeout = std::chrono::seconds(10),
                        pid_t alive_pid = 0);
+
+// The running binary's path (/proc/self/exe): to start another qpspread command as a daemon.
+std::string self_exe();
+
+// Starts argv detached from this process (its own session, stdin /dev/null, stdout and stderr
+// appended to `log`); returns its PID.
+pid_t spawn_daemon(const std::vector<std::string>& argv, const std::string& log);
 
 }  // namespace qpspread

@@ -313,6 +313,24 @@ DeviceState attach_uplink(AttachTxn& txn, const Netns& ns, const std::string& if
   return st;
 }
 
+// Forgets the records of interfaces that are gone (their filters went with them) and renames those
+// of renamed ones; returns the names forgotten. In the namespace's thread.
+std::vector<std::string> forget_gone(const PinnedMaps& maps) {
+  std::vector<std::string> gone;
+  for (qps_attachment a : maps.attachments()) {
+    char name[IF_NAMESIZE] = {};
+    if (!if_indextoname(a.ifindex, name)) {
+      maps.delete_attachment(a.ifindex);
+      gone.push_back(a.ifname);
+    } else if (std::strncmp(name, a.ifname, sizeof(a.ifname)) != 0) {
+      std::memset(a.ifname, 0, sizeof(a.ifname));
+      std::memcpy(a.ifname, name, std::min(std::strlen(name), sizeof(a.ifname) - 1));
+      maps.put_attachment(a);
+    }
+  }
+  return gone;
+}
+
 PinnedMaps open_pins_or_throw(const Netns& ns) {
   auto maps = PinnedMaps::open(pin_dir_for(ns.inode()));
   if (!maps)
@@ -332,7 +350,8 @@ AttachReport attach(const Netns& ns, const AttachOptions& opts) {
     if (std::find(opts.uplinks.begin(), opts.uplinks.end(), t) != opts.uplinks.end())
       throw Error(t + " is named both as --uplink and --transit; an interface holds one XDP program: pick one role");
   ns.run([&] {
-    const std::vector<VxlanDevice> devs = select_devices(ns, opts.devices, !opts.transit.empty() || !opts.uplinks.empty());
+    const std::vector<VxlanDevice> devs =
+        select_devices(ns, opts.devices, opts.vteps_optional || !opts.transit.empty() || !opts.uplinks.empty());
     std::vector<uint32_t> transit_vnis = opts.transit_vnis;
     if (transit_vnis.empty())
       for (const auto& d : devs) transit_vnis.push_back(d.vni);
@@ -342,6 +361,7 @@ AttachReport attach(const Netns& ns, const AttachOptions& opts) {
     txn.pin_dir = report.pin_dir;
     txn.maps = PinnedMaps::open(report.pin_dir);
     txn.pins_new = !txn.maps.has_value();
+    if (txn.maps) report.forgotten = forget_gone(*txn.maps);
     make_pin_dir(report.pin_dir);
     for (const auto& dev : devs) report.devices.push_back(attach_vxlan(txn, dev, opts.mark));
     for (const auto& up : resolve_uplinks(opts, devs, report))
@@ -349,9 +369,11 @@ AttachReport attach(const Netns& ns, const AttachOptions& opts) {
     for (const auto& t : opts.transit)
       report.transit.push_back(attach_transit(txn, ns, t, xdp_cfg(devs, QPS_XDP_TRANSIT), transit_vnis));
     if (!txn.maps) return;  // nothing to attach (no device, no uplink): nothing was pinned
-    for (const auto& dev : devs) txn.maps->init_mode(dev.vni, opts.initial_mode);
+    for (const auto& dev : devs)
+      if (txn.maps->init_mode(dev.vni, opts.initial_mode)) report.new_vnis.push_back(dev.vni);
     if (!opts.transit.empty())
-      for (uint32_t vni : transit_vnis) txn.maps->init_mode(vni, opts.initial_mode);
+      for (uint32_t vni : transit_vnis)
+        if (txn.maps->init_mode(vni, opts.initial_mode)) report.new_vnis.push_back(vni);
     report.warnings = txn.warnings;
     txn.committed = true;
   });
@@ -381,7 +403,7 @@ DetachReport detach(const Netns& ns) {
   return report;
 }
 
-NetnsStatus status(const Netns& ns) {
+NetnsStatus status(const Netns& ns, bool count_qps) {
   NetnsStatus st;
   st.netns = ns.name();
   st.pin_dir = pin_dir_for(ns.inode());
@@ -409,9 +431,14 @@ NetnsStatus status(const Netns& ns) {
     st.reasons = maps->reasons();
     st.uplink_reasons = maps->uplink_reasons();
     st.xdp_reasons = maps->xdp_reasons();
-    st.qp_entries = maps->qp_stats().size();
+    if (count_qps) st.qp_entries = maps->qp_stats().size();
   });
   return st;
+}
+
+std::map<uint32_t, qps_vni_cfg> vni_configs(const Netns& ns) {
+  auto maps = PinnedMaps::open(pin_dir_for(ns.inode()));
+  return maps ? maps->vni_configs() : std::map<uint32_t, qps_vni_cfg>{};
 }
 
 void set_mode(const Netns& ns, uint32_t vni, const qps_vni_cfg& cfg) {

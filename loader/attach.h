@@ -28,6 +28,9 @@ struct AttachOptions {
   std::vector<uint32_t> transit_vnis;
   // With no `uplinks`: find them from the routes to the remote VTEPs (uplink_discovery.h).
   bool discover_uplinks = true;
+  // A namespace with no VXLAN device (yet) and no uplink named is not an error: nothing is attached
+  // (the agent, waiting for FRR or ifupdown to create them).
+  bool vteps_optional = false;
 };
 
 struct DeviceState {
@@ -54,6 +57,10 @@ struct AttachReport {
   std::vector<std::string> warnings;  // e.g. generic XDP where native was refused
   bool uplinks_discovered = false;        // uplinks came from discovery, not from the caller
   std::vector<RemoteVtep> remote_vteps;  // what discovery found (empty when it did not run)
+  // Records of interfaces that are gone (deleted, or their namespace's device recreated with a new
+  // ifindex): forgotten, their VNI's mode kept. Renamed interfaces keep their record, renamed.
+  std::vector<std::string> forgotten;
+  std::vector<uint32_t> new_vnis;  // VNIs that had no mode before this call (given initial_mode)
 };
 
 struct DetachReport {
@@ -74,21 +81,27 @@ struct NetnsStatus {
   std::vector<ReasonStats> reasons;         // vxlan_egress (VTEP, tc on the VXLAN devices)
   std::vector<ReasonStats> uplink_reasons;  // uplink_egress (tc on the uplinks): frames not VXLAN
   std::vector<ReasonStats> xdp_reasons;     // underlay_xdp (uplinks: rx; transit: rewrite)
-  size_t qp_entries = 0;
+  size_t qp_entries = 0;  // 0 when not counted
 };
 
 // All or nothing, and idempotent: devices already attached are left as they are (their config is
-// refreshed); if any device fails, everything this call added is removed again.
+// refreshed), a filter or XDP program of ours someone removed is put back, records of interfaces
+// that no longer exist are forgotten; if any device fails, everything this call added is removed
+// again.
 AttachReport attach(const Netns& ns, const AttachOptions& opts);
 // Removes exactly what attach added: qpspread's filters, the clsact qdiscs it created (when no
 // one else's filter is on them), and the pins. Safe to repeat.
 DetachReport detach(const Netns& ns);
-NetnsStatus status(const Netns& ns);
+// count_qps: read the QP map to fill qp_entries (a full read of it; the stats report, which reads
+// it anyway, asks without).
+NetnsStatus status(const Netns& ns, bool count_qps = true);
 // Checks the VNI is attached (a VXLAN device's, or steered by transit), then sets its mode; takes
 // effect on the next packet.
 // The VNI's mode (and mode balance's flowlet gap; cfg.coarse_res_ns is the loader's to fill in);
 // throws naming the attached VNIs when it is not one.
 void set_mode(const Netns& ns, uint32_t vni, const qps_vni_cfg& cfg);
+// Every VNI's mode and flowlet gap here (empty when qpspread is not attached): a cheap read.
+std::map<uint32_t, qps_vni_cfg> vni_configs(const Netns& ns);
 // Mode balance: the outer source ports of QPs (QPN -> port; 0: none, the QP keeps its qp-hash
 // port). Every port must be in the source-port range of one of this namespace's programs for the
 // VNI (a VXLAN device's, or the transit range); all are checked before any is written, and a bad

@@ -171,10 +171,11 @@ uint32_t coarse_clock_res_ns() {
   return static_cast<uint32_t>(res.tv_sec * 1'000'000'000 + res.tv_nsec);
 }
 
-void PinnedMaps::init_mode(uint32_t vni, qps_vni_cfg cfg) const {
+bool PinnedMaps::init_mode(uint32_t vni, qps_vni_cfg cfg) const {
   cfg.coarse_res_ns = coarse_clock_res_ns();
-  if (bpf_map_update_elem(vni_mode_.get(), &vni, &cfg, BPF_NOEXIST) != 0 && errno != EEXIST)
-    throw Error(errno_text("cannot set the mode of VNI " + std::to_string(vni), errno));
+  if (bpf_map_update_elem(vni_mode_.get(), &vni, &cfg, BPF_NOEXIST) == 0) return true;
+  if (errno != EEXIST) throw Error(errno_text("cannot set the mode of VNI " + std::to_string(vni), errno));
+  return false;
 }
 
 std::map<uint32_t, qps_vni_cfg> PinnedMaps::vni_configs() const {

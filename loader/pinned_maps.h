@@ -78,7 +78,8 @@ class PinnedMaps {
   void put_attachment(const qps_attachment& rec) const;
   void delete_attachment(uint32_t ifindex) const;
   // Sets the mode only if the VNI has none: a mode chosen with `qpspread mode` survives re-attach.
-  void init_mode(uint32_t vni, qps_vni_cfg cfg) const;  // coarse_res_ns filled in here
+  // True when it did (the VNI had no mode). coarse_res_ns is filled in.
+  bool init_mode(uint32_t vni, qps_vni_cfg cfg) const;
   std::map<uint32_t, qps_vni_cfg> vni_configs() const;  // for every VNI with an entry
   std::map<uint32_t, uint32_t> vni_modes() const;       // VNI -> mode, for every VNI with an entry
   void set_mode(uint32_t vni, qps_vni_cfg cfg) const;   // coarse_res_ns filled in here

@@ -48,13 +48,13 @@ RtnlSocket::RtnlSocket() : fd_(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NET
     throw Error(errno_text("cannot bind a netlink socket", errno));
 }
 
-RtnlEvents::RtnlEvents() : fd_(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE)) {
+RtnlEvents::RtnlEvents(std::initializer_list<int> groups) : fd_(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE)) {
   if (!fd_) throw Error(errno_text("cannot open a netlink socket", errno));
   sockaddr_nl local{};
   local.nl_family = AF_NETLINK;
   if (::bind(fd_.get(), reinterpret_cast<sockaddr*>(&local), sizeof(local)) != 0)
     throw Error(errno_text("cannot bind a netlink socket", errno));
-  for (int group : {RTNLGRP_LINK, RTNLGRP_IPV4_ROUTE, RTNLGRP_IPV6_ROUTE, RTNLGRP_NEXTHOP})
+  for (int group : groups)
     if (::setsockopt(fd_.get(), SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &group, sizeof(group)) != 0)
       throw Error(errno_text("cannot subscribe to netlink group " + std::to_string(group), errno));
 }

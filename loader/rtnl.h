@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstring>
 #include <functional>
+#include <initializer_list>
 #include <map>
 #include <string>
 #include <vector>
@@ -61,11 +62,14 @@ class RtnlSocket {
   uint32_t seq_ = 0;
 };
 
-// Notifications of route, nexthop and link changes in the calling thread's network namespace, for
+// Notifications of route, nexthop and link changes (or the groups given) in the calling thread's network namespace, for
 // a poll loop: subscribe first, then read the state, then call changed() before each use of it.
 class RtnlEvents {
  public:
-  RtnlEvents();  // subscribes in the calling thread's namespace
+  // Subscribes in the calling thread's namespace to these RTNLGRP_* groups (default: links,
+  // routes and nexthops).
+  explicit RtnlEvents(std::initializer_list<int> groups = {RTNLGRP_LINK, RTNLGRP_IPV4_ROUTE, RTNLGRP_IPV6_ROUTE,
+                                                          RTNLGRP_NEXTHOP});
   int fd() const { return fd_.get(); }
   // Reads every notification queued; true if there was any (or the queue overflowed: ENOBUFS,
   // some were lost). Never blocks.

@@ -96,6 +96,47 @@ TEST_F(LabRunnerTest, UpCreatesTheNodesAsContainerlabNamesThemAndDownRemovesThem
   EXPECT_FALSE(json::parse(lab({"-j", "down", "-t", file}).out)["was_up"].get<bool>());
 }
 
+// lab up --agent: once up, an agent for the lab's leaves (node a, labelled so, with a VXLAN device)
+// attaches them; lab down ends it with the lab's other processes.
+TEST_F(LabRunnerTest, UpWithAgentAttachesTheLeavesAndDownStopsTheAgent) {
+  const std::string file = write_topology();
+  {
+    std::ifstream in(file);
+    std::string t((std::istreambuf_iterator<char>(in)), {});
+    t.replace(t.find("    a:\n"), 7, "    a:\n      labels: {role: leaf}\n");
+    t.replace(t.find("        - ip addr add 192.0.2.1/24 dev eth1\n"), 44,
+              "        - ip addr add 192.0.2.1/24 dev eth1\n        - ip link add vx100 type vxlan id 100 local 192.0.2.1 "
+              "dstport 4789\n        - ip link set vx100 up\n");
+    std::ofstream(file) << t;
+  }
+  const std::string port = std::to_string(19300 + ::getpid() % 100);
+  CommandResult up = lab({"-j", "up", "-t", file, "--agent", "--agent-listen", "127.0.0.1:" + port});
+  ASSERT_EQ(up.exit_code, 0) << up.err;
+  const json a = json::parse(up.out)["agent"];
+  ASSERT_TRUE(a.is_object()) << up.out;
+  const pid_t pid = a["pid"].get<pid_t>();
+  EXPECT_EQ(::kill(pid, 0), 0);
+  const std::string leaf = clab_netns_name(name_, "a");
+  bool attached = false;
+  for (int i = 0; i < 100 && !attached; i++) {
+    const json st = json::parse(run({QPSPREAD_BIN, "-j", "status", "--netns", leaf}).out)["namespaces"][0];
+    attached = st.value("attached", false) && !st["devices"].empty() && st["devices"][0]["attached"].get<bool>();
+    if (!attached) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(attached) << run({"cat", a["log"].get<std::string>()}).out;
+  const CommandResult health = run({"curl", "-s", "http://127.0.0.1:" + port + "/healthz"});
+  EXPECT_EQ(health.out, "ok\n") << health.err;
+  const json down = json::parse(lab({"-j", "down", "-t", file}).out);
+  EXPECT_TRUE(down["was_up"].get<bool>());
+  bool gone = false;
+  for (int i = 0; i < 100 && !gone; i++) {
+    gone = ::kill(pid, 0) != 0 || run({"sh", "-c", "grep -q '^State:.*Z' /proc/" + std::to_string(pid) + "/status"}).exit_code == 0;
+    if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(gone) << "lab down ends the agent";
+  EXPECT_FALSE(node_netns_exists("a"));
+}
+
 // An up killed midway leaves a state file; down (or the next up) removes what it made.
 TEST_F(LabRunnerTest, AKilledUpIsUndoneAndASecondUpWorks) {
   const std::string file = write_topology();

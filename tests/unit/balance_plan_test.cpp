@@ -129,7 +129,9 @@ TEST(BalancePlan, EqualQpsSplitEvenlyOnEveryStage) {
       EXPECT_EQ(q.paths, (std::vector<std::string>{up.port_path.at(q.sport), wan.port_path.at(q.sport)})) << q.qpn;
       combos[q.paths]++;
     }
-    if (n >= 4) EXPECT_EQ(combos.size(), 4u) << "the QPs of a WAN link are split over the uplinks";
+    if (n >= 4) {
+      EXPECT_EQ(combos.size(), 4u) << "the QPs of a WAN link are split over the uplinks";
+    }
   }
 }
 

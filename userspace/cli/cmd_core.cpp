@@ -14,6 +14,7 @@
 #include "loader/bpffs.h"
 #include "userspace/cli/commands.h"
 #include "userspace/report/stats_report.h"
+#include "userspace/report/status_json.h"
 
 namespace qpspread::cli {
 namespace {
@@ -28,51 +29,6 @@ uint32_t flowlet_gap_us(const std::string& text) {
 }
 
 using nlohmann::json;
-
-json device_json(const DeviceState& d) {
-  return {{"ifname", d.ifname},     {"ifindex", d.ifindex},
-          {"vni", d.vni},           {"prog_id", d.prog_id},
-          {"attached", d.prog_id != 0}, {"created_qdisc", d.created_qdisc},
-          {"mark", d.mark},         {"sport_min", d.port_min},
-          {"sport_max", d.port_min + d.port_count - 1}};
-}
-
-// An underlay interface: the tc program (uplinks), the XDP program (uplinks: rx; transit: rewrite).
-json underlay_json(const DeviceState& d, bool transit) {
-  json j = {{"ifname", d.ifname}, {"ifindex", d.ifindex}, {"xdp_prog_id", d.xdp_prog_id}, {"xdp_mode", d.xdp_mode}};
-  if (transit) {
-    j["vnis"] = d.vnis;
-    j["sport_min"] = d.port_min;
-    j["sport_max"] = d.port_min + d.port_count - 1;
-    j["prog_id"] = d.prog_id;  // tc ingress: invalidates the stale flow hash (transit_ingress.bpf.c)
-    j["attached"] = d.xdp_prog_id != 0 && d.prog_id != 0;
-  } else {
-    j["prog_id"] = d.prog_id;
-    j["attached"] = d.prog_id != 0 && d.xdp_prog_id != 0;
-  }
-  return j;
-}
-
-json status_json(const NetnsStatus& st) {
-  json j = {{"netns", st.netns}, {"pin_dir", st.pin_dir}, {"attached", st.attached},
-            {"devices", json::array()}, {"vnis", json::array()}, {"reasons", json::object()},
-            {"qp_entries", st.qp_entries}};
-  for (const auto& d : st.devices) {
-    json dj = device_json(d);
-    auto m = st.vni_modes.find(d.vni);
-    dj["mode"] = mode_name(m == st.vni_modes.end() ? static_cast<uint32_t>(QPS_MODE_OFF) : m->second);
-    j["devices"].push_back(dj);
-  }
-  for (const auto& [vni, mode] : st.vni_modes) j["vnis"].push_back({{"vni", vni}, {"mode", mode_name(mode)}});
-  j["uplinks"] = json::array();
-  for (const auto& u : st.uplinks) j["uplinks"].push_back(underlay_json(u, false));
-  j["transit"] = json::array();
-  for (const auto& t : st.transit) j["transit"].push_back(underlay_json(t, true));
-  j["reasons"] = report::reasons_json(st.reasons);
-  j["uplink_reasons"] = report::reasons_json(st.uplink_reasons);
-  j["xdp_reasons"] = report::reasons_json(st.xdp_reasons);
-  return j;
-}
 
 // One line per program; a program not attached here (empty object) has no line, except the
 // VTEP program's, which status has always shown.
@@ -135,19 +91,19 @@ json attach_json(const Netns& ns, const AttachReport& r) {
   json j = {{"netns", ns.name()}, {"pin_dir", r.pin_dir}, {"devices", json::array()},
             {"uplinks", json::array()}, {"remote_vteps", json::array()}};
   for (const auto& d : r.devices) {
-    json dj = device_json(d);
+    json dj = report::device_json(d);
     dj["already_attached"] = d.already_attached;
     j["devices"].push_back(dj);
   }
   for (const auto& u : r.uplinks) {
-    json uj = underlay_json(u, false);
+    json uj = report::underlay_json(u, false);
     uj["already_attached"] = u.already_attached;
     uj["discovered"] = r.uplinks_discovered;
     j["uplinks"].push_back(uj);
   }
   j["transit"] = json::array();
   for (const auto& t : r.transit) {
-    json tj = underlay_json(t, true);
+    json tj = report::underlay_json(t, true);
     tj["already_attached"] = t.already_attached;
     j["transit"].push_back(tj);
   }
@@ -261,7 +217,7 @@ void add_status(CLI::App& app, Context& ctx) {
       std::vector<std::string> names =
           target->given() ? std::vector<std::string>{target->resolve()} : attached_namespaces();
       json j = {{"namespaces", json::array()}};
-      for (const auto& name : names) j["namespaces"].push_back(status_json(status(Netns::open(name))));
+      for (const auto& name : names) j["namespaces"].push_back(report::status_json(status(Netns::open(name))));
       emit(ctx.out, j, print_status);
     };
   });

@@ -41,6 +41,10 @@ void print_up(const json& j) {
   std::printf("lab %s: %zu nodes, %zu links, %s after %.1f s\n", j["lab"].get<std::string>().c_str(), j["nodes"].get<size_t>(),
               j["links"].get<size_t>(), j["converged"].get<bool>() ? "converged" : "NOT converged", j["seconds"].get<double>());
   for (const auto& m : j["not_converged"]) std::printf("  %s\n", m.get<std::string>().c_str());
+  if (j.contains("agent"))
+    std::printf("agent: pid %d, endpoint http://%s (/metrics, /v1/status, /v1/stats, /healthz), log %s\n",
+                j["agent"]["pid"].get<int>(), j["agent"]["listen"].get<std::string>().c_str(),
+                j["agent"]["log"].get<std::string>().c_str());
 }
 
 void print_lab_status(const json& j) {
@@ -71,15 +75,20 @@ void add_up(CLI::App* lab, Context& ctx) {
   auto* cmd = lab->add_subcommand("up", "create the lab's namespaces, links and FRR routers; wait for convergence");
   auto target = std::make_shared<LabTarget>();
   auto timeout = std::make_shared<int>(60);
+  auto agent = std::make_shared<bool>(false);
+  auto listen = std::make_shared<std::string>("127.0.0.1:9477");
   target->add_to(cmd);
   cmd->add_option("--timeout", *timeout, "seconds to wait for BGP, BFD and EVPN")->check(CLI::Range(1, 3600))->capture_default_str();
-  cmd->callback([&ctx, target, timeout] {
-    ctx.action = [&ctx, target, timeout] {
+  cmd->add_flag("--agent", *agent, "once converged, start qpspread agent for the lab's leaves and borders (lab down stops it)");
+  cmd->add_option("--agent-listen", *listen, "the agent's endpoint, HOST:PORT")->capture_default_str();
+  cmd->callback([&ctx, target, timeout, agent, listen] {
+    ctx.action = [&ctx, target, timeout, agent, listen] {
       lab::ClabTopology t = lab::load_clab(target->topo);
       if (!target->name.empty()) t.name = target->name;
       install_interrupt_handler();
       lab::UpOptions o;
       o.timeout_s = *timeout;
+      if (*agent) o.agent_listen = *listen;
       o.progress = [](const std::string& line) { std::cerr << "[lab] " << line << std::endl; };
       const json j = lab::lab_up(t, o);
       emit(ctx.out, j, print_up);

@@ -31,7 +31,8 @@ void register_stats_command(CLI::App& app, Context& ctx) {
         std::cout << report::prometheus_text(r);
         return;
       }
-      emit(ctx.out, report::to_json(r), [&r](const json&) { report::print_stats_table(r); });
+      if (!ctx.out.json && !ctx.out.pretty) return report::print_stats_table(r);
+      emit_text(ctx.out, report::stats_json_text(r), [&r](const json&) { report::print_stats_table(r); });
     };
   });
 }

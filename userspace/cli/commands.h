@@ -27,6 +27,7 @@ struct NetnsTarget {
 
 void register_core_commands(CLI::App& app, Context& ctx);
 void register_balance_command(CLI::App& app, Context& ctx);
+void register_agent_command(CLI::App& app, Context& ctx);
 void register_stats_command(CLI::App& app, Context& ctx);
 void register_top_command(CLI::App& app, Context& ctx);
 void register_demo_command(CLI::App& app, Context& ctx);

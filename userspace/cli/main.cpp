@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   app.add_flag("-v,--verbose", ctx.verbose, "print libbpf's messages");
   register_core_commands(app, ctx);
   register_balance_command(app, ctx);
+  register_agent_command(app, ctx);
   register_top_command(app, ctx);
   register_demo_command(app, ctx);
   register_lab_command(app, ctx);
@@ -45,6 +46,9 @@ int main(int argc, char** argv) {
   qpspread::set_libbpf_verbose(ctx.verbose);
   try {
     ctx.action();
+  } catch (const qpspread::UsageError& e) {
+    emit_error(ctx.out, e.what());
+    return 2;
   } catch (const std::exception& e) {
     emit_error(ctx.out, e.what());
     return 1;

@@ -13,6 +13,15 @@ void emit(const OutputOptions& out, const nlohmann::json& result,
   plain(result);
 }
 
+void emit_text(const OutputOptions& out, const std::string& json_text,
+               const std::function<void(const nlohmann::json&)>& plain) {
+  if (out.json && !out.pretty) {
+    std::cout << json_text << "\n";
+    return;
+  }
+  emit(out, nlohmann::json::parse(json_text), plain);
+}
+
 void emit_error(const OutputOptions& out, const std::string& message) {
   if (out.json || out.pretty) {
     nlohmann::json j = {{"error", message}};

@@ -19,6 +19,10 @@ struct OutputOptions {
 // Prints `result` as JSON, or calls `plain` to print it for people.
 void emit(const OutputOptions& out, const nlohmann::json& result,
           const std::function<void(const nlohmann::json&)>& plain);
+// The same for a result already written as compact JSON text (a large one: printed as it is with
+// -j, parsed only for -p or for `plain`).
+void emit_text(const OutputOptions& out, const std::string& json_text,
+               const std::function<void(const nlohmann::json&)>& plain);
 void emit_error(const OutputOptions& out, const std::string& message);
 
 }  // namespace qpspread::cli

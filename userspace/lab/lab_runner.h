@@ -21,9 +21,13 @@ using Progress = std::function<void(const std::string&)>;
 struct UpOptions {
   int timeout_s = 60;  // for not_converged() to come back empty 3 times
   Progress progress;
+  // Once converged, start `qpspread agent --lab` with its endpoint here ("": no agent); lab down
+  // stops it.
+  std::string agent_listen;
 };
 
-// {"lab", "converged": bool, "seconds", "not_converged": ["dc1-leaf1: BGP peer eth2 is Active", ...]}.
+// {"lab", "converged": bool, "seconds", "not_converged": ["dc1-leaf1: BGP peer eth2 is Active", ...],
+// "agent": {"pid", "listen", "log"} when one was started}.
 // A lab already up (or left by a crashed up) is taken down first. Throws qpspread::Error when a
 // step fails; what was made stays recorded for down().
 nlohmann::json lab_up(const ClabTopology& topo, const UpOptions& opts);

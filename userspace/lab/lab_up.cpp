@@ -1,4 +1,6 @@
 // lab up: namespaces, links, sysctls, exec commands, FRR, then the wait for convergence.
+#include <unistd.h>
+
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -8,6 +10,7 @@
 #include "common/command.h"
 #include "common/error.h"
 #include "common/netns.h"
+#include "common/process.h"
 #include "userspace/lab/lab_internal.h"
 #include "userspace/lab/lab_runner.h"
 #include "userspace/lab/lab_state.h"
@@ -74,6 +77,19 @@ void start_routers(LabState& st, const ClabTopology& t) {
   }
 }
 
+// `qpspread agent --lab` for the lab, recorded with its processes (lab down ends it); returns once
+// it serves.
+json start_agent(LabState& st, const std::string& lab, const std::string& listen) {
+  const std::string log = st.dir() + "/agent.log", pidfile = st.dir() + "/agent.pid";
+  ::unlink(pidfile.c_str());
+  const pid_t pid = spawn_daemon({self_exe(), "agent", "--lab", lab, "--listen", listen, "--pidfile", pidfile}, log);
+  st.add_process({"lab", "agent", pid, process_start_ticks(pid)});
+  if (wait_for_pidfile(pidfile, std::chrono::seconds(20), pid) == 0)
+    throw Error("the lab's agent did not start; see " + log + ", and 'qpspread lab down' removes what the lab made");
+  st.event("agent started");
+  return {{"pid", pid}, {"listen", listen}, {"log", log}};
+}
+
 }  // namespace
 
 json lab_up(const ClabTopology& t, const UpOptions& o) {
@@ -104,8 +120,13 @@ json lab_up(const ClabTopology& t, const UpOptions& o) {
   const std::vector<std::string> missing = await_converged(t, t0 + std::chrono::seconds(o.timeout_s));
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   st.event(missing.empty() ? "converged" : "not converged after " + std::to_string(o.timeout_s) + " s");
-  return {{"lab", t.name}, {"converged", missing.empty()}, {"seconds", secs}, {"not_converged", missing},
-          {"nodes", t.nodes.size()}, {"links", t.links.size()}};
+  json out = {{"lab", t.name}, {"converged", missing.empty()}, {"seconds", secs}, {"not_converged", missing},
+              {"nodes", t.nodes.size()}, {"links", t.links.size()}};
+  if (!o.agent_listen.empty() && missing.empty()) {
+    say(o, "starting qpspread agent --lab " + t.name + " (endpoint " + o.agent_listen + ")");
+    out["agent"] = start_agent(st, t.name, o.agent_listen);
+  }
+  return out;
 }
 
 }  // namespace qpspread::lab

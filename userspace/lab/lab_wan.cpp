@@ -23,33 +23,6 @@ using nlohmann::json;
 
 std::string wire_netns(const std::string& lab, const std::string& link) { return "qps-wire-" + lab + "-" + link; }
 
-std::string self_exe() {
-  char buf[4096];
-  const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof(buf) - 1);
-  if (n <= 0) throw Error("cannot find the qpspread binary (/proc/self/exe)");
-  return std::string(buf, static_cast<size_t>(n));
-}
-
-// Starts argv detached from this process (its own session, output to `log`); returns its PID.
-pid_t spawn_daemon(const std::vector<std::string>& argv, const std::string& log) {
-  const pid_t pid = ::fork();
-  if (pid < 0) throw Error("cannot fork");
-  if (pid == 0) {
-    ::setsid();
-    const int null = ::open("/dev/null", O_RDONLY);
-    const int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    ::dup2(null, 0);
-    ::dup2(out, 1);
-    ::dup2(out, 2);
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    ::execv(args[0], args.data());
-    _exit(127);
-  }
-  return pid;
-}
-
 // What the relay or netem applies now: the declared impairment, or everything lost when cut.
 wan::Impairment effective(const json& link) {
   wan::Impairment imp = wan::impairment_from_json(link["impairment"]);

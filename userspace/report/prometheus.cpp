@@ -4,6 +4,7 @@
 #include <iomanip>
 #include <iterator>
 #include <sstream>
+#include <vector>
 
 namespace qpspread::report {
 namespace {
@@ -20,6 +21,8 @@ std::string escape(const std::string& v) {
   }
   return out;
 }
+
+double num(uint64_t v) { return static_cast<double>(v); }
 
 struct Family {
   const char* name;
@@ -58,19 +61,27 @@ void path_samples(Writer& w, const StatsReport& r, const char* name, const std::
                get(p));
 }
 
-void reason_samples(Writer& w, const Family& f, const std::string& ns, const std::vector<ReasonStats>& reasons) {
-  if (reasons.empty()) return;  // the program is not attached here
+// A program's reasons in every namespace where it is attached (no family where it is nowhere).
+template <class NsOf, class Reasons>
+void reason_samples(Writer& w, const Family& f, const std::vector<StatsReport>& reports, NsOf ns_of, Reasons reasons) {
+  bool any = false;
+  for (const auto& r : reports) any = any || !reasons(r).empty();
+  if (!any) return;
   w.family(f);
-  for (const auto& r : reasons) w.sample(f.name, ns + ",reason=\"" + r.name + "\"", static_cast<double>(r.packets));
+  for (const auto& r : reports)
+    for (const auto& x : reasons(r)) w.sample(f.name, ns_of(r) + ",reason=\"" + x.name + "\"", static_cast<double>(x.packets));
 }
-
-double num(uint64_t v) { return static_cast<double>(v); }
 
 }  // namespace
 
-std::string prometheus_text(const StatsReport& r) {
+std::string prometheus_label(const std::string& value) { return "\"" + escape(value) + "\""; }
+
+std::string prometheus_text(const StatsReport& r) { return prometheus_text(std::vector<StatsReport>{r}); }
+
+// Every family once, its samples from each namespace (a family's samples must be contiguous).
+std::string prometheus_text(const std::vector<StatsReport>& reports) {
   Writer w;
-  const std::string ns = "netns=\"" + escape(r.netns) + "\"";
+  auto ns_of = [](const StatsReport& r) { return "netns=" + prometheus_label(r.netns); };
   using Get = double (*)(const VniPath&);
   const std::pair<Family, Get> path_counters[] = {
       {{"qpspread_path_tx_packets_total", "counter", "VXLAN frames sent on the path (uplink, VNI, remote VTEP)"},
@@ -92,43 +103,51 @@ std::string prometheus_text(const StatsReport& r) {
       {{"qpspread_path_ecn_ce_total", "counter", "VXLAN frames received on the path with CE in the outer header"},
        [](const VniPath& p) { return num(p.rx.ecn_ce); }},
       {{"qpspread_path_cnp_total", "counter", "RoCEv2 congestion notifications (CNPs) received on the path"},
-       [](const VniPath& p) { return num(p.rx.cnp); }}};
+       [](const VniPath& p) { return num(p.rx.cnp); }},
+      {{"qpspread_path_share", "gauge", "share of the VNI's RoCEv2 bytes on the path"},
+       [](const VniPath& p) { return p.share; }}};
   for (const auto& [family, get] : path_counters) {
     w.family(family);
-    path_samples(w, r, family.name, ns, get);
+    for (const auto& r : reports) path_samples(w, r, family.name, ns_of(r), get);
   }
-  w.family({"qpspread_path_share", "gauge", "share of the VNI's RoCEv2 bytes on the path"});
-  path_samples(w, r, "qpspread_path_share", ns, [](const VniPath& p) { return p.share; });
-  w.family({"qpspread_vni_imbalance", "gauge", "max share / mean share over the VNI's uplinks"});
-  for (const auto& v : r.vnis) w.sample("qpspread_vni_imbalance", vni_labels(ns, v), v.balance.imbalance);
-  w.family({"qpspread_vni_jain_index", "gauge", "Jain's fairness index over the VNI's uplinks"});
-  for (const auto& v : r.vnis) w.sample("qpspread_vni_jain_index", vni_labels(ns, v), v.balance.jain);
-  w.family({"qpspread_vni_qps", "gauge", "queue pairs seen on the VNI"});
-  for (const auto& v : r.vnis) w.sample("qpspread_vni_qps", vni_labels(ns, v), num(v.qps.size()));
+  using VniGet = double (*)(const VniReport&);
   // Summed over the VNI's QPs: per-QP series would be unbounded.
-  w.family({"qpspread_vni_reordered_total", "counter", "received RoCEv2 frames whose PSN was lower than expected"});
-  for (const auto& v : r.vnis) {
-    uint64_t sum = 0;
-    for (const auto& q : v.qps) sum += q.reordered;
-    w.sample("qpspread_vni_reordered_total", vni_labels(ns, v), num(sum));
-  }
-  w.family({"qpspread_vni_psn_gaps_total", "counter", "times a QP's received PSN jumped ahead of the expected one"});
-  for (const auto& v : r.vnis) {
-    uint64_t sum = 0;
-    for (const auto& q : v.qps) sum += q.gaps;
-    w.sample("qpspread_vni_psn_gaps_total", vni_labels(ns, v), num(sum));
+  const std::pair<Family, VniGet> vni_values[] = {
+      {{"qpspread_vni_imbalance", "gauge", "max share / mean share over the VNI's uplinks"},
+       [](const VniReport& v) { return v.balance.imbalance; }},
+      {{"qpspread_vni_jain_index", "gauge", "Jain's fairness index over the VNI's uplinks"},
+       [](const VniReport& v) { return v.balance.jain; }},
+      {{"qpspread_vni_qps", "gauge", "queue pairs seen on the VNI"}, [](const VniReport& v) { return num(v.qps.size()); }},
+      {{"qpspread_vni_reordered_total", "counter", "received RoCEv2 frames whose PSN was lower than expected"},
+       [](const VniReport& v) {
+         uint64_t sum = 0;
+         for (const auto& q : v.qps) sum += q.reordered;
+         return num(sum);
+       }},
+      {{"qpspread_vni_psn_gaps_total", "counter", "times a QP's received PSN jumped ahead of the expected one"},
+       [](const VniReport& v) {
+         uint64_t sum = 0;
+         for (const auto& q : v.qps) sum += q.gaps;
+         return num(sum);
+       }}};
+  for (const auto& [family, get] : vni_values) {
+    w.family(family);
+    for (const auto& r : reports)
+      for (const auto& v : r.vnis) w.sample(family.name, vni_labels(ns_of(r), v), get(v));
   }
   // A VNI only observed on the uplinks has no mode here: no sample rather than a made-up one.
   w.family({"qpspread_vni_mode_info", "gauge", "the VNI's mode (1 for the current one)"});
-  for (const auto& v : r.vnis)
-    if (v.mode) w.sample("qpspread_vni_mode_info", vni_labels(ns, v) + ",mode=\"" + mode_name(*v.mode) + "\"", 1);
+  for (const auto& r : reports)
+    for (const auto& v : r.vnis)
+      if (v.mode) w.sample("qpspread_vni_mode_info", vni_labels(ns_of(r), v) + ",mode=\"" + mode_name(*v.mode) + "\"", 1);
   w.family({"qpspread_vxlan_packets_total", "counter", "packets the VXLAN-device program saw, by reason"});
-  for (const auto& reason : r.reasons)
-    w.sample("qpspread_vxlan_packets_total", ns + ",reason=\"" + reason.name + "\"", num(reason.packets));
+  for (const auto& r : reports)
+    for (const auto& reason : r.reasons)
+      w.sample("qpspread_vxlan_packets_total", ns_of(r) + ",reason=\"" + reason.name + "\"", num(reason.packets));
   reason_samples(w, {"qpspread_uplink_packets_total", "counter", "frames the uplink program found not VXLAN, by reason"},
-                 ns, r.uplink_reasons);
-  reason_samples(w, {"qpspread_xdp_packets_total", "counter", "frames the underlay XDP program saw, by reason"}, ns,
-                 r.xdp_reasons);
+                 reports, ns_of, [](const StatsReport& r) -> const std::vector<ReasonStats>& { return r.uplink_reasons; });
+  reason_samples(w, {"qpspread_xdp_packets_total", "counter", "frames the underlay XDP program saw, by reason"}, reports,
+                 ns_of, [](const StatsReport& r) -> const std::vector<ReasonStats>& { return r.xdp_reasons; });
   return w.str();
 }
 

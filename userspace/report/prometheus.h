@@ -6,11 +6,16 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "userspace/report/stats_report.h"
 
 namespace qpspread::report {
 
 std::string prometheus_text(const StatsReport& stats);
+// A label value, quoted and escaped: "a\\"b".
+std::string prometheus_label(const std::string& value);
+// Several namespaces in one exposition (the agent's /metrics): each family once.
+std::string prometheus_text(const std::vector<StatsReport>& reports);
 
 }  // namespace qpspread::report

@@ -2,9 +2,12 @@
 #include "userspace/report/stats_report.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <map>
 #include <set>
+#include <string_view>
+#include <type_traits>
 
 #include "common/units.h"
 
@@ -50,11 +53,25 @@ std::string ifname_or_index(const PathReport& pr, uint32_t ifindex) {
 // The VNI's QPs, sent (VTEP program; uplink program: path, port, moves) or received (XDP), by QPN.
 // A node without VXLAN devices knows its QPs from the uplink and XDP programs only.
 std::vector<QpRow> vni_qps(uint32_t vni, const std::vector<QpStats>& sent, const PathReport& pr) {
-  std::map<uint32_t, QpRow> by_qpn;
+  // The rows, one per QPN any map has for this VNI, by QPN: a sorted vector, not a map of 100 000
+  // nodes.
+  std::vector<uint32_t> qpns;
+  auto add_keys = [&](const auto& per_qp) {
+    for (const auto& kv : per_qp)
+      if (kv.first.vni == vni) qpns.push_back(kv.first.qpn);
+  };
+  for (const auto& q : sent)
+    if (q.vni == vni) qpns.push_back(q.qpn);
+  add_keys(pr.qp_paths);
+  add_keys(pr.qp_rx);
+  add_keys(pr.flowlets);
+  add_keys(pr.assignments);
+  std::sort(qpns.begin(), qpns.end());
+  qpns.erase(std::unique(qpns.begin(), qpns.end()), qpns.end());
+  std::vector<QpRow> rows(qpns.size());
+  for (size_t i = 0; i < qpns.size(); i++) rows[i].qpn = qpns[i];
   auto entry = [&](uint32_t qpn) -> QpRow& {
-    QpRow& q = by_qpn[qpn];
-    q.qpn = qpn;
-    return q;
+    return *std::lower_bound(rows.begin(), rows.end(), qpn, [](const QpRow& r, uint32_t n) { return r.qpn < n; });
   };
   // Each per-QP map's entries of this VNI into their rows.
   auto fill = [&](const auto& per_qp, const auto& set) {
@@ -92,10 +109,7 @@ std::vector<QpRow> vni_qps(uint32_t vni, const std::vector<QpStats>& sent, const
     row.assigned_sport = port;
     row.move_pending = row.balance_sport && *row.balance_sport != port;
   });
-  std::vector<QpRow> out;
-  out.reserve(by_qpn.size());
-  for (auto& [qpn, q] : by_qpn) out.push_back(std::move(q));
-  return out;
+  return rows;
 }
 
 std::vector<UplinkTotals> uplink_totals(const PathReport& pr) {
@@ -162,7 +176,7 @@ StatsReport make_stats(const NetnsStatus& st, const PathReport& pr, const std::v
 }
 
 StatsReport build_stats(const Netns& ns, std::optional<uint32_t> only) {
-  return make_stats(status(ns), path_report(ns), qp_stats(ns, only), only);
+  return make_stats(status(ns, false), path_report(ns), qp_stats(ns, only), only);
 }
 
 json mode_json(const std::optional<uint32_t>& mode) { return mode ? json(mode_name(*mode)) : json(nullptr); }
@@ -175,78 +189,178 @@ json reasons_json(const std::vector<ReasonStats>& reasons) {
 
 namespace {
 
-template <class T>
-json or_null(const std::optional<T>& v) {
-  return v ? json(*v) : json(nullptr);
-}
-
-json path_json(const VniPath& p) {
-  return {{"ifname", p.ifname},
-          {"remote_vtep", p.remote_vtep},
-          {"tx_packets", p.tx.packets},
-          {"tx_bytes", p.tx.bytes},
-          {"tx_roce_packets", p.tx.roce_packets},
-          {"tx_roce_bytes", p.tx.roce_bytes},
-          {"rx_packets", p.rx.packets},
-          {"rx_bytes", p.rx.bytes},
-          {"rx_roce_packets", p.rx.roce_packets},
-          {"rx_roce_bytes", p.rx.roce_bytes},
-          {"rx_ecn_ce", p.rx.ecn_ce},
-          {"rx_cnp", p.rx.cnp},
-          {"share", p.share}};
-}
-
-json qp_json(const QpRow& q) {
-  return {{"qpn", q.qpn},
-          {"packets", q.packets},
-          {"bytes", q.bytes},
-          {"sport", q.sport},
-          {"path", or_null(q.path)},
-          {"path_sport", or_null(q.path_sport)},
-          {"path_remote", or_null(q.path_remote)},
-          {"moves", q.moves},
-          {"rx_packets", q.rx_packets},
-          {"rx_bytes", q.rx_bytes},
-          {"rx_path", or_null(q.rx_path)},
-          {"reordered", q.reordered},
-          {"gaps", q.gaps},
-          {"ecn_ce", q.ecn_ce},
-          {"cnp", q.cnp},
-          {"assigned_sport", or_null(q.assigned_sport)},
-          {"balance_sport", or_null(q.balance_sport)},
-          {"balance_moves", q.balance_moves},
-          {"move_pending", q.move_pending}};
-}
-
-json uplink_json(const UplinkTotals& u) {
-  json j = {{"ifname", u.ifname}};
-  for (const auto& [d, dir] : {std::pair{"tx", &u.tx}, std::pair{"rx", &u.rx}}) {
-    const std::string prefix = d;
-    j[prefix + "_packets"] = dir->packets;
-    j[prefix + "_bytes"] = dir->bytes;
-    j[prefix + "_other_packets"] = dir->other_packets;
-    j[prefix + "_other_bytes"] = dir->other_bytes;
+// The stats document written straight into a string: 100 000 QPs as nlohmann objects took 0.7 s
+// and hundreds of MB; written so, a small part of that. Keys in the order nlohmann's std::map
+// dumps them (sorted), numbers as it prints them (doubles through it).
+class Writer {
+ public:
+  explicit Writer(std::string& out) : o_(out) {}
+  void open() { o_ += '{', first_ = true; }
+  void close() { o_ += '}', first_ = false; }
+  void open_array() { o_ += '[', first_ = true; }
+  void close_array() { o_ += ']', first_ = false; }
+  // The next element of an array.
+  void next() {
+    if (!first_) o_ += ',';
+    first_ = false;
   }
-  return j;
+  Writer& key(const char* k) {
+    next();
+    str(k);
+    o_ += ':';
+    first_ = true;  // the value follows: no comma before it
+    return *this;
+  }
+  void str(std::string_view v) {
+    o_ += '"';
+    size_t plain = 0;  // characters since the last one that needed escaping, appended in one go
+    for (size_t i = 0; i < v.size(); i++) {
+      const char c = v[i];
+      if (c != '"' && c != '\\' && static_cast<unsigned char>(c) >= 0x20) continue;
+      o_.append(v.substr(plain, i - plain));
+      if (c == '"' || c == '\\') {
+        o_ += '\\';
+        o_ += c;
+      } else {
+        char esc[8];
+        std::snprintf(esc, sizeof esc, "\\u%04x", static_cast<unsigned>(c));
+        o_ += esc;
+      }
+      plain = i + 1;
+    }
+    o_.append(v.substr(plain));
+    o_ += '"';
+    first_ = false;
+  }
+  void num(uint64_t v) {
+    char buf[24];
+    const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+    o_.append(buf, end);
+    first_ = false;
+  }
+  void boolean(bool v) { o_ += v ? "true" : "false", first_ = false; }
+  void raw(const json& j) { o_ += j.dump(), first_ = false; }
+  template <class T>
+  void opt(const std::optional<T>& v) {
+    if (!v) {
+      o_ += "null";
+      first_ = false;
+    } else if constexpr (std::is_same_v<T, std::string>) {
+      str(*v);
+    } else {
+      num(*v);
+    }
+  }
+
+ private:
+  std::string& o_;
+  bool first_ = true;
+};
+
+void write_path(Writer& w, const VniPath& p) {
+  w.open();
+  w.key("ifname").str(p.ifname);
+  w.key("remote_vtep").str(p.remote_vtep);
+  w.key("rx_bytes").num(p.rx.bytes);
+  w.key("rx_cnp").num(p.rx.cnp);
+  w.key("rx_ecn_ce").num(p.rx.ecn_ce);
+  w.key("rx_packets").num(p.rx.packets);
+  w.key("rx_roce_bytes").num(p.rx.roce_bytes);
+  w.key("rx_roce_packets").num(p.rx.roce_packets);
+  w.key("share").raw(p.share);
+  w.key("tx_bytes").num(p.tx.bytes);
+  w.key("tx_packets").num(p.tx.packets);
+  w.key("tx_roce_bytes").num(p.tx.roce_bytes);
+  w.key("tx_roce_packets").num(p.tx.roce_packets);
+  w.close();
+}
+
+void write_qp(Writer& w, const QpRow& q) {
+  w.open();
+  w.key("assigned_sport").opt(q.assigned_sport);
+  w.key("balance_moves").num(q.balance_moves);
+  w.key("balance_sport").opt(q.balance_sport);
+  w.key("bytes").num(q.bytes);
+  w.key("cnp").num(q.cnp);
+  w.key("ecn_ce").num(q.ecn_ce);
+  w.key("gaps").num(q.gaps);
+  w.key("move_pending").boolean(q.move_pending);
+  w.key("moves").num(q.moves);
+  w.key("packets").num(q.packets);
+  w.key("path").opt(q.path);
+  w.key("path_remote").opt(q.path_remote);
+  w.key("path_sport").opt(q.path_sport);
+  w.key("qpn").num(q.qpn);
+  w.key("reordered").num(q.reordered);
+  w.key("rx_bytes").num(q.rx_bytes);
+  w.key("rx_packets").num(q.rx_packets);
+  w.key("rx_path").opt(q.rx_path);
+  w.key("sport").num(q.sport);
+  w.close();
+}
+
+void write_uplink(Writer& w, const UplinkTotals& u) {
+  w.open();
+  w.key("ifname").str(u.ifname);
+  for (const auto& [d, dir] : {std::pair{"rx", &u.rx}, std::pair{"tx", &u.tx}}) {
+    const std::string p = d;
+    w.key((p + "_bytes").c_str()).num(dir->bytes);
+    w.key((p + "_other_bytes").c_str()).num(dir->other_bytes);
+    w.key((p + "_other_packets").c_str()).num(dir->other_packets);
+    w.key((p + "_packets").c_str()).num(dir->packets);
+  }
+  w.close();
 }
 
 }  // namespace
 
-json to_json(const StatsReport& r) {
-  json j = {{"netns", r.netns}, {"vnis", json::array()}, {"uplinks", json::array()}};
-  for (const auto& u : r.uplinks) j["uplinks"].push_back(uplink_json(u));
-  j["reasons"] = reasons_json(r.reasons);
-  j["uplink_reasons"] = reasons_json(r.uplink_reasons);
-  j["xdp_reasons"] = reasons_json(r.xdp_reasons);
-  for (const auto& v : r.vnis) {
-    json vj = {{"vni", v.vni}, {"mode", mode_json(v.mode)}, {"paths", json::array()},
-               {"imbalance", v.balance.imbalance}, {"jain", v.balance.jain}, {"qps", json::array()}};
-    for (const auto& p : v.paths) vj["paths"].push_back(path_json(p));
-    for (const auto& q : v.qps) vj["qps"].push_back(qp_json(q));
-    j["vnis"].push_back(std::move(vj));
+std::string stats_json_text(const StatsReport& r) {
+  std::string out;
+  out.reserve(256 + 400 * [&] {
+    size_t n = 0;
+    for (const auto& v : r.vnis) n += v.qps.size();
+    return n;
+  }());
+  Writer w(out);
+  w.open();
+  w.key("netns").str(r.netns);
+  w.key("reasons").raw(reasons_json(r.reasons));
+  w.key("uplink_reasons").raw(reasons_json(r.uplink_reasons));
+  w.key("uplinks").open_array();
+  for (const auto& u : r.uplinks) {
+    w.next();
+    write_uplink(w, u);
   }
-  return j;
+  w.close_array();
+  w.key("vnis").open_array();
+  for (const auto& v : r.vnis) {
+    w.next();
+    w.open();
+    w.key("imbalance").raw(v.balance.imbalance);
+    w.key("jain").raw(v.balance.jain);
+    w.key("mode").raw(mode_json(v.mode));
+    w.key("paths").open_array();
+    for (const auto& p : v.paths) {
+      w.next();
+      write_path(w, p);
+    }
+    w.close_array();
+    w.key("qps").open_array();
+    for (const auto& q : v.qps) {
+      w.next();
+      write_qp(w, q);
+    }
+    w.close_array();
+    w.key("vni").num(v.vni);
+    w.close();
+  }
+  w.close_array();
+  w.key("xdp_reasons").raw(reasons_json(r.xdp_reasons));
+  w.close();
+  return out;
 }
+
+json to_json(const StatsReport& r) { return json::parse(stats_json_text(r)); }
 
 namespace {
 

@@ -95,6 +95,8 @@ StatsReport make_stats(const NetnsStatus& st, const PathReport& pr, const std::v
 // balance_moves, move_pending (mode balance); path, path_sport, rx_path, assigned_sport and
 // balance_sport are null when unknown. Each reasons
 // object is {name: {"packets", "bytes"}}, empty when that program is not attached.
+// stats_json_text writes it (fast: 100 000 QPs); to_json parses that for who needs a tree.
+std::string stats_json_text(const StatsReport& report);
 nlohmann::json to_json(const StatsReport& report);
 nlohmann::json reasons_json(const std::vector<ReasonStats>& reasons);
 // "off", "qp-hash", or null (only observed).

@@ -1,5 +1,7 @@
 #include "userspace/scenario/balance.h"
 
+#include <linux/bpf.h>
+
 #include <net/if.h>
 #include <poll.h>
 
@@ -193,9 +195,17 @@ BalanceResult BalanceController::step() {
     });
     BalanceStage& mine = own[remote.address];
     mine.name = o.node.empty() ? ns.name() : o.node;
-    if (mine.paths.empty())
+    if (mine.paths.empty()) {
+      // The probe asks as for a forwarded frame (so that it hashes as the VXLAN driver does): a
+      // namespace that does not forward answers nothing.
+      int rc = 0;
+      ns.run([&] { rc = probe_.lookup(dev->local, remote.address, 49152).rc; });
+      if (rc == BPF_FIB_LKUP_RET_FWD_DISABLED)
+        throw Error("IP forwarding is off in netns " + ns.name() + ", and mode balance asks the FIB as a router does; "
+                    "set net.ipv4.ip_forward=1 (IPv6: net.ipv6.conf.all.forwarding=1) there");
       throw Error("the FIB sends by none of " + remote.address + "'s uplinks (" + std::to_string(r.probed) +
                   " ports asked); are they up?");
+    }
     std::vector<BalanceStage> stages{mine};
     for (size_t k = 0; k < observers_.size(); k++) {
       Watched& w = *observers_[k];
@@ -304,7 +314,7 @@ struct LabBalancer::Leaf {
   std::string local;  // its VXLAN device's address for the VNI
 };
 
-LabBalancer::LabBalancer(const lab::ClabTopology& topo, uint32_t vni) {
+std::vector<Observer> lab_observers(const lab::ClabTopology& topo) {
   std::vector<Observer> observers;
   for (const auto& n : topo.nodes) {
     if (role(n) != "border") continue;
@@ -314,6 +324,11 @@ LabBalancer::LabBalancer(const lab::ClabTopology& topo, uint32_t vni) {
         if (ep->node == n.name) o.names[ep->ifname] = l.name;
     observers.push_back(std::move(o));
   }
+  return observers;
+}
+
+LabBalancer::LabBalancer(const lab::ClabTopology& topo, uint32_t vni) {
+  const std::vector<Observer> observers = lab_observers(topo);
   for (const auto& n : topo.nodes) {
     if (role(n) != "leaf") continue;
     Netns ns = Netns::open(topo.netns(n.name));

@@ -111,6 +111,9 @@ class BalanceController {
   uint32_t tag_ = 0;
 };
 
+// A lab's borders, their interfaces named as the lab's links (wan1, wan2).
+std::vector<Observer> lab_observers(const lab::ClabTopology& topo);
+
 // The controllers of a lab: one per leaf whose VXLAN device of the VNI is in mode balance, each
 // observing the lab's borders (their interfaces named as the lab's links: wan1, wan2). Throws
 // qpspread::Error when no leaf has the VNI in mode balance.

@@ -1,7 +1,5 @@
 #include "userspace/scenario/experiment_spec.h"
 
-#include <yaml-cpp/yaml.h>
-
 #include <charconv>
 #include <fstream>
 #include <functional>
@@ -11,55 +9,18 @@
 
 #include "common/error.h"
 #include "common/units.h"
+#include "common/yaml_field.h"
 
 namespace qpspread::scenario {
 namespace {
 
 using nlohmann::json;
 
-// Where a value sits: "spec.yml:12: fixed.qps", the prefix of every error about it.
-class Where {
- public:
-  Where(const std::filesystem::path& file, const YAML::Node& n, std::string key)
-      : text_(file.filename().string() + ":" + std::to_string(n.Mark().line + 1) + ": " + key), key_(std::move(key)) {}
-  [[noreturn]] void fail(const std::string& problem) const { throw Error(text_ + ": " + problem); }
-  const std::string& text() const { return text_; }
-  const std::string& key() const { return key_; }
-
- private:
-  std::string text_, key_;
-};
-
-std::string scalar(const Where& w, const YAML::Node& n) {
-  if (!n.IsScalar()) w.fail("expected a single value");
-  return n.Scalar();
-}
-
-int64_t integer(const Where& w, const YAML::Node& n, int64_t lo, int64_t hi) {
-  const std::string s = scalar(w, n);
-  int64_t v = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || p != s.data() + s.size() || v < lo || v > hi)
-    w.fail("'" + s + "' is not an integer from " + std::to_string(lo) + " to " + std::to_string(hi));
-  return v;
-}
-
-std::string one_of(const Where& w, const YAML::Node& n, std::initializer_list<const char*> allowed) {
-  const std::string s = scalar(w, n);
-  std::string list;
-  for (const char* a : allowed) {
-    if (s == a) return s;
-    list += (list.empty() ? "" : ", ") + std::string(a);
-  }
-  w.fail("'" + s + "' is not one of " + list);
-}
-
-bool boolean(const Where& w, const YAML::Node& n) {
-  const std::string s = scalar(w, n);
-  if (s == "true") return true;
-  if (s == "false") return false;
-  w.fail("'" + s + "' is not true or false");
-}
+using yaml::boolean;
+using yaml::integer;
+using yaml::one_of;
+using yaml::scalar;
+using yaml::Where;
 
 // Bytes: a plain number, or with b, kb, mb, gb (1000-based, common/units.h).
 uint64_t bytes(const Where& w, const YAML::Node& n) {
@@ -254,12 +215,7 @@ ExperimentSpec parse_experiment_spec(const std::string& yaml_text, const std::fi
   ExperimentSpec s;
   s.file = file;
   s.text = yaml_text;
-  YAML::Node root;
-  try {
-    root = YAML::Load(yaml_text);
-  } catch (const YAML::Exception& e) {
-    throw Error(file.filename().string() + ":" + std::to_string(e.mark.line + 1) + ": not YAML: " + e.msg);
-  }
+  const YAML::Node root = yaml::load(yaml_text, file);
   if (!root.IsMap()) throw Error(file.filename().string() + ": a spec is a map (name, topology, fixed, axes, ...)");
   static const std::set<std::string> known = {"name",  "topology", "runner", "lab",     "fixed",
                                               "axes",  "points",   "parts",  "repeats", "seed_base"};

@@ -31,7 +31,7 @@ double LabControl::open(const Progress& say) {
   if (topo_.runner == lab::Runner::Qpspread) {
     say("bringing up lab " + topo_.name + " from " + topo_.file.string());
     open_ = true;  // from here on, close() takes down whatever lab_up made
-    const nlohmann::json up = lab::lab_up(topo_, {60, say});
+    const nlohmann::json up = lab::lab_up(topo_, {60, say, ""});
     throw_if_interrupted();
     if (!up["converged"].get<bool>()) throw Error("the lab did not converge: " + up["not_converged"].dump());
   } else {
@@ -132,20 +132,28 @@ std::map<std::string, uint64_t> wan_bytes(const lab::ClabTopology& t) {
   return out;
 }
 
-void attach_all(const lab::ClabTopology& t, const Progress& say) {
+std::vector<NodeAttach> lab_attach_plan(const lab::ClabTopology& t) {
+  std::vector<NodeAttach> plan;
   for (const auto& n : t.nodes) {
-    AttachOptions o;
-    o.initial_mode = {QPS_MODE_OFF, QPS_DEFAULT_FLOWLET_GAP_US, 0};
-    if (role(n) == "border") {
+    NodeAttach a{n.name, role(n) == "border", {}};
+    if (a.border) {
       for (const auto& l : t.links)
         for (const auto* ep : {&l.a, &l.b})
-          if (l.wan && ep->node == n.name) o.uplinks.push_back(ep->ifname);
+          if (l.wan && ep->node == n.name) a.opts.uplinks.push_back(ep->ifname);
     } else if (role(n) != "leaf") {
       continue;
     }
-    const AttachReport r = attach(Netns::open(t.netns(n.name)), o);
-    say("attached to " + n.name + ": " + std::to_string(r.devices.size()) + " VXLAN devices, " +
-        std::to_string(r.uplinks.size()) + (role(n) == "border" ? " WAN links" : " uplinks"));
+    plan.push_back(std::move(a));
+  }
+  return plan;
+}
+
+void attach_all(const lab::ClabTopology& t, const Progress& say) {
+  for (NodeAttach& a : lab_attach_plan(t)) {
+    a.opts.initial_mode = {QPS_MODE_OFF, QPS_DEFAULT_FLOWLET_GAP_US, 0};
+    const AttachReport r = attach(Netns::open(t.netns(a.node)), a.opts);
+    say("attached to " + a.node + ": " + std::to_string(r.devices.size()) + " VXLAN devices, " +
+        std::to_string(r.uplinks.size()) + (a.border ? " WAN links" : " uplinks"));
   }
 }
 

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "loader/attach.h"
 #include "userspace/lab/clab_file.h"
 #include "userspace/wan/impairment.h"
 #include "userspace/workload/rc_host.h"
@@ -58,8 +59,17 @@ class LabControl {
 // says when: "after the run's events"), or on an interrupt.
 void wait_converged(const lab::ClabTopology& topo, int timeout_s, const std::string& why);
 
-// Attaches to every leaf (mode off) and to each border's WAN interfaces as uplinks, so their
-// stats count per WAN link.
+// What qpspread attaches on a lab's nodes: every leaf (its VXLAN devices, uplinks discovered) and
+// each border with its WAN interfaces as uplinks, so that its stats count per WAN link; nothing
+// on the other nodes. The options' initial_mode is the caller's to set.
+struct NodeAttach {
+  std::string node;
+  bool border = false;
+  AttachOptions opts;
+};
+std::vector<NodeAttach> lab_attach_plan(const lab::ClabTopology& t);
+
+// Attaches lab_attach_plan (new VNIs in mode off).
 void attach_all(const lab::ClabTopology& t, const Progress& say);
 
 // `ranks` hosts of the VNI, half in each data center, those of dc1 first: the ring then crosses

@@ -1,0 +1,54 @@
+#include "userspace/report/status_json.h"
+
+#include "userspace/report/stats_report.h"
+
+namespace qpspread::report {
+
+using nlohmann::json;
+
+json device_json(const DeviceState& d) {
+  return {{"ifname", d.ifname},     {"ifindex", d.ifindex},
+          {"vni", d.vni},           {"prog_id", d.prog_id},
+          {"attached", d.prog_id != 0}, {"created_qdisc", d.created_qdisc},
+          {"mark", d.mark},         {"sport_min", d.port_min},
+          {"sport_max", d.port_min + d.port_count - 1}};
+}
+
+
+json underlay_json(const DeviceState& d, bool transit) {
+  json j = {{"ifname", d.ifname}, {"ifindex", d.ifindex}, {"xdp_prog_id", d.xdp_prog_id}, {"xdp_mode", d.xdp_mode}};
+  if (transit) {
+    j["vnis"] = d.vnis;
+    j["sport_min"] = d.port_min;
+    j["sport_max"] = d.port_min + d.port_count - 1;
+    j["prog_id"] = d.prog_id;  // tc ingress: invalidates the stale flow hash (transit_ingress.bpf.c)
+    j["attached"] = d.xdp_prog_id != 0 && d.prog_id != 0;
+  } else {
+    j["prog_id"] = d.prog_id;
+    j["attached"] = d.prog_id != 0 && d.xdp_prog_id != 0;
+  }
+  return j;
+}
+
+json status_json(const NetnsStatus& st) {
+  json j = {{"netns", st.netns}, {"pin_dir", st.pin_dir}, {"attached", st.attached},
+            {"devices", json::array()}, {"vnis", json::array()}, {"reasons", json::object()},
+            {"qp_entries", st.qp_entries}};
+  for (const auto& d : st.devices) {
+    json dj = device_json(d);
+    auto m = st.vni_modes.find(d.vni);
+    dj["mode"] = mode_name(m == st.vni_modes.end() ? static_cast<uint32_t>(QPS_MODE_OFF) : m->second);
+    j["devices"].push_back(dj);
+  }
+  for (const auto& [vni, mode] : st.vni_modes) j["vnis"].push_back({{"vni", vni}, {"mode", mode_name(mode)}});
+  j["uplinks"] = json::array();
+  for (const auto& u : st.uplinks) j["uplinks"].push_back(underlay_json(u, false));
+  j["transit"] = json::array();
+  for (const auto& t : st.transit) j["transit"].push_back(underlay_json(t, true));
+  j["reasons"] = reasons_json(st.reasons);
+  j["uplink_reasons"] = reasons_json(st.uplink_reasons);
+  j["xdp_reasons"] = reasons_json(st.xdp_reasons);
+  return j;
+}
+
+}  // namespace qpspread::report
