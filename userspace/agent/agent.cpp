@@ -248,6 +248,8 @@ void Agent::adopt(AgentConfig next, std::vector<std::unique_ptr<Target>> fresh) 
   for (const auto& [vni, c] : next.vnis)
     if (!cfg_.vnis.count(vni) || !same_vni_cfg(cfg_.vnis.at(vni), c)) changed.insert(vni);
   std::vector<std::unique_ptr<Target>> out;
+  // Held throughout: the endpoint's threads walk targets_, which the moves below leave with holes.
+  std::lock_guard<std::mutex> lock(mu_);
   for (auto& f : fresh) {
     auto old = std::find_if(targets_.begin(), targets_.end(),
                             [&](const auto& t) { return t && t->ns->inode() == f->ns->inode(); });
@@ -263,7 +265,6 @@ void Agent::adopt(AgentConfig next, std::vector<std::unique_ptr<Target>> fresh) 
   }
   for (const auto& t : targets_)
     if (t) log_line("released netns " + t->ns->name() + " (no longer in the config; left attached)");
-  std::lock_guard<std::mutex> lock(mu_);
   cfg_ = std::move(next);
   targets_ = std::move(out);
 }
@@ -316,12 +317,14 @@ int Agent::run(const std::string& pidfile) {
   UniqueFd sfd(signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK));
   if (!sfd) throw Error(errno_text("signalfd", errno));
 
-  for (auto& t : targets_) reconcile(*t);
+  // The endpoint first: an agent that cannot listen (another one has the port) attaches nothing.
+  // /healthz answers 503 until the first attach below.
   std::unique_ptr<Endpoint> endpoint;
   if (cfg_.listen_port) {
     endpoint = std::make_unique<Endpoint>(*this, cfg_.listen_host, cfg_.listen_port);
     log_line("serving /metrics, /v1/status, /v1/stats and /healthz on http://" + endpoint->address());
   }
+  for (auto& t : targets_) reconcile(*t);
   log_line("watching " + std::to_string(targets_.size()) + " namespace(s)");
   sd_notify(0, "READY=1");
   if (!pidfile.empty()) write_pidfile(pidfile);
