@@ -69,7 +69,7 @@ struct Figures {
 // The VNI's mode, between runs.
 void set_mode(vxlan_egress& prog, qps_mode mode) {
   const __u32 vni = 100;
-  const qps_vni_cfg cfg{mode, QPS_DEFAULT_FLOWLET_GAP_US};
+  const qps_vni_cfg cfg{mode, QPS_DEFAULT_FLOWLET_GAP_US, 0};
   if (bpf_map__update_elem(prog.maps.vni_mode, &vni, sizeof(vni), &cfg, sizeof(cfg), BPF_ANY) != 0)
     throw std::runtime_error("cannot set VNI 100's mode");
 }

@@ -12,6 +12,7 @@
 
 #include "common/error.h"
 #include "loader/bpffs.h"
+#include "loader/kernel_version.h"
 #include "loader/skeleton.h"
 #include "loader/tc_hook.h"
 #include "loader/vxlan_discovery.h"
@@ -375,6 +376,8 @@ AttachReport attach(const Netns& ns, const AttachOptions& opts) {
       for (uint32_t vni : transit_vnis)
         if (txn.maps->init_mode(vni, opts.initial_mode)) report.new_vnis.push_back(vni);
     report.warnings = txn.warnings;
+    if (const auto k = running_kernel())
+      if (auto w = multipath_source_warning(*k)) report.warnings.push_back(*w);
     txn.committed = true;
   });
   return report;
@@ -471,7 +474,8 @@ void assign_ports(const Netns& ns, uint32_t vni, const std::map<uint32_t, uint16
     ranges.emplace_back(min, count);
     text += (text.empty() ? "" : ", ") + std::to_string(min) + "-" + std::to_string(min + count - 1);
   }
-  for (const auto& [qpn, sport] : ports) {
+  for (const auto& entry : ports) {
+    const uint16_t sport = entry.second;  // a plain variable: clang 14 cannot capture a binding
     if (sport == 0) continue;
     if (ranges.empty())
       throw Error("nothing in netns " + ns.name() + " steers VNI " + std::to_string(vni) +

@@ -118,11 +118,17 @@ void add_nexthop_devs(RtnlSocket& sock, uint32_t id, std::set<int>& out, int dep
   for (uint32_t member : members) add_nexthop_devs(sock, member, out, depth + 1);
 }
 
+// The legs of an RTA_MULTIPATH attribute. Bounds are checked before each header is read (the
+// kernel's RTNH_OK reads rtnh_len first: past the end of the attribute once it is used up, as
+// AddressSanitizer showed).
 void add_multipath_devs(const std::string& mp, std::set<int>& out) {
-  auto* nh = reinterpret_cast<const rtnexthop*>(mp.data());
-  int left = static_cast<int>(mp.size());
-  for (; RTNH_OK(nh, left); left -= NLMSG_ALIGN(nh->rtnh_len), nh = RTNH_NEXT(nh))
-    if (nh->rtnh_ifindex) out.insert(nh->rtnh_ifindex);
+  for (size_t off = 0; off + sizeof(rtnexthop) <= mp.size();) {
+    rtnexthop nh{};
+    std::memcpy(&nh, mp.data() + off, sizeof(nh));
+    if (nh.rtnh_len < sizeof(rtnexthop) || off + nh.rtnh_len > mp.size()) break;
+    if (nh.rtnh_ifindex) out.insert(nh.rtnh_ifindex);
+    off += RTNH_ALIGN(nh.rtnh_len);
+  }
 }
 
 struct RouteMatch {

@@ -2,12 +2,14 @@
 # Installs every Debian package qpspread needs to build, test and run its lab (Debian 12, as root).
 # gnuplot draws the study's figures; chromium (headless) checks that its HTML report shows them.
 # The agent serves HTTP with cpp-httplib and tells systemd it is ready with libsystemd; its tests
-# parse /metrics with the Prometheus client's text parser (python3-prometheus-client).
+# parse /metrics with the Prometheus client's text parser (python3-prometheus-client). The
+# sanitizer and fuzzing tree is built with clang and its runtimes (libclang-rt-14-dev: ASan, UBSan,
+# libFuzzer).
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 pkgs=(build-essential cmake pkg-config clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
       libcli11-dev libgtest-dev nlohmann-json3-dev libyaml-cpp-dev libnl-3-dev libnl-route-3-dev
-      libcpp-httplib-dev libsystemd-dev python3-prometheus-client curl
+      libcpp-httplib-dev libsystemd-dev python3-prometheus-client curl libclang-rt-14-dev
       frr iproute2 iputils-ping procps util-linux tcpdump tshark gnuplot chromium)
 missing=()
 for p in "${pkgs[@]}"; do

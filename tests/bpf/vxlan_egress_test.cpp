@@ -275,9 +275,11 @@ TEST_F(VxlanEgress, BthCutShortAtEveryByteIsTruncated) {
       const std::string fam = v6 ? "IPv6 " : "IPv4 ";
       check({fam + "frame ends after " + std::to_string(k) + " BTH bytes",
              with(roce(), [&](auto& d) { d.ipv6 = v6; d.bth_bytes = k; }), QPS_R_TRUNCATED});
-      for (const auto& [by, what] : claims)
-        check({fam + what + " claim " + std::to_string(k) + " BTH bytes, padding follows",
+      for (const auto& claim : claims) {
+        const auto by = claim.first;  // a plain variable: clang 14 cannot capture a binding
+        check({fam + claim.second + " claim " + std::to_string(k) + " BTH bytes, padding follows",
                with(roce(), [&](auto& d) { d.ipv6 = v6; d.claimed_bth = k; d.claimed_by = by; }), QPS_R_TRUNCATED});
+      }
     }
   }
 }

@@ -169,6 +169,18 @@ TEST_F(LabRunnerTest, BadTopologiesAreRefusedWithTheReason) {
   r = lab({"up", "-t", twice});
   EXPECT_NE(r.err.find("a:eth1 is used by two links"), std::string::npos) << r.err;
   EXPECT_EQ(lab({"up", "-t", (dir_ / "nonexistent.yml").string()}).exit_code, 1);
+  // Values of another kind than the file format's (found by the clab reader's fuzzer): the file is
+  // named bad, not yaml-cpp's exception.
+  for (const auto& [text, want] : {std::pair{"just a string\n", "a topology file is a map"},
+                                   std::pair{"name: x\ntopology: 3\n", "no topology.nodes"},
+                                   std::pair{"name: [a]\ntopology: {nodes: {a: {}}}\n", "topology " }}) {
+    const std::string f = (dir_ / "odd.yml").string();
+    std::ofstream(f) << text;
+    r = lab({"up", "-t", f});
+    EXPECT_EQ(r.exit_code, 1) << text;
+    EXPECT_NE(r.err.find(std::string("topology ") + f + ": "), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find(want), std::string::npos) << r.err;
+  }
 }
 
 TEST_F(LabRunnerTest, ExecOnAnUnknownNodeNamesTheNodes) {

@@ -399,8 +399,12 @@ TEST_F(SpreadTest, UplinkCountersEqualTheKernelsAndTheReceiverSeesNoReorder) {
   const UplinkSnapshot tx0 = snapshot(fabric_->leaf_netns(0), up0), rx0 = snapshot(fabric_->leaf_netns(1), up1);
   SpreadResult r = lab::run_spread(*fabric_, traffic());
   const UplinkSnapshot tx1 = snapshot(fabric_->leaf_netns(0), up0), rx1 = snapshot(fabric_->leaf_netns(1), up1);
-  for (const auto& [snap0, snap1, uplinks, dir] : {std::tuple{&tx0, &tx1, &up0, std::string("tx")},
-                                                   std::tuple{&rx0, &rx1, &up1, std::string("rx")}}) {
+  for (const auto& side : {std::tuple{&tx0, &tx1, &up0, std::string("tx")}, std::tuple{&rx0, &rx1, &up1, std::string("rx")}}) {
+    // Plain variables, not bindings: clang 14 cannot capture those in the lambdas below.
+    const UplinkSnapshot* snap0 = std::get<0>(side);
+    const UplinkSnapshot* snap1 = std::get<1>(side);
+    const auto* uplinks = std::get<2>(side);
+    const std::string& dir = std::get<3>(side);
     for (const auto& u : *uplinks) {
       auto kernel = [&](const std::string& what) {
         return snap1->kernel.at(u)[dir][what].get<uint64_t>() - snap0->kernel.at(u)[dir][what].get<uint64_t>();

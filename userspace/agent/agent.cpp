@@ -134,6 +134,7 @@ struct Agent::Target {
   bool dirty = true;
   int64_t dirty_since = 0;
   std::set<uint32_t> apply;  // configured VNIs whose mode is to be set once they are attached
+  std::set<std::string> warned;  // attach's warnings already logged
   std::map<uint32_t, std::unique_ptr<scenario::BalanceController>> balancers;
   TargetHealth health;
 
@@ -162,8 +163,7 @@ Agent::~Agent() = default;
 
 void Agent::reconcile(Target& t) {
   t.dirty = false;
-  t.health.reconciles++;
-  t.health.last_reconcile_ms = unix_ms();
+  const int64_t started = unix_ms();
   const std::string where = " in netns " + t.ns->name();
   try {
     const AttachReport r = attach(*t.ns, t.spec.opts);
@@ -174,7 +174,8 @@ void Agent::reconcile(Target& t) {
       if (!u.already_attached) log_line("counting on uplink " + u.ifname + where);
     for (const auto& x : r.transit)
       if (!x.already_attached) log_line("rewriting on transit " + x.ifname + where);
-    for (const auto& w : r.warnings) log_line("warning: " + w + where);
+    for (const auto& w : r.warnings)
+      if (t.warned.insert(w).second) log_line("warning: " + w + where);  // once, not at every attach
     for (uint32_t v : r.new_vnis)
       if (cfg_.vnis.count(v)) t.apply.insert(v);
     if (!t.apply.empty()) {
@@ -197,7 +198,9 @@ void Agent::reconcile(Target& t) {
         it = t.apply.erase(it);
       }
     }
-    std::lock_guard<std::mutex> lock(mu_);
+    std::lock_guard<std::mutex> lock(mu_);  // the endpoint's threads copy health
+    t.health.reconciles++;
+    t.health.last_reconcile_ms = started;
     t.health.ok = true;
     t.health.error.clear();
     t.health.devices = r.devices.size();
@@ -205,6 +208,8 @@ void Agent::reconcile(Target& t) {
     t.health.transit = r.transit.size();
   } catch (const std::exception& e) {
     std::lock_guard<std::mutex> lock(mu_);
+    t.health.reconciles++;
+    t.health.last_reconcile_ms = started;
     if (t.health.error != e.what()) log_line(std::string("error") + where + ": " + e.what());
     t.health.ok = false;
     t.health.error = e.what();

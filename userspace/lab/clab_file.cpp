@@ -169,11 +169,14 @@ ClabTopology load_clab(const fs::path& file) {
   }
   ClabTopology t;
   t.file = fs::absolute(file);
-  if (!root["name"]) bad(file, "no 'name'");
-  t.name = root["name"].as<std::string>();
-  const YAML::Node topo = root["topology"];
-  if (!topo || !topo["nodes"] || !topo["nodes"].IsMap()) bad(file, "no topology.nodes");
+  // Every YAML access below may meet a value of another kind than it expects (a scalar where a map
+  // is, as the fuzzer found): each such is reported as a bad file, never as yaml-cpp's exception.
   try {
+    if (!root.IsMap()) bad(file, "a topology file is a map with name and topology");
+    if (!root["name"]) bad(file, "no 'name'");
+    t.name = root["name"].as<std::string>();
+    const YAML::Node topo = root["topology"];
+    if (!topo || !topo.IsMap() || !topo["nodes"] || !topo["nodes"].IsMap()) bad(file, "no topology.nodes");
     for (const auto& kv : topo["nodes"])
       t.nodes.push_back(parse_node(t.file, kv.first.as<std::string>(), kv.second, topo));
     if (topo["links"])

@@ -182,7 +182,9 @@ BalanceResult BalanceController::step() {
   }
   if (by_remote.empty() && remotes.size() == 1) by_remote[remotes.front().address];  // no QP yet: the paths still
   std::map<uint32_t, uint16_t> ports;
-  for (const auto& [remote_addr, group] : by_remote) {
+  for (const auto& by : by_remote) {
+    const std::string& remote_addr = by.first;  // not a binding: clang 14 cannot capture one
+    const auto& group = by.second;
     const RemoteVtep& remote =
         *std::find_if(remotes.begin(), remotes.end(), [&](const RemoteVtep& v) { return v.address == remote_addr; });
     if (remote.uplinks.empty()) throw Error("no route to remote VTEP " + remote.address + " yet");
