@@ -4,6 +4,7 @@
 #include <iomanip>
 #include <iterator>
 #include <sstream>
+#include <span>
 #include <vector>
 
 namespace qpspread::report {
@@ -63,7 +64,7 @@ void path_samples(Writer& w, const StatsReport& r, const char* name, const std::
 
 // A program's reasons in every namespace where it is attached (no family where it is nowhere).
 template <class NsOf, class Reasons>
-void reason_samples(Writer& w, const Family& f, const std::vector<StatsReport>& reports, NsOf ns_of, Reasons reasons) {
+void reason_samples(Writer& w, const Family& f, std::span<const StatsReport> reports, NsOf ns_of, Reasons reasons) {
   bool any = false;
   for (const auto& r : reports) any = any || !reasons(r).empty();
   if (!any) return;
@@ -76,10 +77,11 @@ void reason_samples(Writer& w, const Family& f, const std::vector<StatsReport>& 
 
 std::string prometheus_label(const std::string& value) { return "\"" + escape(value) + "\""; }
 
-std::string prometheus_text(const StatsReport& r) { return prometheus_text(std::vector<StatsReport>{r}); }
+// A span over the one report: no copy of its QP rows.
+std::string prometheus_text(const StatsReport& r) { return prometheus_text(std::span<const StatsReport>(&r, 1)); }
 
 // Every family once, its samples from each namespace (a family's samples must be contiguous).
-std::string prometheus_text(const std::vector<StatsReport>& reports) {
+std::string prometheus_text(std::span<const StatsReport> reports) {
   Writer w;
   auto ns_of = [](const StatsReport& r) { return "netns=" + prometheus_label(r.netns); };
   using Get = double (*)(const VniPath&);

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <string>
+#include <span>
 #include <vector>
 
 #include "userspace/report/stats_report.h"
@@ -16,6 +17,6 @@ std::string prometheus_text(const StatsReport& stats);
 // A label value, quoted and escaped: "a\\"b".
 std::string prometheus_label(const std::string& value);
 // Several namespaces in one exposition (the agent's /metrics): each family once.
-std::string prometheus_text(const std::vector<StatsReport>& reports);
+std::string prometheus_text(std::span<const StatsReport> reports);
 
 }  // namespace qpspread::report
