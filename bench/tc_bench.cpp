@@ -1,7 +1,13 @@
-// qpspread-bench-tc: ns per packet of the tc program, measured by BPF_PROG_TEST_RUN with a large
-// repeat, for a RoCEv2 frame (steered by qp-hash, and by balance with the QP's port assigned), a
-// non-RoCE UDP frame, and an empty tc program on the same RoCEv2 frame, all in one run, the two
-// modes' runs interleaved. Each figure is the median of --runs runs.
+// qpspread-bench-tc: ns per packet of every qpspread program, measured by BPF_PROG_TEST_RUN with a
+// large repeat, next to an empty program of the same hook (tc or XDP) timed in the same run:
+//  - vxlan_egress (tc, VXLAN device) on a RoCEv2 frame in mode qp-hash, balance (the QP's port
+//    assigned) and off, and on a non-RoCE UDP frame;
+//  - uplink_egress (tc, uplink) on a VXLAN frame carrying RoCEv2;
+//  - underlay_xdp on that VXLAN frame, in role rx (a VTEP's uplink) and transit (qp-hash; after the
+//    first packet of a run the port is already the QP's, as for a VTEP's frames passing a spine),
+//    and transit_ingress (tc), the transit interface's other half.
+// Each run times every case once, in turn, so a slow stretch of the VM hits them all; a figure is
+// the median of --runs runs, a ratio the median of the runs' ratios to the empty program.
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <sched.h>
@@ -14,88 +20,82 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <iostream>
-#include <memory>
+#include <map>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "bench/bench_support.h"
 #include "bench_empty.skel.h"
-#include "qpspread/abi.h"
 #include "loader/skeleton.h"
-#include "userspace/workload/roce_frame.h"
+#include "qpspread/abi.h"
+#include "tests/bpf/test_frames.h"
+#include "transit_ingress.skel.h"
+#include "underlay_xdp.skel.h"
+#include "uplink_egress.skel.h"
 #include "vxlan_egress.skel.h"
 
 namespace {
 
-constexpr double kGoalRatio = 3.0;  // a RoCEv2 frame may cost at most 3x the empty program
+using qpspread::test::FrameDesc;
+using qpspread::test::OuterDesc;
 
-std::vector<uint8_t> roce_frame() {
-  qpspread::workload::RoceFrameSpec s;
-  s.src_ip = 0x0a640001;
-  s.dst_ip = 0x0a640002;
-  s.dest_qp = 0x123;
-  s.payload_len = 256;
-  return qpspread::workload::build_rocev2_frame(s);
-}
+constexpr double kGoalRatio = 2.0;  // the VTEP program on a RoCEv2 frame may cost at most 2x the empty one
+constexpr uint16_t kPortMin = 32768, kPortCount = 28231;
+constexpr uint32_t kVni = 100;
 
-std::vector<uint8_t> other_udp_frame() {
-  std::vector<uint8_t> f = roce_frame();
-  f[14 + 20 + 2] = 0;  // UDP destination port 4791 -> 53
-  f[14 + 20 + 3] = 53;
-  return f;
-}
-
-uint32_t median_ns(int prog_fd, const std::vector<uint8_t>& frame, int repeat, int runs) {
-  std::vector<uint32_t> ns;
-  for (int i = 0; i < runs; i++) {
-    LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame.data(),
-                .data_size_in = static_cast<__u32>(frame.size()), .repeat = repeat);
-    if (bpf_prog_test_run_opts(prog_fd, &opts) != 0)
-      throw std::runtime_error(std::string("BPF_PROG_TEST_RUN: ") + std::strerror(errno));
-    ns.push_back(opts.duration);
-  }
-  std::sort(ns.begin(), ns.end());
-  return ns[ns.size() / 2];
-}
-
-struct Figures {
-  int cpu;
-  uint32_t roce, balance, other, base;
-  double ratio() const { return base ? static_cast<double>(roce) / base : 0; }
-  double balance_over_qp_hash() const { return roce ? static_cast<double>(balance) / roce : 0; }
+// One thing timed: a program on a frame (after `prepare`, e.g. setting the VNI's mode), and the
+// empty program of its hook it is compared with.
+struct Case {
+  std::string name;
+  int prog_fd;
+  std::vector<uint8_t> frame;
+  std::string baseline;  // "" for an empty program itself
+  std::function<void()> prepare;
 };
 
-// The VNI's mode, between runs.
-void set_mode(vxlan_egress& prog, qps_mode mode) {
-  const __u32 vni = 100;
-  const qps_vni_cfg cfg{mode, QPS_DEFAULT_FLOWLET_GAP_US, 0};
-  if (bpf_map__update_elem(prog.maps.vni_mode, &vni, sizeof(vni), &cfg, sizeof(cfg), BPF_ANY) != 0)
-    throw std::runtime_error("cannot set VNI 100's mode");
+uint32_t time_ns(const Case& c, int repeat) {
+  if (c.prepare) c.prepare();
+  LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = c.frame.data(), .data_size_in = static_cast<__u32>(c.frame.size()),
+              .repeat = repeat);
+  if (bpf_prog_test_run_opts(c.prog_fd, &opts) != 0)
+    throw std::runtime_error("BPF_PROG_TEST_RUN (" + c.name + "): " + std::strerror(errno));
+  return opts.duration;
 }
 
-Figures measure_on(int cpu, vxlan_egress& prog, int empty_fd, int repeat, int runs) {
+struct CpuFigures {
+  int cpu;
+  std::map<std::string, uint32_t> ns;    // median per case
+  std::map<std::string, double> ratio;   // median of the runs' case / baseline
+};
+
+CpuFigures measure_on(int cpu, const std::vector<Case>& cases, int repeat, int runs) {
   cpu_set_t set;
   CPU_ZERO(&set);
   CPU_SET(cpu, &set);
   if (sched_setaffinity(0, sizeof(set), &set) != 0)
     throw std::runtime_error("cannot run on CPU " + std::to_string(cpu) + ": " + std::strerror(errno));
-  const int roce_fd = bpf_program__fd(prog.progs.qps_vxlan_egress);
-  // qp-hash and balance alternate run by run, so a slow stretch of the machine hits both.
-  std::vector<uint32_t> qp_hash, balance;
+  std::map<std::string, std::vector<double>> ns, ratio;
   for (int r = 0; r < runs; r++) {
-    set_mode(prog, QPS_MODE_QP_HASH);
-    qp_hash.push_back(median_ns(roce_fd, roce_frame(), repeat, 1));
-    set_mode(prog, QPS_MODE_BALANCE);
-    balance.push_back(median_ns(roce_fd, roce_frame(), repeat, 1));
+    std::map<std::string, uint32_t> run;
+    for (const auto& c : cases) run[c.name] = time_ns(c, repeat);
+    for (const auto& c : cases) {
+      ns[c.name].push_back(run[c.name]);
+      if (!c.baseline.empty() && run[c.baseline]) ratio[c.name].push_back(double(run[c.name]) / run[c.baseline]);
+    }
   }
-  set_mode(prog, QPS_MODE_QP_HASH);
-  std::sort(qp_hash.begin(), qp_hash.end());
-  std::sort(balance.begin(), balance.end());
-  Figures f{cpu, qp_hash[qp_hash.size() / 2], balance[balance.size() / 2],
-            median_ns(roce_fd, other_udp_frame(), repeat, runs), median_ns(empty_fd, roce_frame(), repeat, runs)};
+  CpuFigures f{cpu, {}, {}};
+  for (auto& [name, v] : ns) f.ns[name] = static_cast<uint32_t>(qpspread::bench::summary_of(v).median());
+  for (auto& [name, v] : ratio) f.ratio[name] = qpspread::bench::summary_of(v).median();
   return f;
+}
+
+void set_mode(vxlan_egress& prog, qps_mode mode) {
+  const qps_vni_cfg cfg{mode, QPS_DEFAULT_FLOWLET_GAP_US, 0};
+  if (bpf_map__update_elem(prog.maps.vni_mode, &kVni, sizeof(kVni), &cfg, sizeof(cfg), BPF_ANY) != 0)
+    throw std::runtime_error("cannot set VNI 100's mode");
 }
 
 // In JSON mode errors go to stdout as {"error": ...}, so stdout always parses.
@@ -107,10 +107,15 @@ int fail(bool json, const std::string& msg) {
   return 1;
 }
 
+template <typename Skel>
+qpspread::LoadedSkel<Skel> load(qpspread::SkeletonOps<Skel> ops, std::function<void(Skel&)> configure = [](Skel&) {}) {
+  return qpspread::load_skeleton(ops, "", configure);
+}
+
 int run(int argc, char** argv) {
-  int repeat = 5000000, runs = 5, cpu = -1;
+  int repeat = 1000000, runs = 15, cpu = -1;
   bool json = false, verbose = false;
-  CLI::App app{"ns per packet of qpspread's tc program (BPF_PROG_TEST_RUN)"};
+  CLI::App app{"ns per packet of every qpspread program next to an empty one (BPF_PROG_TEST_RUN)"};
   app.add_option("--repeat", repeat, "packets per run")->capture_default_str();
   app.add_option("--runs", runs, "runs per figure; the median is reported")->capture_default_str();
   app.add_option("--cpu", cpu, "only this CPU (default: each CPU in turn)");
@@ -120,57 +125,104 @@ int run(int argc, char** argv) {
   if (repeat < 1 || runs < 1) return fail(json, "--repeat and --runs must be at least 1");
   if (::geteuid() != 0) return fail(json, "run as root (loads BPF programs)");
   if (!verbose) libbpf_set_print(nullptr);
-
-  // Nothing pinned: the bench's maps are its own, whatever is attached on this machine.
-  qpspread::LoadedSkel<vxlan_egress> prog(nullptr, vxlan_egress__destroy);
-  qpspread::LoadedSkel<bench_empty> empty(nullptr, bench_empty__destroy);
-  try {
-    prog = qpspread::load_skeleton(
-        qpspread::SkeletonOps<vxlan_egress>{vxlan_egress__open, vxlan_egress__load, vxlan_egress__destroy, "VXLAN tc"}, "",
-        [](vxlan_egress& s) { s.rodata->qps_dev = {100, QPS_DEFAULT_MARK, 32768, 28231, 0}; });
-    empty = qpspread::load_skeleton(
-        qpspread::SkeletonOps<bench_empty>{bench_empty__open, bench_empty__load, bench_empty__destroy, "empty tc"}, "");
-  } catch (const std::exception& e) {
-    return fail(json, e.what());
-  }
-  // Mode balance's QP has a port assigned (in the device's range): the path a balanced QP takes.
-  const qps_qp_key key{100, 0x123};
-  const qps_qp_assign port{40000, {}};
-  if (bpf_map__update_elem(prog->maps.qp_assign, &key, sizeof(key), &port, sizeof(port), BPF_ANY) != 0)
-    return fail(json, "cannot assign the QP's port");
   const int ncpu = libbpf_num_possible_cpus();
   if (cpu >= ncpu) return fail(json, "--cpu " + std::to_string(cpu) + ": this machine has CPUs 0.." + std::to_string(ncpu - 1));
 
+  // Nothing pinned: the bench's maps are its own, whatever is attached on this machine.
+  auto vtep = load(qpspread::SkeletonOps<vxlan_egress>{vxlan_egress__open, vxlan_egress__load, vxlan_egress__destroy, "VXLAN tc"},
+                   std::function<void(vxlan_egress&)>([](vxlan_egress& s) {
+                     s.rodata->qps_dev = {kVni, QPS_DEFAULT_MARK, kPortMin, kPortCount, 0};
+                   }));
+  auto uplink = load(qpspread::SkeletonOps<uplink_egress>{uplink_egress__open, uplink_egress__load, uplink_egress__destroy, "uplink tc"});
+  const auto xdp_with = [](uint8_t roles) {
+    return load(qpspread::SkeletonOps<underlay_xdp>{underlay_xdp__open, underlay_xdp__load, underlay_xdp__destroy, "underlay XDP"},
+                std::function<void(underlay_xdp&)>([roles](underlay_xdp& s) {
+                  s.rodata->qps_xdp.roles = roles;
+                  s.rodata->qps_xdp.port_min = kPortMin;
+                  s.rodata->qps_xdp.port_count = kPortCount;
+                }));
+  };
+  auto rx = xdp_with(QPS_XDP_RX), transit = xdp_with(QPS_XDP_TRANSIT);
+  auto transit_tc = load(qpspread::SkeletonOps<transit_ingress>{transit_ingress__open, transit_ingress__load,
+                                                                transit_ingress__destroy, "transit tc"});
+  auto empty = load(qpspread::SkeletonOps<bench_empty>{bench_empty__open, bench_empty__load, bench_empty__destroy, "empty programs"});
+
+  // Mode balance's QP has a port assigned (in the device's range): the path a balanced QP takes.
+  const qps_qp_key key{kVni, 0x123};
+  const qps_qp_assign port{40000, {}};
+  if (bpf_map__update_elem(vtep->maps.qp_assign, &key, sizeof(key), &port, sizeof(port), BPF_ANY) != 0)
+    return fail(json, "cannot assign the QP's port");
+  const qps_vni_cfg qp_hash{QPS_MODE_QP_HASH, QPS_DEFAULT_FLOWLET_GAP_US, 0};
+  if (bpf_map__update_elem(transit->maps.vni_mode, &kVni, sizeof(kVni), &qp_hash, sizeof(qp_hash), BPF_ANY) != 0)
+    return fail(json, "cannot set the transit VNI's mode");
+
+  FrameDesc roce_desc;
+  roce_desc.payload = 256 - 58;  // a 256-byte frame
+  FrameDesc udp_desc = roce_desc;
+  udp_desc.dport = 53;
+  const std::vector<uint8_t> roce = qpspread::test::make_frame(roce_desc), udp = qpspread::test::make_frame(udp_desc);
+  const std::vector<uint8_t> vxlan = qpspread::test::wrap_vxlan(roce, OuterDesc{});
+  const int vtep_fd = bpf_program__fd(vtep->progs.qps_vxlan_egress);
+  const int xdp_rx_fd = bpf_program__fd(rx->progs.qps_underlay_xdp);
+  const int xdp_transit_fd = bpf_program__fd(transit->progs.qps_underlay_xdp);
+  vxlan_egress& v = *vtep;
+  const std::vector<Case> cases{
+      {"empty tc", bpf_program__fd(empty->progs.qps_empty), roce, "", {}},
+      {"empty xdp", bpf_program__fd(empty->progs.qps_empty_xdp), vxlan, "", {}},
+      {"vxlan_egress qp-hash", vtep_fd, roce, "empty tc", [&v] { set_mode(v, QPS_MODE_QP_HASH); }},
+      {"vxlan_egress balance", vtep_fd, roce, "empty tc", [&v] { set_mode(v, QPS_MODE_BALANCE); }},
+      {"vxlan_egress off", vtep_fd, roce, "empty tc", [&v] { set_mode(v, QPS_MODE_OFF); }},
+      {"vxlan_egress non-RoCE", vtep_fd, udp, "empty tc", [&v] { set_mode(v, QPS_MODE_QP_HASH); }},
+      {"uplink_egress", bpf_program__fd(uplink->progs.qps_uplink_egress), vxlan, "empty tc", {}},
+      {"underlay_xdp rx", xdp_rx_fd, vxlan, "empty xdp", {}},
+      {"underlay_xdp transit", xdp_transit_fd, vxlan, "empty xdp", {}},
+      {"transit_ingress", bpf_program__fd(transit_tc->progs.qps_transit_ingress), vxlan, "empty tc", {}},
+  };
+
   // The programs are timed on one CPU at a time: a migration in the middle of a run, or a CPU
   // its hypervisor shares with a busy neighbour, shows up as a different figure per CPU.
-  std::vector<Figures> all;
-  for (int c = (cpu < 0 ? 0 : cpu); c < (cpu < 0 ? ncpu : cpu + 1); c++)
-    all.push_back(measure_on(c, *prog, bpf_program__fd(empty->progs.qps_empty), repeat, runs));
-  // The least disturbed CPU is the one where the empty program ran fastest.
-  const Figures& best = *std::min_element(all.begin(), all.end(), [](auto& a, auto& b) { return a.base < b.base; });
+  std::vector<CpuFigures> all;
+  for (int c = (cpu < 0 ? 0 : cpu); c < (cpu < 0 ? ncpu : cpu + 1); c++) all.push_back(measure_on(c, cases, repeat, runs));
+  // The least disturbed CPU is the one where the empty tc program ran fastest.
+  const CpuFigures& best =
+      *std::min_element(all.begin(), all.end(), [](auto& a, auto& b) { return a.ns.at("empty tc") < b.ns.at("empty tc"); });
+  const double goal_ratio = best.ratio.at("vxlan_egress qp-hash");
 
   if (json) {
     nlohmann::json j = {{"cpu_model", qpspread::bench::cpu_model()}, {"repeat", repeat}, {"runs", runs},
-                        {"cpus", nlohmann::json::array()},
-                        {"least_disturbed_cpu", best.cpu}, {"rocev2_over_empty", best.ratio()},
-                        {"goal_max_rocev2_over_empty", kGoalRatio}, {"within_goal", best.ratio() <= kGoalRatio}};
-    for (const auto& f : all)
-      j["cpus"].push_back({{"cpu", f.cpu}, {"rocev2_ns", f.roce}, {"rocev2_balance_ns", f.balance},
-                           {"non_roce_udp_ns", f.other}, {"empty_ns", f.base}, {"rocev2_over_empty", f.ratio()},
-                           {"balance_over_qp_hash", f.balance_over_qp_hash()}});
+                        {"cpus", nlohmann::json::array()}, {"least_disturbed_cpu", best.cpu},
+                        {"vxlan_egress_qp_hash_over_empty", goal_ratio}, {"goal_max_over_empty", kGoalRatio},
+                        {"within_goal", goal_ratio <= kGoalRatio}};
+    for (const auto& f : all) {
+      nlohmann::json progs = nlohmann::json::array();
+      for (const auto& c : cases) {
+        nlohmann::json p = {{"case", c.name}, {"ns", f.ns.at(c.name)}};
+        if (!c.baseline.empty()) p["over_empty"] = f.ratio.at(c.name);
+        progs.push_back(p);
+      }
+      j["cpus"].push_back({{"cpu", f.cpu}, {"programs", progs}});
+    }
     std::cout << j.dump() << "\n";
     return 0;
   }
-  // Ratios differ between CPU models (3.07x here, 3.3-3.5x on an AMD EPYC VM): say which this is.
+  // Ratios differ between CPU models: say which this is.
   std::printf("CPU model: %s\n", qpspread::bench::cpu_model().c_str());
-  std::printf("%-4s %14s %15s %14s %10s %14s %16s\n", "CPU", "RoCEv2 ns/pkt", "balance ns/pkt", "UDP:53 ns/pkt",
-              "empty ns", "RoCEv2/empty", "balance/qp-hash");
-  for (const auto& f : all)
-    std::printf("%-4d %14u %15u %14u %10u %13.2fx %15.2fx\n", f.cpu, f.roce, f.balance, f.other, f.base, f.ratio(),
-                f.balance_over_qp_hash());
-  std::printf("least disturbed CPU (fastest empty program): %d, RoCEv2 / empty %.2fx (goal: at most %.0fx%s)\n"
-              "each figure: median of %d runs of %d packets, BPF_PROG_TEST_RUN\n",
-              best.cpu, best.ratio(), kGoalRatio, best.ratio() <= kGoalRatio ? ", met" : ", NOT met", runs, repeat);
+  std::printf("%-24s", "PROGRAM, FRAME");
+  for (const auto& f : all) std::printf("   CPU %d: ns  / empty", f.cpu);
+  std::printf("\n");
+  for (const auto& c : cases) {
+    std::printf("%-24s", c.name.c_str());
+    for (const auto& f : all) {
+      if (c.baseline.empty())
+        std::printf(" %13u %8s", f.ns.at(c.name), "");
+      else
+        std::printf(" %13u %7.2fx", f.ns.at(c.name), f.ratio.at(c.name));
+    }
+    std::printf("\n");
+  }
+  std::printf("least disturbed CPU (fastest empty tc program): %d, vxlan_egress qp-hash / empty %.2fx (goal: at most "
+              "%.1fx, %s)\neach figure: median of %d runs of %d packets, BPF_PROG_TEST_RUN, every case once per run\n",
+              best.cpu, goal_ratio, kGoalRatio, goal_ratio <= kGoalRatio ? "met" : "NOT met", runs, repeat);
   return 0;
 }
 

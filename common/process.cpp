@@ -13,12 +13,24 @@
 namespace qpspread {
 namespace {
 
+// /proc/PID/stat, or "" once the process is gone. Read with read(2): a process that ends between
+// the open and the read makes the read fail with ESRCH, which std::ifstream turns into an
+// exception ("basic_filebuf::underflow").
+std::string proc_stat(pid_t pid) {
+  const int fd = ::open(("/proc/" + std::to_string(pid) + "/stat").c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return "";
+  char buf[1024];
+  const ssize_t n = ::read(fd, buf, sizeof(buf));
+  ::close(fd);
+  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
+}
+
 // A child that ended stays a zombie until its parent reaps it: kill(pid, 0) still succeeds, so
 // the state letter (field 3) tells whether it runs.
 bool runs(pid_t pid) {
   if (::kill(pid, 0) != 0) return false;
-  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  const std::string stat = proc_stat(pid);
+  if (stat.empty()) return false;
   const size_t close = stat.rfind(')');
   return close == std::string::npos || close + 2 >= stat.size() || stat[close + 2] != 'Z';
 }
@@ -26,8 +38,7 @@ bool runs(pid_t pid) {
 }  // namespace
 
 unsigned long long process_start_ticks(pid_t pid) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  const std::string stat = proc_stat(pid);
   // The command name (field 2) may hold spaces and parentheses: fields resume after the last ')'.
   const size_t close = stat.rfind(')');
   if (close == std::string::npos) return 0;
