@@ -10,7 +10,7 @@ int qps_empty(struct __sk_buff *skb)
 	return TC_ACT_UNSPEC;
 }
 
-SEC("xdp")
+SEC("xdp.frags") /* as underlay_xdp: accepted on veths with MTUs above a page */
 int qps_empty_xdp(struct xdp_md *ctx)
 {
 	return XDP_PASS;

@@ -200,7 +200,10 @@ void install_xdp(AttachTxn& txn, DeviceState& st, uint8_t kind, const qps_xdp_cf
   auto skel = load_skeleton(kUnderlayXdp, txn.pin_dir, [&](underlay_xdp& s) { s.rodata->qps_xdp = cfg; });
   if (!txn.maps) txn.maps = PinnedMaps::open(txn.pin_dir);
   const uint32_t ours = rec ? rec->xdp_prog_id : 0;
-  const XdpAttachResult r = xdp_attach(st.ifindex, st.ifname, bpf_program__fd(skel->progs.qps_underlay_xdp), ours);
+  // The receive role only reads: on a veth it goes in generic mode. The transit rewrite stays
+  // native: in generic mode on a veth its rewritten frames did not spread (TransitTest).
+  const XdpAttachResult r = xdp_attach(st.ifindex, st.ifname, bpf_program__fd(skel->progs.qps_underlay_xdp), ours,
+                                       kind == QPS_ATTACH_UPLINK);
   st.already_attached = false;
   st.xdp_prog_id = r.prog_id;
   st.xdp_mode = xdp_mode_name(r.flags);

@@ -306,7 +306,7 @@ TEST_F(AgentTest, SomeoneElsesFilterAndXdpProgramsAreLeftAlone) {
   const uint32_t ours = xdp_on("up1");
   Netns::open(ns_->name()).run([&] {
     LIBBPF_OPTS(bpf_xdp_attach_opts, o, .old_prog_fd = bpf_prog_get_fd_by_id(ours));
-    ASSERT_EQ(bpf_xdp_attach(static_cast<int>(if_nametoindex("up1")), xdp_prog.get(), XDP_FLAGS_DRV_MODE | XDP_FLAGS_REPLACE, &o), 0);
+    ASSERT_EQ(bpf_xdp_attach(static_cast<int>(if_nametoindex("up1")), xdp_prog.get(), XDP_FLAGS_SKB_MODE | XDP_FLAGS_REPLACE, &o), 0);  // ours: generic on a veth
   });
   const uint32_t theirs = xdp_on("up1");
   ns_->ip({"link", "set", "t1", "down"});  // a change, so the agent looks again
