@@ -190,9 +190,12 @@ int run(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   if (::geteuid() != 0) throw Error("run as root (namespaces, FRR, BPF)");
   if (::access("/usr/lib/frr/zebra", X_OK) != 0) throw Error("needs FRR (/usr/lib/frr/zebra): apt-get install frr");
+  if (cpu < 0 || cpu >= ::sysconf(_SC_NPROCESSORS_ONLN))
+    throw Error("--cpu " + std::to_string(cpu) + ": this machine has CPUs 0.." + std::to_string(::sysconf(_SC_NPROCESSORS_ONLN) - 1));
   std::vector<const Setting*> settings{&setting_named("unattached")};
   for (const auto& name : setting_names)
-    if (name != "unattached") settings.push_back(&setting_named(name));
+    if (std::find(settings.begin(), settings.end(), &setting_named(name)) == settings.end())
+      settings.push_back(&setting_named(name));
   install_interrupt_handler();
 
   lab::FabricSpec spec;

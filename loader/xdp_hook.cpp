@@ -73,17 +73,9 @@ XdpAttachResult xdp_attach(int ifindex, const std::string& ifname, int prog_fd, 
   // less than 256 bytes of headroom, as a VXLAN frame has) and back into an skb. Generic XDP runs
   // the same program on the skb: on the lab's path (qpspread-bench-path, docs/benchmarks.md) an
   // empty program on the uplinks cost 9 % of the frame rate in native mode, 5 % in generic.
-  if (generic_on_veth && is_veth(ifname)) {
-    r.generic_chosen = true;
-    if (int err = attach_in_mode(ifindex, prog_fd, XDP_FLAGS_SKB_MODE, old); err)
-      throw Error(errno_text("cannot attach XDP to " + ifname, err));
-    const XdpState now = query(ifindex);
-    r.prog_id = now.prog_id;
-    r.flags = now.flags;
-    return r;
-  }
-  int err = attach_in_mode(ifindex, prog_fd, XDP_FLAGS_DRV_MODE, old);
-  if (err == -EOPNOTSUPP || err == -EINVAL || err == -ERANGE) {
+  const bool generic_first = generic_on_veth && is_veth(ifname);
+  int err = attach_in_mode(ifindex, prog_fd, generic_first ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE, old);
+  if (!generic_first && (err == -EOPNOTSUPP || err == -EINVAL || err == -ERANGE)) {
     // The driver has no native XDP, or not for this MTU: generic XDP runs after the skb is built.
     r.generic_fallback = true;
     err = attach_in_mode(ifindex, prog_fd, XDP_FLAGS_SKB_MODE, query(ifindex));

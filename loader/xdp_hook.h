@@ -11,7 +11,6 @@ struct XdpAttachResult {
   uint32_t prog_id = 0;
   uint32_t flags = 0;  // XDP_FLAGS_DRV_MODE (native) or XDP_FLAGS_SKB_MODE (generic)
   bool generic_fallback = false;  // native was refused: generic mode, slower, works everywhere
-  bool generic_chosen = false;    // a veth: generic mode is the cheaper one there
 };
 
 // Attaches prog_fd natively, or in generic mode if the driver refuses. `ours` is the id of the
