@@ -71,7 +71,7 @@ void fill_qps(const std::string& pin_dir, uint32_t vni, uint32_t uplink_ifindex,
     keys[i] = {vni, i + 1};
     for (size_t c = 0; c < ncpu; c++)
       stats[i * ncpu + c] = {1000 + i + c, (1000 + i + c) * 4096, static_cast<__u16>(c ? 0 : 49152 + i % 16384), {}};
-    paths[i] = {uplink_ifindex, static_cast<__u16>(49152 + i % 16384), 0, i % 5, {}};
+    paths[i] = {uplink_ifindex, static_cast<__u16>(49152 + i % 16384), 0, i % 5, {}, 1000 + i, (1000 + i) * 4096ull};
   }
   update_batch(open_pin(pin_dir, "qp_stats").get(), keys, stats.data(), "qp_stats");
   update_batch(open_pin(pin_dir, "qp_paths").get(), keys, paths.data(), "qp_paths");

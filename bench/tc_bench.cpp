@@ -29,6 +29,7 @@
 
 #include "bench/bench_support.h"
 #include "bench_empty.skel.h"
+#include "loader/pinned_maps.h"
 #include "loader/skeleton.h"
 #include "qpspread/abi.h"
 #include "tests/bpf/test_frames.h"
@@ -46,18 +47,15 @@ constexpr double kGoalRatio = 2.0;  // the VTEP program on a RoCEv2 frame may co
 constexpr uint16_t kPortMin = 32768, kPortCount = 28231;
 constexpr uint32_t kVni = 100;
 
-// One thing timed: a program on a frame (after `prepare`, e.g. setting the VNI's mode), and the
-// empty program of its hook it is compared with.
+// One thing timed: a program on a frame, and the empty program of its hook it is compared with.
 struct Case {
   std::string name;
   int prog_fd;
   std::vector<uint8_t> frame;
   std::string baseline;  // "" for an empty program itself
-  std::function<void()> prepare;
 };
 
 uint32_t time_ns(const Case& c, int repeat) {
-  if (c.prepare) c.prepare();
   LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = c.frame.data(), .data_size_in = static_cast<__u32>(c.frame.size()),
               .repeat = repeat);
   if (bpf_prog_test_run_opts(c.prog_fd, &opts) != 0)
@@ -92,12 +90,6 @@ CpuFigures measure_on(int cpu, const std::vector<Case>& cases, int repeat, int r
   return f;
 }
 
-void set_mode(vxlan_egress& prog, qps_mode mode) {
-  const qps_vni_cfg cfg{mode, QPS_DEFAULT_FLOWLET_GAP_US, 0};
-  if (bpf_map__update_elem(prog.maps.vni_mode, &kVni, sizeof(kVni), &cfg, sizeof(cfg), BPF_ANY) != 0)
-    throw std::runtime_error("cannot set VNI 100's mode");
-}
-
 // In JSON mode errors go to stdout as {"error": ...}, so stdout always parses.
 int fail(bool json, const std::string& msg) {
   if (json)
@@ -129,10 +121,17 @@ int run(int argc, char** argv) {
   if (cpu >= ncpu) return fail(json, "--cpu " + std::to_string(cpu) + ": this machine has CPUs 0.." + std::to_string(ncpu - 1));
 
   // Nothing pinned: the bench's maps are its own, whatever is attached on this machine.
-  auto vtep = load(qpspread::SkeletonOps<vxlan_egress>{vxlan_egress__open, vxlan_egress__load, vxlan_egress__destroy, "VXLAN tc"},
-                   std::function<void(vxlan_egress&)>([](vxlan_egress& s) {
-                     s.rodata->qps_dev = {kVni, QPS_DEFAULT_MARK, kPortMin, kPortCount, 0};
-                   }));
+  // A VTEP instance per mode, as attach loads them: the VNI's mode is in the instance's config;
+  // next to uplink programs (attach's default) it counts nothing per QP, without them it does.
+  const auto vtep_in = [](qps_mode mode, bool count_qps) {
+    return load(qpspread::SkeletonOps<vxlan_egress>{vxlan_egress__open, vxlan_egress__load, vxlan_egress__destroy, "VXLAN tc"},
+                std::function<void(vxlan_egress&)>([mode, count_qps](vxlan_egress& s) {
+                  s.rodata->qps_dev = {kVni, QPS_DEFAULT_MARK, kPortMin, kPortCount, count_qps, {},
+                                       {mode, QPS_DEFAULT_FLOWLET_GAP_US, qpspread::coarse_clock_res_ns()}};
+                }));
+  };
+  auto vtep = vtep_in(QPS_MODE_QP_HASH, false), vtep_balance = vtep_in(QPS_MODE_BALANCE, false),
+       vtep_off = vtep_in(QPS_MODE_OFF, false), vtep_alone = vtep_in(QPS_MODE_QP_HASH, true);
   auto uplink = load(qpspread::SkeletonOps<uplink_egress>{uplink_egress__open, uplink_egress__load, uplink_egress__destroy, "uplink tc"});
   const auto xdp_with = [](uint8_t roles) {
     return load(qpspread::SkeletonOps<underlay_xdp>{underlay_xdp__open, underlay_xdp__load, underlay_xdp__destroy, "underlay XDP"},
@@ -150,7 +149,7 @@ int run(int argc, char** argv) {
   // Mode balance's QP has a port assigned (in the device's range): the path a balanced QP takes.
   const qps_qp_key key{kVni, 0x123};
   const qps_qp_assign port{40000, {}};
-  if (bpf_map__update_elem(vtep->maps.qp_assign, &key, sizeof(key), &port, sizeof(port), BPF_ANY) != 0)
+  if (bpf_map__update_elem(vtep_balance->maps.qp_assign, &key, sizeof(key), &port, sizeof(port), BPF_ANY) != 0)
     return fail(json, "cannot assign the QP's port");
   const qps_vni_cfg qp_hash{QPS_MODE_QP_HASH, QPS_DEFAULT_FLOWLET_GAP_US, 0};
   if (bpf_map__update_elem(transit->maps.vni_mode, &kVni, sizeof(kVni), &qp_hash, sizeof(qp_hash), BPF_ANY) != 0)
@@ -165,18 +164,18 @@ int run(int argc, char** argv) {
   const int vtep_fd = bpf_program__fd(vtep->progs.qps_vxlan_egress);
   const int xdp_rx_fd = bpf_program__fd(rx->progs.qps_underlay_xdp);
   const int xdp_transit_fd = bpf_program__fd(transit->progs.qps_underlay_xdp);
-  vxlan_egress& v = *vtep;
   const std::vector<Case> cases{
-      {"empty tc", bpf_program__fd(empty->progs.qps_empty), roce, "", {}},
-      {"empty xdp", bpf_program__fd(empty->progs.qps_empty_xdp), vxlan, "", {}},
-      {"vxlan_egress qp-hash", vtep_fd, roce, "empty tc", [&v] { set_mode(v, QPS_MODE_QP_HASH); }},
-      {"vxlan_egress balance", vtep_fd, roce, "empty tc", [&v] { set_mode(v, QPS_MODE_BALANCE); }},
-      {"vxlan_egress off", vtep_fd, roce, "empty tc", [&v] { set_mode(v, QPS_MODE_OFF); }},
-      {"vxlan_egress non-RoCE", vtep_fd, udp, "empty tc", [&v] { set_mode(v, QPS_MODE_QP_HASH); }},
-      {"uplink_egress", bpf_program__fd(uplink->progs.qps_uplink_egress), vxlan, "empty tc", {}},
-      {"underlay_xdp rx", xdp_rx_fd, vxlan, "empty xdp", {}},
-      {"underlay_xdp transit", xdp_transit_fd, vxlan, "empty xdp", {}},
-      {"transit_ingress", bpf_program__fd(transit_tc->progs.qps_transit_ingress), vxlan, "empty tc", {}},
+      {"empty tc", bpf_program__fd(empty->progs.qps_empty), roce, ""},
+      {"empty xdp", bpf_program__fd(empty->progs.qps_empty_xdp), vxlan, ""},
+      {"vxlan_egress qp-hash", vtep_fd, roce, "empty tc"},
+      {"vxlan_egress balance", bpf_program__fd(vtep_balance->progs.qps_vxlan_egress), roce, "empty tc"},
+      {"vxlan_egress off", bpf_program__fd(vtep_off->progs.qps_vxlan_egress), roce, "empty tc"},
+      {"vxlan_egress non-RoCE", vtep_fd, udp, "empty tc"},
+      {"vxlan_egress qp-hash, no uplinks", bpf_program__fd(vtep_alone->progs.qps_vxlan_egress), roce, "empty tc"},
+      {"uplink_egress", bpf_program__fd(uplink->progs.qps_uplink_egress), vxlan, "empty tc"},
+      {"underlay_xdp rx", xdp_rx_fd, vxlan, "empty xdp"},
+      {"underlay_xdp transit", xdp_transit_fd, vxlan, "empty xdp"},
+      {"transit_ingress", bpf_program__fd(transit_tc->progs.qps_transit_ingress), vxlan, "empty tc"},
   };
 
   // The programs are timed on one CPU at a time: a migration in the middle of a run, or a CPU
@@ -207,11 +206,11 @@ int run(int argc, char** argv) {
   }
   // Ratios differ between CPU models: say which this is.
   std::printf("CPU model: %s\n", qpspread::bench::cpu_model().c_str());
-  std::printf("%-24s", "PROGRAM, FRAME");
+  std::printf("%-34s", "PROGRAM, FRAME");
   for (const auto& f : all) std::printf("   CPU %d: ns  / empty", f.cpu);
   std::printf("\n");
   for (const auto& c : cases) {
-    std::printf("%-24s", c.name.c_str());
+    std::printf("%-34s", c.name.c_str());
     for (const auto& f : all) {
       if (c.baseline.empty())
         std::printf(" %13u %8s", f.ns.at(c.name), "");

@@ -111,7 +111,8 @@ static __always_inline enum qps_reason qps_transit_rewrite(struct qps_outer *o, 
 		__u32 hash = 0; /* the VTEP's steering hash: not needed to rewrite the port */
 		int held = 0;
 
-		port = qps_balance_port(o->vni, flow, vc, qps_xdp.port_min, qps_xdp.port_count, &hash, &held);
+		port = qps_balance_port(o->vni, flow, qps_gap_ns(vc->flowlet_gap_us, vc->coarse_res_ns),
+					qps_xdp.port_min, qps_xdp.port_count, &hash, &held);
 		done = held ? QPS_R_MOVE_HELD : QPS_R_BALANCED;
 	} else {
 		port = qps_port_for_hash(qps_qp_hash(flow->addr, flow->nwords, flow->dest_qp), qps_xdp.port_min,

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * tc egress on a VTEP's underlay uplinks: counts every VXLAN frame per path (uplink, VNI, remote
- * VTEP), RoCEv2 inside apart, and remembers per QP the uplink, outer source port and remote VTEP it
- * last left by, counting a move each time the uplink changes. Reads only; always TC_ACT_UNSPEC.
+ * VTEP), RoCEv2 inside apart, and per QP its frames and bytes and the uplink, outer source port and
+ * remote VTEP it last left by, counting a move each time the uplink changes. Reads only; always
+ * TC_ACT_UNSPEC.
  */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
@@ -28,23 +29,30 @@ struct {
 
 QPS_REASONS_MAP(uplink_reasons);
 
+/*
+ * The QP's entry, shared by all CPUs: the frame and byte counts are atomic, the move count too; the
+ * last uplink, port and remote are last-writer-wins. This is the one per-QP update a frame costs on
+ * a VTEP with uplink programs: its VXLAN devices' programs then count nothing per QP (count_qps).
+ */
 static __always_inline void qps_track_qp(__u32 vni, __u32 qpn, __u32 ifindex, __u16 sport,
-					 const __u8 *remote)
+					 const __u8 *remote, __u32 inner_len)
 {
 	struct qps_qp_key key = { .vni = vni, .qpn = qpn };
 	struct qps_qp_path *p = bpf_map_lookup_elem(&qp_paths, &key);
 
 	if (!p) {
-		struct qps_qp_path init = { .ifindex = ifindex, .sport = sport };
+		struct qps_qp_path init = { .ifindex = ifindex, .sport = sport, .packets = 1, .bytes = inner_len };
 
 		__builtin_memcpy(init.remote, remote, 16);
-		bpf_map_update_elem(&qp_paths, &key, &init, BPF_NOEXIST);
-		return;
+		if (bpf_map_update_elem(&qp_paths, &key, &init, BPF_NOEXIST) == 0)
+			return;
+		/* Another CPU created it first: count on its entry. */
+		p = bpf_map_lookup_elem(&qp_paths, &key);
+		if (!p)
+			return;
 	}
-	/*
-	 * Shared by all CPUs: the move count is atomic, the last uplink, port and remote are
-	 * last-writer-wins.
-	 */
+	__sync_fetch_and_add(&p->packets, 1);
+	__sync_fetch_and_add(&p->bytes, inner_len);
 	if (p->ifindex != ifindex) {
 		__sync_fetch_and_add(&p->moves, 1);
 		p->ifindex = ifindex;
@@ -77,7 +85,8 @@ int qps_uplink_egress(struct __sk_buff *skb)
 	reason = qps_parse_rocev2(o.inner, pkt.data_end, &flow);
 	qps_count_path(&path_stats, &key, pkt.len, reason == QPS_PARSE_OK, 0, 0);
 	if (reason == QPS_PARSE_OK)
-		qps_track_qp(o.vni, flow.dest_qp, skb->ifindex, bpf_ntohs(o.udp->source), key.remote);
+		qps_track_qp(o.vni, flow.dest_qp, skb->ifindex, bpf_ntohs(o.udp->source), key.remote,
+			     pkt.len - (__u32)(o.inner - pkt.data));
 	return TC_ACT_UNSPEC;
 }
 

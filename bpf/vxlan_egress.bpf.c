@@ -5,7 +5,8 @@
  * the QP (lib/balance.h), and makes the driver use it, through skb->hash (udp_flow_src_port derives
  * the port from skb_get_hash). It never changes a byte of the
  * frame and never drops: every verdict is TC_ACT_UNSPEC, so filters after ours (containerlab's
- * stats program at pref 42420, say) still run and the frame is sent as usual.
+ * stats program at pref 42420, say) still run and the frame is sent as usual. It counts frames per
+ * reason, and per QP only where no uplink program does (qps_dev.count_qps).
  */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
@@ -18,7 +19,7 @@
 #include "lib/pkt.h"
 #include "lib/attachments.h"
 #include "lib/balance.h"
-#include "lib/vni_mode.h"
+#include "lib/vni_mode.h" /* not read here: every object defines attachments and vni_mode */
 
 QPS_REASONS_MAP(reasons);
 
@@ -70,7 +71,6 @@ int qps_vxlan_egress(struct __sk_buff *skb)
 {
 	struct qps_pkt pkt = qps_pkt_from_skb(skb, QPS_INNER_WINDOW);
 	struct qps_roce_flow flow = {};
-	const struct qps_vni_cfg *vc;
 	enum qps_reason reason;
 	__u32 vni = qps_dev.vni;
 	__u16 sport = 0;
@@ -81,14 +81,15 @@ int qps_vxlan_egress(struct __sk_buff *skb)
 		return TC_ACT_UNSPEC;
 	}
 
-	vc = qps_vni(vni);
-	if (vc && vc->mode != QPS_MODE_OFF && qps_dev.port_count) {
+	/* The mode is the instance's (a read-only global): the verifier drops the other modes' code. */
+	if (qps_dev.vni_cfg.mode != QPS_MODE_OFF && qps_dev.port_count) {
 		__u32 h = 0;
 
-		if (vc->mode == QPS_MODE_BALANCE) {
+		if (qps_dev.vni_cfg.mode == QPS_MODE_BALANCE) {
+			__u64 gap_ns = qps_gap_ns(qps_dev.vni_cfg.flowlet_gap_us, qps_dev.vni_cfg.coarse_res_ns);
 			int held = 0;
 
-			sport = qps_balance_port(vni, &flow, vc, qps_dev.port_min, qps_dev.port_count, &h, &held);
+			sport = qps_balance_port(vni, &flow, gap_ns, qps_dev.port_min, qps_dev.port_count, &h, &held);
 			reason = held ? QPS_R_MOVE_HELD : QPS_R_BALANCED;
 		} else {
 			h = qps_qp_hash(flow.addr, flow.nwords, flow.dest_qp);
@@ -100,7 +101,8 @@ int qps_vxlan_egress(struct __sk_buff *skb)
 	}
 
 	qps_count_reason(&reasons, reason, pkt.len);
-	qps_count_qp(vni, flow.dest_qp, pkt.len, sport);
+	if (qps_dev.count_qps)
+		qps_count_qp(vni, flow.dest_qp, pkt.len, sport);
 	return TC_ACT_UNSPEC;
 }
 

@@ -83,27 +83,37 @@ std::vector<std::string> resolve_uplinks(const AttachOptions& opts, const std::v
   return found.uplinks;
 }
 
-// One program instance per device, its config in .rodata: the datapath looks nothing up for it.
+// One program instance per device, its config (the VNI's mode included) in .rodata: the datapath
+// looks nothing up for it.
 LoadedSkel<vxlan_egress> open_and_load(const std::string& pin_dir, const qps_dev_cfg& cfg) {
-  return load_skeleton(kVxlanEgress, pin_dir, [&](vxlan_egress& s) {
-    s.rodata->qps_dev.vni = cfg.vni;
-    s.rodata->qps_dev.mark = cfg.mark;
-    s.rodata->qps_dev.port_min = cfg.port_min;
-    s.rodata->qps_dev.port_count = cfg.port_count;
-  });
+  return load_skeleton(kVxlanEgress, pin_dir, [&](vxlan_egress& s) { s.rodata->qps_dev = cfg; });
 }
 
-qps_dev_cfg dev_cfg(const VxlanDevice& dev, uint32_t mark) {
+// count_qps: whether the instance counts per QP; not when the namespace's uplink programs do.
+qps_dev_cfg dev_cfg(const VxlanDevice& dev, uint32_t mark, const qps_vni_cfg& vni_cfg, bool count_qps) {
   qps_dev_cfg cfg{};
   cfg.vni = dev.vni;
   cfg.mark = mark;
   cfg.port_min = dev.port_min;
   cfg.port_count = dev.port_count;
+  cfg.count_qps = count_qps;
+  cfg.vni_cfg = vni_cfg;
   return cfg;
 }
 
 bool same_cfg(const qps_dev_cfg& a, const qps_dev_cfg& b) {
-  return a.vni == b.vni && a.mark == b.mark && a.port_min == b.port_min && a.port_count == b.port_count;
+  return a.vni == b.vni && a.mark == b.mark && a.port_min == b.port_min && a.port_count == b.port_count &&
+         a.count_qps == b.count_qps && a.vni_cfg.mode == b.vni_cfg.mode && a.vni_cfg.flowlet_gap_us == b.vni_cfg.flowlet_gap_us &&
+         a.vni_cfg.coarse_res_ns == b.vni_cfg.coarse_res_ns;
+}
+
+// What a VNI's VTEP instances are loaded with: its vni_mode entry, or, for a VNI that has none yet,
+// the mode attach is about to give it.
+qps_vni_cfg vni_cfg_for(const std::map<uint32_t, qps_vni_cfg>& modes, uint32_t vni, qps_vni_cfg initial) {
+  const auto it = modes.find(vni);
+  if (it != modes.end()) return it->second;
+  initial.coarse_res_ns = coarse_clock_res_ns();  // as PinnedMaps::init_mode stores it
+  return initial;
 }
 
 // Undoes, unless committed, what one attach call added.
@@ -172,10 +182,11 @@ DeviceState install(AttachTxn& txn, DeviceState st, uint8_t kind, const qps_dev_
   return st;
 }
 
-DeviceState attach_vxlan(AttachTxn& txn, const VxlanDevice& dev, uint32_t mark) {
-  const qps_dev_cfg cfg = dev_cfg(dev, mark);
+DeviceState attach_vxlan(AttachTxn& txn, const VxlanDevice& dev, uint32_t mark, const qps_vni_cfg& vni_cfg,
+                         bool count_qps) {
+  const qps_dev_cfg cfg = dev_cfg(dev, mark, vni_cfg, count_qps);
   DeviceState st{.ifname = dev.ifname, .ifindex = dev.ifindex, .vni = dev.vni, .port_min = dev.port_min,
-                 .port_count = dev.port_count, .mark = mark};
+                 .port_count = dev.port_count, .mark = mark, .mode = vni_cfg.mode};
   return install(txn, st, QPS_ATTACH_VXLAN, cfg, [&] {
     std::shared_ptr<vxlan_egress> skel = open_and_load(txn.pin_dir, cfg);
     return std::make_pair(skel, skel->progs.qps_vxlan_egress);
@@ -335,6 +346,25 @@ std::vector<std::string> forget_gone(const PinnedMaps& maps) {
   return gone;
 }
 
+// Replaces the VTEP instances of `vni` whose config is not its vni_mode entry (every one after a
+// mode change; tc replaces a filter's program atomically). In the namespace's thread.
+void reload_vteps(const std::string& pin_dir, uint32_t vni) {
+  AttachTxn txn;
+  txn.pin_dir = pin_dir;
+  txn.maps = PinnedMaps::open(pin_dir);
+  if (!txn.maps) return;
+  const auto modes = txn.maps->vni_configs();
+  const auto mode = modes.find(vni);
+  if (mode == modes.end()) return;
+  for (const auto& dev : discover_vxlan_devices()) {
+    if (dev.vni != vni) continue;
+    const auto rec = txn.maps->attachment(static_cast<uint32_t>(dev.ifindex));
+    if (rec && rec->kind == QPS_ATTACH_VXLAN)
+      attach_vxlan(txn, dev, rec->cfg.mark, mode->second, rec->cfg.count_qps != 0);
+  }
+  txn.committed = true;
+}
+
 PinnedMaps open_pins_or_throw(const Netns& ns) {
   auto maps = PinnedMaps::open(pin_dir_for(ns.inode()));
   if (!maps)
@@ -367,8 +397,17 @@ AttachReport attach(const Netns& ns, const AttachOptions& opts) {
     txn.pins_new = !txn.maps.has_value();
     if (txn.maps) report.forgotten = forget_gone(*txn.maps);
     make_pin_dir(report.pin_dir);
-    for (const auto& dev : devs) report.devices.push_back(attach_vxlan(txn, dev, opts.mark));
-    for (const auto& up : resolve_uplinks(opts, devs, report))
+    const auto modes = txn.maps ? txn.maps->vni_configs() : std::map<uint32_t, qps_vni_cfg>{};
+    const std::vector<std::string> uplinks = resolve_uplinks(opts, devs, report);
+    // Where uplink programs count the QPs (this call's, or an earlier one's), the VTEP programs
+    // do not: one per-QP update per frame.
+    bool uplinks_count = !uplinks.empty();
+    if (txn.maps)
+      for (const auto& a : txn.maps->attachments()) uplinks_count |= a.kind == QPS_ATTACH_UPLINK;
+    for (const auto& dev : devs)
+      report.devices.push_back(
+          attach_vxlan(txn, dev, opts.mark, vni_cfg_for(modes, dev.vni, opts.initial_mode), !uplinks_count));
+    for (const auto& up : uplinks)
       report.uplinks.push_back(attach_uplink(txn, ns, up, xdp_cfg(devs, QPS_XDP_RX)));
     for (const auto& t : opts.transit)
       report.transit.push_back(attach_transit(txn, ns, t, xdp_cfg(devs, QPS_XDP_TRANSIT), transit_vnis));
@@ -425,6 +464,7 @@ NetnsStatus status(const Netns& ns, bool count_qps) {
       d.created_qdisc = a.created_qdisc;
       d.prog_id = a.kind == QPS_ATTACH_TRANSIT ? tc_query_ingress(d.ifindex) : tc_query_egress(d.ifindex);
       d.mark = a.cfg.mark;
+      d.mode = a.cfg.vni_cfg.mode;
       d.port_min = a.kind == QPS_ATTACH_TRANSIT ? a.xdp.port_min : a.cfg.port_min;
       d.port_count = a.kind == QPS_ATTACH_TRANSIT ? a.xdp.port_count : a.cfg.port_count;
       if (a.xdp_prog_id) {
@@ -459,7 +499,20 @@ void set_mode(const Netns& ns, uint32_t vni, const qps_vni_cfg& cfg) {
   if (!found)
     throw Error("VNI " + std::to_string(vni) + " is not attached in netns " + ns.name() +
                 " (attached VNIs: " + (vnis.empty() ? "none" : vnis) + ")");
-  maps.set_mode(vni, cfg);
+  const qps_vni_cfg before = maps.vni_configs().at(vni);
+  maps.set_mode(vni, cfg);  // the transit program reads it from the map, the VTEP program from its config:
+  const std::string dir = pin_dir_for(ns.inode());
+  try {
+    ns.run([&] { reload_vteps(dir, vni); });
+  } catch (const std::exception& e) {
+    // Back to the mode it had, on every device: none is left in the new one.
+    maps.set_mode(vni, before);
+    try {
+      ns.run([&] { reload_vteps(dir, vni); });
+    } catch (...) {
+    }
+    throw Error(std::string(e.what()) + "; VNI " + std::to_string(vni) + " keeps its mode");
+  }
 }
 
 void assign_ports(const Netns& ns, uint32_t vni, const std::map<uint32_t, uint16_t>& ports) {

@@ -43,6 +43,7 @@ struct DeviceState {
   uint16_t port_min = 0;
   uint16_t port_count = 0;
   uint32_t mark = 0;
+  uint32_t mode = QPS_MODE_OFF;  // VXLAN device: the mode its program instance was loaded with
   uint32_t xdp_prog_id = 0;   // underlay_xdp on this interface (uplinks: rx; transit: rewrite)
   std::string xdp_mode;       // "native" or "generic"; "" without XDP
   std::vector<uint32_t> vnis; // transit: the VNIs it steers
@@ -95,8 +96,10 @@ DetachReport detach(const Netns& ns);
 // count_qps: read the QP map to fill qp_entries (a full read of it; the stats report, which reads
 // it anyway, asks without).
 NetnsStatus status(const Netns& ns, bool count_qps = true);
-// Checks the VNI is attached (a VXLAN device's, or steered by transit), then sets its mode; takes
-// effect on the next packet.
+// Checks the VNI is attached (a VXLAN device's, or steered by transit), then sets its mode: the
+// transit program reads it from the next packet on; the VNI's VTEP programs, which hold it in their
+// read-only config, are replaced by instances loaded with it before this returns. If one cannot be,
+// the VNI is given back its old mode everywhere and this throws.
 // The VNI's mode (and mode balance's flowlet gap; cfg.coarse_res_ns is the loader's to fill in);
 // throws naming the attached VNIs when it is not one.
 void set_mode(const Netns& ns, uint32_t vni, const qps_vni_cfg& cfg);

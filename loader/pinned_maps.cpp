@@ -7,8 +7,11 @@
 #include <bpf/libbpf.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <map>
+#include <tuple>
 
 #include "common/error.h"
 #include "loader/bpffs.h"
@@ -238,6 +241,29 @@ std::vector<QpStats> PinnedMaps::qp_stats() const {
   std::vector<QpStats> out;
   out.reserve(entries.size());
   for (const auto& [k, s] : entries) out.push_back({k.vni, k.qpn, s.packets, s.bytes, s.sport});
+  // The VNIs whose VTEP programs leave the per-QP counts to the uplink programs (count_qps 0), and
+  // whether they steer (their mode): their QPs' frames are counted in qp_paths. Frames a VTEP
+  // program counted before uplinks came are added to those: no frame is counted by both.
+  std::map<uint32_t, bool> by_uplinks;  // VNI -> steered
+  for (const auto& [ifindex, a] : read_map<uint32_t, qps_attachment>(attachments_.get()))
+    if (a.kind == QPS_ATTACH_VXLAN && !a.cfg.count_qps) by_uplinks[a.vni] |= a.cfg.vni_cfg.mode != QPS_MODE_OFF;
+  if (by_uplinks.empty() || !qp_paths_) return out;
+  std::sort(out.begin(), out.end(), [](const QpStats& a, const QpStats& b) {
+    return std::tie(a.vni, a.qpn) < std::tie(b.vni, b.qpn);
+  });
+  const size_t from_vtep = out.size();
+  for (const auto& [k, p] : read_map<qps_qp_key, qps_qp_path>(qp_paths_.get())) {
+    const auto vni = by_uplinks.find(k.vni);
+    if (vni == by_uplinks.end() || !p.packets) continue;
+    const auto end = out.begin() + static_cast<std::ptrdiff_t>(from_vtep);
+    auto it = std::lower_bound(out.begin(), end, k, [](const QpStats& q, const qps_qp_key& key) {
+      return std::tie(q.vni, q.qpn) < std::tie(key.vni, key.qpn);
+    });
+    QpStats* q = it != end && it->vni == k.vni && it->qpn == k.qpn ? &*it : &out.emplace_back(QpStats{k.vni, k.qpn});
+    q->packets += p.packets;
+    q->bytes += p.bytes;
+    if (vni->second) q->sport = p.sport;  // the port it left with is the one chosen for it
+  }
   return out;
 }
 

@@ -92,7 +92,9 @@ class PinnedMaps {
   std::map<qps_qp_key, uint16_t> assignments() const;
   std::map<qps_qp_key, qps_qp_flowlet> flowlets() const;
   std::vector<ReasonStats> reasons() const;        // summed over CPUs, in enum order (VTEP program)
-  std::vector<QpStats> qp_stats() const;           // summed over CPUs
+  // Per QP sent: the VTEP programs' counts (summed over CPUs) and, for VNIs whose VTEP programs
+  // leave them to the uplink programs, the uplinks' (qp_paths).
+  std::vector<QpStats> qp_stats() const;
   // Uplink program state; empty when no uplink was attached.
   std::vector<PathStats> path_stats() const;       // summed over CPUs
   std::map<qps_qp_key, qps_qp_path> qp_paths() const;

@@ -37,6 +37,12 @@ struct {
 	__type(value, struct qps_qp_flowlet);
 } qp_flowlet SEC(".maps");
 
+/* The idle time after which a QP may move: the VNI's gap, widened by a coarse clock tick. */
+static __always_inline __u64 qps_gap_ns(__u32 flowlet_gap_us, __u32 coarse_res_ns)
+{
+	return (__u64)flowlet_gap_us * 1000 + coarse_res_ns;
+}
+
 /* The port the QP should leave with: its assigned one if in range, else its qp-hash port. */
 static __always_inline __u16 qps_wanted_port(const struct qps_qp_key *key, const struct qps_roce_flow *flow,
 					      __u16 port_min, __u16 port_count)
@@ -55,11 +61,10 @@ static __always_inline __u16 qps_wanted_port(const struct qps_qp_key *key, const
  * it. *held is set when a different port waits for the gap. A frame of a QP that keeps its port
  * costs two lookups (the generation, an array slot; the QP's flowlet) and a read of the coarse
  * clock (the precise one cost as much as the rest together on this project's VMs; the gap is
- * widened by the coarse clock's resolution, vc->coarse_res_ns, so no move comes early).
+ * widened by the coarse clock's resolution, so no move comes early: qps_gap_ns).
  */
-static __always_inline __u16 qps_balance_port(__u32 vni, const struct qps_roce_flow *flow,
-					       const struct qps_vni_cfg *vc, __u16 port_min, __u16 port_count,
-					       __u32 *hash, int *held)
+static __always_inline __u16 qps_balance_port(__u32 vni, const struct qps_roce_flow *flow, __u64 gap_ns,
+					       __u16 port_min, __u16 port_count, __u32 *hash, int *held)
 {
 	struct qps_qp_key key = { .vni = vni, .qpn = flow->dest_qp };
 	__u32 zero = 0;
@@ -82,7 +87,7 @@ static __always_inline __u16 qps_balance_port(__u32 vni, const struct qps_roce_f
 		f->gen = gen;
 	}
 	if (f->sport != f->want) {
-		if (now - f->last_ns >= (__u64)vc->flowlet_gap_us * 1000 + vc->coarse_res_ns) {
+		if (now - f->last_ns >= gap_ns) {
 			f->sport = f->want;
 			f->hash = qps_hash_for_port(f->sport, port_min, port_count);
 			__sync_fetch_and_add(&f->moves, 1);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * The per-VNI mode, written by `qpspread attach/mode` and read by the VTEP (vxlan_egress) and
- * transit (underlay_xdp) programs: one definition, one pin per namespace, shared by every instance.
+ * The per-VNI mode, written by `qpspread attach/mode` and read by the transit program (underlay_xdp)
+ * per frame; the loader gives a VTEP instance (vxlan_egress) its VNI's entry in its read-only
+ * config. One definition, one pin per namespace, shared by every instance.
  */
 #ifndef QPS_BPF_VNI_MODE_H
 #define QPS_BPF_VNI_MODE_H

@@ -68,18 +68,9 @@ enum qps_reason {
 };
 
 /*
- * One VXLAN device's config, a read-only global of the program instance attached to it (set by
- * the loader before load, so the datapath needs no lookup for it).
+ * vni_mode: key is the VNI. A missing entry means off. The transit program reads it per frame; the
+ * VTEP program gets its VNI's entry in its read-only config (qps_dev_cfg.vni_cfg).
  */
-struct qps_dev_cfg {
-	__u32 vni;
-	__u32 mark;       /* skb mark for steered packets; never 0 */
-	__u16 port_min;   /* the device's source-port range as the kernel computes it: */
-	__u16 port_count; /* ports port_min .. port_min + port_count - 1 */
-	__u32 _pad;
-};
-
-/* vni_mode: key is the VNI. A missing entry means off. */
 struct qps_vni_cfg {
 	enum qps_mode mode;    /* typed so that the enum reaches the objects' BTF */
 	__u32 flowlet_gap_us;  /* balance: a QP moves to a new port only after this long without a frame */
@@ -90,6 +81,29 @@ struct qps_vni_cfg {
 	 * coarse idle time reached the gap plus this: never before the real gap.
 	 */
 	__u32 coarse_res_ns;
+};
+
+/*
+ * One VXLAN device's config, a read-only global of the program instance attached to it (set by
+ * the loader before load, so the datapath needs no lookup for it).
+ */
+struct qps_dev_cfg {
+	__u32 vni;
+	__u32 mark;       /* skb mark for steered packets; never 0 */
+	__u16 port_min;   /* the device's source-port range as the kernel computes it: */
+	__u16 port_count; /* ports port_min .. port_min + port_count - 1 */
+	/*
+	 * 1: the instance counts the QPs it sees (qp_stats). 0: the namespace's uplink programs count
+	 * them (qp_paths), so a frame costs one per-QP update, not two.
+	 */
+	__u8 count_qps;
+	__u8 _pad[3];
+	/*
+	 * The VNI's mode when the instance was loaded (its vni_mode entry, or off). The VTEP program
+	 * reads it here, not from vni_mode: no lookup per frame, and the verifier drops the other
+	 * modes' code. `qpspread mode` replaces the VNI's instances (tc replace is atomic).
+	 */
+	struct qps_vni_cfg vni_cfg;
 };
 
 /*
@@ -214,6 +228,8 @@ struct qps_qp_path {
 	__u16 _pad;
 	__u64 moves;
 	__u8 remote[16];
+	__u64 packets; /* the QP's frames that left by the uplinks */
+	__u64 bytes;   /* their inner frames' bytes, as a VTEP program counts them */
 };
 
 /* Read-only config of the uplink program instance. */

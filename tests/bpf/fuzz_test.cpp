@@ -242,9 +242,8 @@ class VxlanEgressFuzz : public BpfFuzz, public ::testing::WithParamInterface<qps
 TEST_P(VxlanEgressFuzz, NeverDropsNorChangesAFrame) {
   Owned<vxlan_egress> s(vxlan_egress__open(), vxlan_egress__destroy);
   ASSERT_TRUE(s);
-  s->rodata->qps_dev = {kVni, kMark, kPortMin, kPortCount, 0};
+  s->rodata->qps_dev = {kVni, kMark, kPortMin, kPortCount, 1, {}, {GetParam(), 1000, coarse_clock_res_ns()}};
   ASSERT_EQ(vxlan_egress__load(s.get()), 0);
-  set_mode(s->maps.vni_mode, GetParam());
   if (GetParam() == QPS_MODE_BALANCE) {  // the seeds' QP has a port to move to
     const qps_qp_key key{kVni, 0x123};
     const qps_qp_assign a{40000, {}};

@@ -70,6 +70,9 @@ TEST_F(UplinkEgress, RoceInVxlanCountsOnItsPathAndRecordsTheQp) {
     ASSERT_TRUE(q);
     EXPECT_EQ(q->ifindex, kLo);
     EXPECT_EQ(q->sport, 51000);
+    const uint64_t frames = v6 ? 2 : 1;  // the same QP, over each underlay in turn
+    EXPECT_EQ(q->packets, frames);
+    EXPECT_EQ(q->bytes, frames * make_frame({}).size()) << "the inner frames, as the VTEP program counts them";
     const auto dst = outer_dst(v6);
     EXPECT_EQ(std::memcmp(q->remote, dst.data(), 16), 0) << "the remote VTEP, as in the path key";
   }
@@ -117,6 +120,7 @@ TEST_F(UplinkEgress, AQpThatChangesUplinkCountsAMove) {
   EXPECT_EQ(q->ifindex, kLo);
   run_ok(wrap_vxlan(make_frame({}), OuterDesc{}));
   EXPECT_EQ(qp(100, qpn)->moves, 1u) << "same uplink again is not a move";
+  EXPECT_EQ(qp(100, qpn)->packets, 2u) << "counted on the entry it found";
 }
 
 }  // namespace

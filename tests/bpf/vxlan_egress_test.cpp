@@ -64,27 +64,24 @@ class VxlanEgress : public ::testing::Test {
     load(kPortCount);
   }
 
-  // A program instance as attach loads it for a device with this many source ports, VNI in
-  // mode qp-hash.
-  void load(uint16_t port_count) {
+  // A program instance as attach loads it for a device with this many source ports, its VNI in
+  // this mode (the instance's read-only config; the vni_mode map is the transit program's), in a
+  // namespace without uplink programs (so it counts per QP itself).
+  void load(uint16_t port_count, qps_vni_cfg mode = {QPS_MODE_QP_HASH, QPS_DEFAULT_FLOWLET_GAP_US, 0},
+            bool count_qps = true) {
     skel_.reset(vxlan_egress__open());
     ASSERT_TRUE(skel_);
-    skel_->rodata->qps_dev = {kVni, kMark, kPortMin, port_count, 0};
+    mode.coarse_res_ns = coarse_clock_res_ns();
+    skel_->rodata->qps_dev = {kVni, kMark, kPortMin, port_count, count_qps, {}, mode};
     ASSERT_EQ(vxlan_egress__load(skel_.get()), 0);
-    set_mode(QPS_MODE_QP_HASH);
   }
 
   int prog_fd() const { return bpf_program__fd(skel_->progs.qps_vxlan_egress); }
 
-  void set_mode(qps_mode mode) {
-    qps_vni_cfg c{mode, 0};
-    ASSERT_EQ(bpf_map__update_elem(skel_->maps.vni_mode, &kVni, sizeof(kVni), &c, sizeof(c), BPF_ANY), 0);
-  }
+  // As `qpspread mode` does: a new instance loaded with the mode.
+  void set_mode(qps_mode mode) { load(kPortCount, {mode, QPS_DEFAULT_FLOWLET_GAP_US, 0}); }
+  void set_balance(uint32_t gap_us) { load(kPortCount, {QPS_MODE_BALANCE, gap_us, 0}); }
 
-  void set_balance(uint32_t gap_us) {
-    qps_vni_cfg c{QPS_MODE_BALANCE, gap_us, coarse_clock_res_ns()};
-    ASSERT_EQ(bpf_map__update_elem(skel_->maps.vni_mode, &kVni, sizeof(kVni), &c, sizeof(c), BPF_ANY), 0);
-  }
   void assign(uint32_t qpn, uint16_t port) {
     qps_qp_key key{kVni, qpn};
     qps_qp_assign a{port, {}};
@@ -290,17 +287,29 @@ TEST_F(VxlanEgress, ModeOffCountsTheQpButLeavesHashAndMark) {
   check({"IPv6 RoCEv2, mode off", with(roce(), [](auto& d) { d.ipv6 = true; }), QPS_R_MODE_OFF});
 }
 
-TEST_F(VxlanEgress, VniWithoutModeEntryIsOff) {
-  ASSERT_EQ(bpf_map__delete_elem(skel_->maps.vni_mode, &kVni, sizeof(kVni), 0), 0);
-  check({"IPv4 RoCEv2, no mode entry", roce(), QPS_R_MODE_OFF});
+// The VTEP program's mode is its instance's: it never reads the vni_mode map (one lookup less per
+// frame), whatever that map says for its VNI.
+TEST_F(VxlanEgress, TheModeIsTheInstancesNotTheMapEntrys) {
+  set_mode(QPS_MODE_OFF);
+  const qps_vni_cfg on{QPS_MODE_QP_HASH, 0, 0};
+  ASSERT_EQ(bpf_map__update_elem(skel_->maps.vni_mode, &kVni, sizeof(kVni), &on, sizeof(on), BPF_ANY), 0);
+  check({"IPv4 RoCEv2, instance off, map entry qp-hash", roce(), QPS_R_MODE_OFF});
+  set_mode(QPS_MODE_QP_HASH);
+  check({"IPv4 RoCEv2, instance qp-hash, no map entry", roce(), QPS_R_STEERED});
 }
 
-TEST_F(VxlanEgress, ModeOfAnotherVniDoesNotApply) {
-  set_mode(QPS_MODE_OFF);
-  const uint32_t other = kVni + 1;
-  qps_vni_cfg on{QPS_MODE_QP_HASH, 0};
-  ASSERT_EQ(bpf_map__update_elem(skel_->maps.vni_mode, &other, sizeof(other), &on, sizeof(on), BPF_ANY), 0);
-  check({"IPv4 RoCEv2, qp-hash only on VNI 101", roce(), QPS_R_MODE_OFF});
+// Where uplink programs count the QPs, the VTEP program steers just the same and counts the frame
+// under its reason, but leaves the QP's counters to them.
+TEST_F(VxlanEgress, WithUplinkProgramsItCountsNoQp) {
+  load(kPortCount, {QPS_MODE_QP_HASH, QPS_DEFAULT_FLOWLET_GAP_US, 0}, false);
+  const std::vector<uint8_t> in = make_frame(roce());
+  const RunResult r = run_tc_prog(prog_fd(), in, 0);
+  ASSERT_EQ(r.err, 0);
+  EXPECT_EQ(r.retval, static_cast<uint32_t>(TC_ACT_UNSPEC));
+  EXPECT_EQ(r.out, in);
+  EXPECT_EQ(r.mark, kMark);
+  EXPECT_EQ(reasons()[QPS_R_STEERED].packets, 1u);
+  EXPECT_FALSE(qp(FrameDesc{}.qpn)) << "the QP has no entry";
 }
 
 // An instance loaded without a port range (no device config) must not steer into port_min + 0.
@@ -314,14 +323,6 @@ TEST_F(VxlanEgress, AnOperatorsMarkIsKept) {
   check({"UDP:53 with mark 7", with(roce(), [](auto& d) { d.dport = 53; }), QPS_R_NOT_ROCE, 7});
   set_mode(QPS_MODE_OFF);
   check({"IPv4 RoCEv2 with mark 7, mode off", roce(), QPS_R_MODE_OFF, 7});
-}
-
-TEST_F(VxlanEgress, ModeChangeTakesEffectOnTheNextPacket) {
-  check({"qp-hash", roce(), QPS_R_STEERED});
-  set_mode(QPS_MODE_OFF);
-  check({"then off", roce(), QPS_R_MODE_OFF});
-  set_mode(QPS_MODE_QP_HASH);
-  check({"then qp-hash again", roce(), QPS_R_STEERED});
 }
 
 // ---- mode balance ----

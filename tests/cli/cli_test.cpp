@@ -333,20 +333,28 @@ TEST_F(CliTest, BalanceModeAndAssignmentsAreSetCheckedAndShown) {
   refused({"balance", "--netns", ns_->name(), "--vni", "100"}, "VNI 100 is in mode qp-hash");
 }
 
+// The VTEP program holds its VNI's mode in its read-only config: `mode` replaces it with an
+// instance loaded with the new one; a later attach keeps that instance.
 TEST_F(CliTest, ModeTogglesAndSurvivesReattach) {
   add_vxlan("vx100", 100);
   run_ok({QPSPREAD_BIN, "attach", "--netns", ns_->name()});
-  auto mode_of = [&] {
+  auto device = [&] {
     json s = json::parse(run_ok({QPSPREAD_BIN, "-j", "status", "--netns", ns_->name()}));
-    return s["namespaces"][0]["devices"][0]["mode"].get<std::string>();
+    return s["namespaces"][0]["devices"][0];
   };
-  EXPECT_EQ(mode_of(), "qp-hash");
+  const json first = device();
+  EXPECT_EQ(first["mode"], "qp-hash");
   run_ok({QPSPREAD_BIN, "mode", "--netns", ns_->name(), "--vni", "100", "off"});
-  EXPECT_EQ(mode_of(), "off");
-  run_ok({QPSPREAD_BIN, "attach", "--netns", ns_->name()});
-  EXPECT_EQ(mode_of(), "off");
+  const json off = device();
+  EXPECT_EQ(off["mode"], "off");
+  EXPECT_TRUE(off["attached"].get<bool>());
+  EXPECT_NE(off["prog_id"], first["prog_id"]) << "a new instance, loaded with mode off";
+  const json again = json::parse(run_ok({QPSPREAD_BIN, "-j", "attach", "--netns", ns_->name()}))["devices"][0];
+  EXPECT_TRUE(again["already_attached"].get<bool>());
+  EXPECT_EQ(device()["mode"], "off");
+  EXPECT_EQ(device()["prog_id"], off["prog_id"]);
   run_ok({QPSPREAD_BIN, "mode", "--netns", ns_->name(), "--vni", "100", "qp-hash"});
-  EXPECT_EQ(mode_of(), "qp-hash");
+  EXPECT_EQ(device()["mode"], "qp-hash");
 }
 
 TEST_F(CliTest, UnknownVniAndUnknownModeChangeNothing) {

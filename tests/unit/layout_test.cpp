@@ -31,7 +31,8 @@ struct StructLayout {
 const std::vector<StructLayout>& layouts() {
   static const std::vector<StructLayout> l = {
       {"qps_dev_cfg", sizeof(qps_dev_cfg),
-       {M(qps_dev_cfg, vni), M(qps_dev_cfg, mark), M(qps_dev_cfg, port_min), M(qps_dev_cfg, port_count), M(qps_dev_cfg, _pad)}},
+       {M(qps_dev_cfg, vni), M(qps_dev_cfg, mark), M(qps_dev_cfg, port_min), M(qps_dev_cfg, port_count), M(qps_dev_cfg, count_qps),
+        M(qps_dev_cfg, _pad), M(qps_dev_cfg, vni_cfg)}},
       {"qps_vni_cfg", sizeof(qps_vni_cfg), {M(qps_vni_cfg, mode), M(qps_vni_cfg, flowlet_gap_us), M(qps_vni_cfg, coarse_res_ns)}},
       {"qps_qp_assign", sizeof(qps_qp_assign), {M(qps_qp_assign, sport), M(qps_qp_assign, _pad)}},
       {"qps_qp_flowlet", sizeof(qps_qp_flowlet),
@@ -50,7 +51,8 @@ const std::vector<StructLayout>& layouts() {
       {"qps_path_stats", sizeof(qps_path_stats),
        {M(qps_path_stats, packets), M(qps_path_stats, bytes), M(qps_path_stats, roce_packets), M(qps_path_stats, roce_bytes),
         M(qps_path_stats, ecn_ce), M(qps_path_stats, cnp)}},
-      {"qps_qp_path", sizeof(qps_qp_path), {M(qps_qp_path, ifindex), M(qps_qp_path, sport), M(qps_qp_path, _pad), M(qps_qp_path, moves), M(qps_qp_path, remote)}},
+      {"qps_qp_path", sizeof(qps_qp_path), {M(qps_qp_path, ifindex), M(qps_qp_path, sport), M(qps_qp_path, _pad), M(qps_qp_path, moves), M(qps_qp_path, remote),
+        M(qps_qp_path, packets), M(qps_qp_path, bytes)}},
       {"qps_uplink_cfg", sizeof(qps_uplink_cfg), {M(qps_uplink_cfg, vxlan_port), M(qps_uplink_cfg, _pad)}},
       {"qps_xdp_cfg", sizeof(qps_xdp_cfg),
        {M(qps_xdp_cfg, vxlan_port), M(qps_xdp_cfg, port_min), M(qps_xdp_cfg, port_count), M(qps_xdp_cfg, roles),

@@ -78,7 +78,7 @@ TEST_P(PlainHashTest, EveryKeyOnceWithItsValue) {
   const auto keys = keys_for(entries());
   std::vector<uint8_t> values(keys.size() * sizeof(qps_qp_path));
   for (uint32_t i = 0; i < entries(); i++) {
-    const qps_qp_path p{i + 1, static_cast<__u16>(i % 65535), 0, i * 3ull, {}};
+    const qps_qp_path p{i + 1, static_cast<__u16>(i % 65535), 0, i * 3ull, {}, i, i * 100ull};
     std::memcpy(values.data() + i * sizeof(p), &p, sizeof(p));
   }
   ASSERT_NO_FATAL_FAILURE(fill(fd.get(), keys, values));

@@ -224,7 +224,7 @@ void add_status(CLI::App& app, Context& ctx) {
 }
 
 void add_mode(CLI::App& app, Context& ctx) {
-  auto* cmd = app.add_subcommand("mode", "set a VNI's mode (off, qp-hash, balance); takes effect on the next packet");
+  auto* cmd = app.add_subcommand("mode", "set a VNI's mode (off, qp-hash, balance); in effect when the command returns");
   auto target = std::make_shared<NetnsTarget>();
   auto vni = std::make_shared<uint32_t>(0);
   auto mode = std::make_shared<std::string>();

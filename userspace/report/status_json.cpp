@@ -10,7 +10,7 @@ json device_json(const DeviceState& d) {
   return {{"ifname", d.ifname},     {"ifindex", d.ifindex},
           {"vni", d.vni},           {"prog_id", d.prog_id},
           {"attached", d.prog_id != 0}, {"created_qdisc", d.created_qdisc},
-          {"mark", d.mark},         {"sport_min", d.port_min},
+          {"mark", d.mark},         {"mode", mode_name(d.mode)}, {"sport_min", d.port_min},
           {"sport_max", d.port_min + d.port_count - 1}};
 }
 
@@ -34,12 +34,8 @@ json status_json(const NetnsStatus& st) {
   json j = {{"netns", st.netns}, {"pin_dir", st.pin_dir}, {"attached", st.attached},
             {"devices", json::array()}, {"vnis", json::array()}, {"reasons", json::object()},
             {"qp_entries", st.qp_entries}};
-  for (const auto& d : st.devices) {
-    json dj = device_json(d);
-    auto m = st.vni_modes.find(d.vni);
-    dj["mode"] = mode_name(m == st.vni_modes.end() ? static_cast<uint32_t>(QPS_MODE_OFF) : m->second);
-    j["devices"].push_back(dj);
-  }
+  // A device's mode is its program instance's (what its frames get); the VNI's is the vni_mode entry.
+  for (const auto& d : st.devices) j["devices"].push_back(device_json(d));
   for (const auto& [vni, mode] : st.vni_modes) j["vnis"].push_back({{"vni", vni}, {"mode", mode_name(mode)}});
   j["uplinks"] = json::array();
   for (const auto& u : st.uplinks) j["uplinks"].push_back(underlay_json(u, false));
