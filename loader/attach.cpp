@@ -103,8 +103,8 @@ qps_dev_cfg dev_cfg(const VxlanDevice& dev, uint32_t mark, const qps_vni_cfg& vn
 
 bool same_cfg(const qps_dev_cfg& a, const qps_dev_cfg& b) {
   return a.vni == b.vni && a.mark == b.mark && a.port_min == b.port_min && a.port_count == b.port_count &&
-         a.count_qps == b.count_qps && a.vni_cfg.mode == b.vni_cfg.mode && a.vni_cfg.flowlet_gap_us == b.vni_cfg.flowlet_gap_us &&
-         a.vni_cfg.coarse_res_ns == b.vni_cfg.coarse_res_ns;
+         a.count_qps == b.count_qps && a.vni_cfg.mode == b.vni_cfg.mode &&
+         a.vni_cfg.flowlet_gap_us == b.vni_cfg.flowlet_gap_us && a.vni_cfg.coarse_res_ns == b.vni_cfg.coarse_res_ns;
 }
 
 // What a VNI's VTEP instances are loaded with: its vni_mode entry, or, for a VNI that has none yet,
@@ -500,7 +500,8 @@ void set_mode(const Netns& ns, uint32_t vni, const qps_vni_cfg& cfg) {
     throw Error("VNI " + std::to_string(vni) + " is not attached in netns " + ns.name() +
                 " (attached VNIs: " + (vnis.empty() ? "none" : vnis) + ")");
   const qps_vni_cfg before = maps.vni_configs().at(vni);
-  maps.set_mode(vni, cfg);  // the transit program reads it from the map, the VTEP program from its config:
+  // The transit program reads the map; the VTEP programs hold the mode in their config.
+  maps.set_mode(vni, cfg);
   const std::string dir = pin_dir_for(ns.inode());
   try {
     ns.run([&] { reload_vteps(dir, vni); });

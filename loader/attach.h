@@ -96,12 +96,11 @@ DetachReport detach(const Netns& ns);
 // count_qps: read the QP map to fill qp_entries (a full read of it; the stats report, which reads
 // it anyway, asks without).
 NetnsStatus status(const Netns& ns, bool count_qps = true);
-// Checks the VNI is attached (a VXLAN device's, or steered by transit), then sets its mode: the
-// transit program reads it from the next packet on; the VNI's VTEP programs, which hold it in their
-// read-only config, are replaced by instances loaded with it before this returns. If one cannot be,
-// the VNI is given back its old mode everywhere and this throws.
-// The VNI's mode (and mode balance's flowlet gap; cfg.coarse_res_ns is the loader's to fill in);
-// throws naming the attached VNIs when it is not one.
+// Sets the VNI's mode (and mode balance's flowlet gap; cfg.coarse_res_ns is the loader's to fill
+// in); throws naming the attached VNIs when it is not one (a VXLAN device's, or steered by
+// transit). The transit program reads it from the next packet on; the VNI's VTEP programs, which
+// hold it in their read-only config, are replaced by instances loaded with it before this returns.
+// If one cannot be, the VNI is given back its old mode everywhere and this throws.
 void set_mode(const Netns& ns, uint32_t vni, const qps_vni_cfg& cfg);
 // Every VNI's mode and flowlet gap here (empty when qpspread is not attached): a cheap read.
 std::map<uint32_t, qps_vni_cfg> vni_configs(const Netns& ns);

@@ -246,7 +246,8 @@ std::vector<QpStats> PinnedMaps::qp_stats() const {
   // program counted before uplinks came are added to those: no frame is counted by both.
   std::map<uint32_t, bool> by_uplinks;  // VNI -> steered
   for (const auto& [ifindex, a] : read_map<uint32_t, qps_attachment>(attachments_.get()))
-    if (a.kind == QPS_ATTACH_VXLAN && !a.cfg.count_qps) by_uplinks[a.vni] |= a.cfg.vni_cfg.mode != QPS_MODE_OFF;
+    if (a.kind == QPS_ATTACH_VXLAN && !a.cfg.count_qps)
+      by_uplinks[a.vni] |= a.cfg.vni_cfg.mode != QPS_MODE_OFF;
   if (by_uplinks.empty() || !qp_paths_) return out;
   std::sort(out.begin(), out.end(), [](const QpStats& a, const QpStats& b) {
     return std::tie(a.vni, a.qpn) < std::tie(b.vni, b.qpn);
@@ -259,7 +260,8 @@ std::vector<QpStats> PinnedMaps::qp_stats() const {
     auto it = std::lower_bound(out.begin(), end, k, [](const QpStats& q, const qps_qp_key& key) {
       return std::tie(q.vni, q.qpn) < std::tie(key.vni, key.qpn);
     });
-    QpStats* q = it != end && it->vni == k.vni && it->qpn == k.qpn ? &*it : &out.emplace_back(QpStats{k.vni, k.qpn});
+    const bool seen = it != end && it->vni == k.vni && it->qpn == k.qpn;
+    QpStats* q = seen ? &*it : &out.emplace_back(QpStats{k.vni, k.qpn});
     q->packets += p.packets;
     q->bytes += p.bytes;
     if (vni->second) q->sport = p.sport;  // the port it left with is the one chosen for it

@@ -300,6 +300,32 @@ TEST_F(SpreadTest, StatsCountEveryQpFrame) {
   }
 }
 
+// Attached first without uplinks, the VTEP program counts the QPs; attached again with them, the
+// uplink programs do and the VTEP program no longer: every frame is in its QP's count once, those
+// of before the uplinks came included.
+TEST_F(SpreadTest, QpCountsSurviveUplinksComingAndCountEveryFrameOnce) {
+  const Netns ns = Netns::open(fabric_->leaf_netns(0));
+  AttachOptions vtep_only = Attached::options(QPS_MODE_QP_HASH, {});
+  vtep_only.discover_uplinks = false;
+  attach(ns, vtep_only);
+  lab::run_spread(*fabric_, traffic());
+  Attached a(fabric_->leaf_netns(0), QPS_MODE_QP_HASH);  // uplinks discovered
+  ASSERT_EQ(a.report.uplinks.size(), 2u);
+  ASSERT_TRUE(a.report.devices.size() == 1u && !a.report.devices[0].already_attached)
+      << "the VTEP program is loaded again, to leave the QPs to the uplinks";
+  SpreadResult r = lab::run_spread(*fabric_, traffic());
+  std::vector<QpStats> stats = qp_stats(a.ns, fabric_->vni());
+  ASSERT_EQ(stats.size(), 16u);
+  for (const auto& q : stats) {
+    EXPECT_EQ(q.packets, 200u) << "QP " << q.qpn;
+    ASSERT_TRUE(r.qps.count(q.qpn));
+    EXPECT_EQ(q.sport, *r.qps[q.qpn].sports.begin()) << "QP " << q.qpn;
+  }
+  uint64_t by_uplinks = 0;
+  for (const auto& [key, p] : path_report(a.ns).qp_paths) by_uplinks += p.packets;
+  EXPECT_EQ(by_uplinks, 16u * 100u) << "the second run's frames, counted by the uplinks";
+}
+
 // FRR installs the route to the remote VTEP as a nexthop group over both spines; attach without
 // --uplink must find both spine-facing uplinks from it, and the remote VTEP from the FDB.
 TEST_F(SpreadTest, AttachWithoutUplinkDiscoversBothSpineFacingUplinks) {
