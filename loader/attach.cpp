@@ -490,16 +490,15 @@ std::map<uint32_t, qps_vni_cfg> vni_configs(const Netns& ns) {
 void set_mode(const Netns& ns, uint32_t vni, const qps_vni_cfg& cfg) {
   PinnedMaps maps = open_pins_or_throw(ns);
   // attach gives every VNI it steers (a VXLAN device's, or a transit one) a mode entry.
-  std::string vnis;
-  bool found = false;
-  for (const auto& [v, m] : maps.vni_modes()) {
-    found |= v == vni;
-    vnis += (vnis.empty() ? "" : ", ") + std::to_string(v);
-  }
-  if (!found)
+  const std::map<uint32_t, qps_vni_cfg> configs = maps.vni_configs();
+  const auto entry = configs.find(vni);
+  if (entry == configs.end()) {
+    std::string vnis;
+    for (const auto& [v, c] : configs) vnis += (vnis.empty() ? "" : ", ") + std::to_string(v);
     throw Error("VNI " + std::to_string(vni) + " is not attached in netns " + ns.name() +
                 " (attached VNIs: " + (vnis.empty() ? "none" : vnis) + ")");
-  const qps_vni_cfg before = maps.vni_configs().at(vni);
+  }
+  const qps_vni_cfg before = entry->second;
   // The transit program reads the map; the VTEP programs hold the mode in their config.
   maps.set_mode(vni, cfg);
   const std::string dir = pin_dir_for(ns.inode());

@@ -71,7 +71,8 @@ struct Attached {
   Netns ns;
   AttachReport report;
   Attached(const std::string& name, uint32_t mode, std::vector<std::string> uplinks = {})
-      : ns(Netns::open(name)), report(attach(ns, options(mode, std::move(uplinks)))) {}
+      : Attached(name, options(mode, std::move(uplinks))) {}
+  Attached(const std::string& name, const AttachOptions& o) : ns(Netns::open(name)), report(attach(ns, o)) {}
   ~Attached() { detach(ns); }
   static AttachOptions options(uint32_t mode, std::vector<std::string> uplinks) {
     AttachOptions o;
@@ -304,14 +305,13 @@ TEST_F(SpreadTest, StatsCountEveryQpFrame) {
 // uplink programs do and the VTEP program no longer: every frame is in its QP's count once, those
 // of before the uplinks came included.
 TEST_F(SpreadTest, QpCountsSurviveUplinksComingAndCountEveryFrameOnce) {
-  const Netns ns = Netns::open(fabric_->leaf_netns(0));
   AttachOptions vtep_only = Attached::options(QPS_MODE_QP_HASH, {});
   vtep_only.discover_uplinks = false;
-  attach(ns, vtep_only);
+  Attached a(fabric_->leaf_netns(0), vtep_only);  // detached at the end, also when a check fails
   lab::run_spread(*fabric_, traffic());
-  Attached a(fabric_->leaf_netns(0), QPS_MODE_QP_HASH);  // uplinks discovered
-  ASSERT_EQ(a.report.uplinks.size(), 2u);
-  ASSERT_TRUE(a.report.devices.size() == 1u && !a.report.devices[0].already_attached)
+  const AttachReport again = attach(a.ns, Attached::options(QPS_MODE_QP_HASH, {}));  // uplinks discovered
+  ASSERT_EQ(again.uplinks.size(), 2u);
+  ASSERT_TRUE(again.devices.size() == 1u && !again.devices[0].already_attached)
       << "the VTEP program is loaded again, to leave the QPs to the uplinks";
   SpreadResult r = lab::run_spread(*fabric_, traffic());
   std::vector<QpStats> stats = qp_stats(a.ns, fabric_->vni());
