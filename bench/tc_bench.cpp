@@ -3,8 +3,9 @@
 //  - vxlan_egress (tc, VXLAN device) on a RoCEv2 frame in mode qp-hash, balance (the QP's port
 //    assigned) and off, and on a non-RoCE UDP frame;
 //  - uplink_egress (tc, uplink) on a VXLAN frame carrying RoCEv2;
-//  - underlay_xdp on that VXLAN frame, in role rx (a VTEP's uplink) and transit (qp-hash; after the
-//    first packet of a run the port is already the QP's, as for a VTEP's frames passing a spine),
+//  - underlay_xdp on that VXLAN frame, in role rx (a VTEP's uplink; also its tc ingress entry, a
+//    veth's) and transit (qp-hash; after the first packet of a run the port is already the QP's, as
+//    for a VTEP's frames passing a spine),
 //    and transit_ingress (tc), the transit interface's other half.
 // Each run times every case once, in turn, so a slow stretch of the VM hits them all; a figure is
 // the median of --runs runs, a ratio the median of the runs' ratios to the empty program.
@@ -174,6 +175,7 @@ int run(int argc, char** argv) {
       {"vxlan_egress qp-hash, no uplinks", bpf_program__fd(vtep_alone->progs.qps_vxlan_egress), roce, "empty tc"},
       {"uplink_egress", bpf_program__fd(uplink->progs.qps_uplink_egress), vxlan, "empty tc"},
       {"underlay_xdp rx", xdp_rx_fd, vxlan, "empty xdp"},
+      {"underlay_xdp rx on tc ingress", bpf_program__fd(rx->progs.qps_underlay_tc), vxlan, "empty tc"},
       {"underlay_xdp transit", xdp_transit_fd, vxlan, "empty xdp"},
       {"transit_ingress", bpf_program__fd(transit_tc->progs.qps_transit_ingress), vxlan, "empty tc"},
   };

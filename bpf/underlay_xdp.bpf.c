@@ -1,16 +1,18 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * XDP on underlay interfaces, before the node's own route lookup. Two roles, chosen per instance
- * in .rodata (the verifier drops the code of a role that is off):
+ * XDP on underlay interfaces, before the node's own route lookup (the receive role also as a tc
+ * ingress program, qps_underlay_tc). Two roles, chosen per instance in .rodata (the verifier drops
+ * the code of a role that is off):
  *  - rx (uplinks of a VTEP): counts every received VXLAN frame per path (ingress interface, VNI,
  *    remote VTEP), RoCEv2 inside apart, CE-marked frames and CNPs apart, and tracks each QP's
  *    PSNs: reordered and gaps (and its CE marks and CNPs);
  *  - transit (a node forwarding VXLAN it did not encapsulate): rewrites the outer UDP source port
  *    from the inner destination QP exactly as a VTEP in mode qp-hash would choose it, keeping the
  *    outer UDP checksum valid. No other byte changes.
- * Always XDP_PASS: this program observes and steers, it never drops.
+ * Always XDP_PASS (TC_ACT_UNSPEC): this program observes and steers, it never drops.
  */
 #include <linux/bpf.h>
+#include <linux/pkt_cls.h>
 #include <bpf/bpf_helpers.h>
 
 #include "qpspread/abi.h"
@@ -129,6 +131,44 @@ static __always_inline enum qps_reason qps_transit_rewrite(struct qps_outer *o, 
 }
 
 /*
+ * One frame, with the roles of the hook it arrived by: the verifier drops a role's code when the
+ * entry passes it as a constant (tc) or reads it from .rodata (XDP).
+ */
+static __always_inline void qps_underlay(const struct qps_pkt *pkt, __u32 ifindex, __u8 roles)
+{
+	struct qps_roce_flow flow = {};
+	struct qps_outer o = {};
+	enum qps_reason reason, roce;
+
+	reason = qps_parse_vxlan(pkt->data, pkt->data_end, qps_xdp.vxlan_port, &o);
+	if (reason != QPS_PARSE_OK) {
+		if (roles & QPS_XDP_RX) {
+			/* Counted per interface too, so every frame it receives is in rx_paths once. */
+			struct qps_path_key other = { .ifindex = ifindex, .vni = QPS_VNI_OTHER };
+
+			qps_count_path(&rx_paths, &other, pkt->len, 0, 0, 0);
+		}
+		qps_count_reason(&xdp_reasons, reason, pkt->len);
+		return;
+	}
+	roce = qps_parse_rocev2(o.inner, pkt->data_end, &flow);
+	reason = roce == QPS_PARSE_OK ? QPS_R_RECEIVED : roce;
+	if ((roles & QPS_XDP_TRANSIT) && roce == QPS_PARSE_OK)
+		reason = qps_transit_rewrite(&o, &flow);
+	if (roles & QPS_XDP_RX) {
+		struct qps_path_key key = { .ifindex = ifindex, .vni = o.vni };
+
+		int ce = o.ecn == 3, cnp = roce == QPS_PARSE_OK && flow.opcode == QPS_OP_CNP;
+
+		__builtin_memcpy(key.remote, o.src, 16);
+		qps_count_path(&rx_paths, &key, pkt->len, roce == QPS_PARSE_OK, ce, cnp);
+		if (roce == QPS_PARSE_OK)
+			qps_track_psn(o.vni, &flow, ifindex, pkt->len, ce);
+	}
+	qps_count_reason(&xdp_reasons, reason, pkt->len);
+}
+
+/*
  * xdp.frags: the program reads only headers, which are in the first buffer, so it can declare
  * multi-buffer support; native XDP on a veth then accepts MTUs above a page (containerlab's 9500).
  * The whole frame's length comes from bpf_xdp_get_buff_len().
@@ -137,37 +177,25 @@ SEC("xdp.frags")
 int qps_underlay_xdp(struct xdp_md *ctx)
 {
 	struct qps_pkt pkt = qps_pkt_from_xdp(ctx);
-	struct qps_roce_flow flow = {};
-	struct qps_outer o = {};
-	enum qps_reason reason, roce;
 
-	reason = qps_parse_vxlan(pkt.data, pkt.data_end, qps_xdp.vxlan_port, &o);
-	if (reason != QPS_PARSE_OK) {
-		if (qps_xdp.roles & QPS_XDP_RX) {
-			/* Counted per interface too, so every frame it receives is in rx_paths once. */
-			struct qps_path_key other = { .ifindex = ctx->ingress_ifindex, .vni = QPS_VNI_OTHER };
-
-			qps_count_path(&rx_paths, &other, pkt.len, 0, 0, 0);
-		}
-		qps_count_reason(&xdp_reasons, reason, pkt.len);
-		return XDP_PASS;
-	}
-	roce = qps_parse_rocev2(o.inner, pkt.data_end, &flow);
-	reason = roce == QPS_PARSE_OK ? QPS_R_RECEIVED : roce;
-	if ((qps_xdp.roles & QPS_XDP_TRANSIT) && roce == QPS_PARSE_OK)
-		reason = qps_transit_rewrite(&o, &flow);
-	if (qps_xdp.roles & QPS_XDP_RX) {
-		struct qps_path_key key = { .ifindex = ctx->ingress_ifindex, .vni = o.vni };
-
-		int ce = o.ecn == 3, cnp = roce == QPS_PARSE_OK && flow.opcode == QPS_OP_CNP;
-
-		__builtin_memcpy(key.remote, o.src, 16);
-		qps_count_path(&rx_paths, &key, pkt.len, roce == QPS_PARSE_OK, ce, cnp);
-		if (roce == QPS_PARSE_OK)
-			qps_track_psn(o.vni, &flow, ctx->ingress_ifindex, pkt.len, ce);
-	}
-	qps_count_reason(&xdp_reasons, reason, pkt.len);
+	qps_underlay(&pkt, ctx->ingress_ifindex, qps_xdp.roles);
 	return XDP_PASS;
+}
+
+/*
+ * The receive role on tc ingress, where XDP would cost more than the program: on a veth, whose
+ * native XDP copies every frame with less than 256 bytes of headroom (a VXLAN frame) into a new
+ * page, and whose generic XDP costs more than a tc hook (docs/benchmarks.md). At tc ingress the
+ * frame starts at its MAC header, as in XDP, and skb->len counts the same bytes. Always
+ * TC_ACT_UNSPEC.
+ */
+SEC("tc")
+int qps_underlay_tc(struct __sk_buff *skb)
+{
+	struct qps_pkt pkt = qps_pkt_from_skb(skb, QPS_OUTER_WINDOW + QPS_INNER_WINDOW);
+
+	qps_underlay(&pkt, skb->ifindex, QPS_XDP_RX); /* at ingress, the device it arrived by */
+	return TC_ACT_UNSPEC;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

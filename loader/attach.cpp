@@ -136,6 +136,8 @@ struct AttachTxn {
     }
     for (const auto& d : added) {
       try {
+        // The ingress filter first: the egress one's removal may take the clsact qdisc with it.
+        if (d.rx_tc_prog_id) tc_detach_ingress(d.ifindex, false);
         if (d.prog_id && d.kind == QPS_ATTACH_TRANSIT) tc_detach_ingress(d.ifindex, d.created_qdisc);
         else if (d.prog_id) tc_detach_egress(d.ifindex, d.created_qdisc);
       } catch (...) {
@@ -197,6 +199,17 @@ const char* xdp_mode_name(uint32_t flags) {
   return flags & XDP_FLAGS_SKB_MODE ? "generic" : flags & XDP_FLAGS_DRV_MODE ? "native" : "";
 }
 
+enum class Hook { xdp, tc };
+
+// underlay_xdp loaded with cfg, only the entry of the hook it goes on (the other one would be
+// verified for nothing).
+LoadedSkel<underlay_xdp> load_underlay(const std::string& pin_dir, const qps_xdp_cfg& cfg, Hook hook) {
+  return load_skeleton(kUnderlayXdp, pin_dir, [&](underlay_xdp& s) {
+    s.rodata->qps_xdp = cfg;
+    bpf_program__set_autoload(hook == Hook::xdp ? s.progs.qps_underlay_tc : s.progs.qps_underlay_xdp, false);
+  });
+}
+
 // Puts underlay_xdp, loaded with cfg, on st's interface and records it with the interface's
 // attachment (created with `kind` when the interface has none yet).
 void install_xdp(AttachTxn& txn, DeviceState& st, uint8_t kind, const qps_xdp_cfg& cfg) {
@@ -208,13 +221,10 @@ void install_xdp(AttachTxn& txn, DeviceState& st, uint8_t kind, const qps_xdp_cf
     st.xdp_mode = xdp_mode_name(rec->xdp_flags);
     return;
   }
-  auto skel = load_skeleton(kUnderlayXdp, txn.pin_dir, [&](underlay_xdp& s) { s.rodata->qps_xdp = cfg; });
+  auto skel = load_underlay(txn.pin_dir, cfg, Hook::xdp);
   if (!txn.maps) txn.maps = PinnedMaps::open(txn.pin_dir);
   const uint32_t ours = rec ? rec->xdp_prog_id : 0;
-  // The receive role only reads: on a veth it goes in generic mode. The transit rewrite stays
-  // native: in generic mode on a veth its rewritten frames did not spread (TransitTest).
-  const XdpAttachResult r = xdp_attach(st.ifindex, st.ifname, bpf_program__fd(skel->progs.qps_underlay_xdp), ours,
-                                       kind == QPS_ATTACH_UPLINK);
+  const XdpAttachResult r = xdp_attach(st.ifindex, st.ifname, bpf_program__fd(skel->progs.qps_underlay_xdp), ours);
   st.already_attached = false;
   st.xdp_prog_id = r.prog_id;
   st.xdp_mode = xdp_mode_name(r.flags);
@@ -234,6 +244,31 @@ void install_xdp(AttachTxn& txn, DeviceState& st, uint8_t kind, const qps_xdp_cf
   out.xdp_flags = r.flags;
   out.xdp = cfg;
   txn.maps->put_attachment(out);
+}
+
+// The receive role on tc ingress (an uplink that is a veth, xdp_hook.h), recorded with the tc
+// egress half attach_uplink_tc put on the same interface just before. An XDP receive program an
+// earlier attach left there goes once the tc one is in place.
+void install_rx_tc(AttachTxn& txn, DeviceState& st, const qps_xdp_cfg& cfg) {
+  qps_attachment rec = *txn.maps->attachment(static_cast<uint32_t>(st.ifindex));
+  st.rx_on_tc = true;
+  if (rec.rx_prog_id && std::memcmp(&rec.xdp, &cfg, sizeof(cfg)) == 0 && tc_query_ingress(st.ifindex) == rec.rx_prog_id) {
+    st.rx_tc_prog_id = rec.rx_prog_id;
+    return;
+  }
+  auto skel = load_underlay(txn.pin_dir, cfg, Hook::tc);
+  const TcAttachResult r = tc_attach_ingress(st.ifindex, bpf_program__fd(skel->progs.qps_underlay_tc));
+  st.already_attached = false;
+  st.rx_tc_prog_id = r.prog_id;
+  for (auto& d : txn.added)
+    if (d.ifindex == st.ifindex) d.rx_tc_prog_id = r.prog_id;  // undone with the record
+  if (rec.xdp_prog_id) xdp_detach(st.ifindex, rec.xdp_prog_id);
+  rec.xdp_prog_id = 0;
+  rec.xdp_flags = 0;
+  rec.rx_prog_id = r.prog_id;
+  rec.created_qdisc = rec.created_qdisc || r.created_qdisc;
+  rec.xdp = cfg;
+  txn.maps->put_attachment(rec);
 }
 
 int interface_index(const Netns& ns, const std::string& ifname, const char* role) {
@@ -308,7 +343,7 @@ DeviceState attach_uplink_tc(AttachTxn& txn, const Netns& ns, const std::string&
   DeviceState st{.ifname = ifname, .ifindex = ifindex, .kind = QPS_ATTACH_UPLINK};
   const std::optional<qps_attachment> rec =
       txn.maps ? txn.maps->attachment(static_cast<uint32_t>(ifindex)) : std::nullopt;
-  const bool port_changed = rec && rec->xdp_prog_id && rec->xdp.vxlan_port != vxlan_port;
+  const bool port_changed = rec && (rec->xdp_prog_id || rec->rx_prog_id) && rec->xdp.vxlan_port != vxlan_port;
   return install(
       txn, st, QPS_ATTACH_UPLINK, qps_dev_cfg{},
       [&] {
@@ -319,11 +354,14 @@ DeviceState attach_uplink_tc(AttachTxn& txn, const Netns& ns, const std::string&
       port_changed);
 }
 
-// An uplink: tc egress counts what leaves by it, XDP what arrives.
+// An uplink: tc egress counts what leaves by it, XDP (tc ingress on a veth) what arrives.
 DeviceState attach_uplink(AttachTxn& txn, const Netns& ns, const std::string& ifname, const qps_xdp_cfg& cfg) {
   DeviceState st = attach_uplink_tc(txn, ns, ifname, cfg.vxlan_port);
   const bool tc_was_there = st.already_attached;
-  install_xdp(txn, st, QPS_ATTACH_UPLINK, cfg);
+  if (xdp_costs_more_than_tc(ifname))
+    install_rx_tc(txn, st, cfg);
+  else
+    install_xdp(txn, st, QPS_ATTACH_UPLINK, cfg);
   st.already_attached = tc_was_there && st.already_attached;
   return st;
 }
@@ -382,7 +420,7 @@ AttachReport attach(const Netns& ns, const AttachOptions& opts) {
   ensure_bpffs();
   for (const auto& t : opts.transit)
     if (std::find(opts.uplinks.begin(), opts.uplinks.end(), t) != opts.uplinks.end())
-      throw Error(t + " is named both as --uplink and --transit; an interface holds one XDP program: pick one role");
+      throw Error(t + " is named both as --uplink and --transit; an interface takes one role: pick one");
   ns.run([&] {
     const std::vector<VxlanDevice> devs =
         select_devices(ns, opts.devices, opts.vteps_optional || !opts.transit.empty() || !opts.uplinks.empty());
@@ -438,6 +476,7 @@ DetachReport detach(const Netns& ns) {
     for (const auto& a : maps->attachments()) {
       if (a.xdp_prog_id) xdp_detach(static_cast<int>(a.ifindex), a.xdp_prog_id);
       const int ifindex = static_cast<int>(a.ifindex);
+      if (a.rx_prog_id) tc_detach_ingress(ifindex, false);  // before the egress filter: it may take the qdisc
       const bool qdisc_gone = a.kind == QPS_ATTACH_TRANSIT ? tc_detach_ingress(ifindex, a.created_qdisc)
                                                            : tc_detach_egress(ifindex, a.created_qdisc);
       if (qdisc_gone) report.qdiscs_removed.push_back(a.ifname);
@@ -471,6 +510,8 @@ NetnsStatus status(const Netns& ns, bool count_qps) {
         d.xdp_prog_id = xdp_query(d.ifindex);  // 0 when someone removed it
         d.xdp_mode = xdp_mode_name(a.xdp_flags);
       }
+      d.rx_on_tc = a.rx_prog_id != 0;
+      if (d.rx_on_tc) d.rx_tc_prog_id = tc_query_ingress(d.ifindex);  // 0 when someone removed it
       (a.kind == QPS_ATTACH_UPLINK ? st.uplinks : a.kind == QPS_ATTACH_TRANSIT ? st.transit : st.devices).push_back(d);
     }
     st.vni_modes = maps->vni_modes();

@@ -19,7 +19,8 @@ struct AttachOptions {
   std::vector<std::string> devices;  // empty: every VXLAN device in the namespace
   uint32_t mark = QPS_DEFAULT_MARK;  // skb mark for steered packets; must not be 0
   qps_vni_cfg initial_mode{QPS_MODE_QP_HASH, QPS_DEFAULT_FLOWLET_GAP_US, 0};  // for VNIs that have no mode yet
-  std::vector<std::string> uplinks;  // underlay interfaces to count per path (tc tx, XDP rx)
+  // Underlay interfaces to count per path: tc egress, and XDP on receive (tc ingress on a veth).
+  std::vector<std::string> uplinks;
   // Interfaces VXLAN encapsulated elsewhere arrives by (a leaf in front of host VTEPs): XDP
   // rewrites its outer source port before this node's ECMP decision.
   std::vector<std::string> transit;
@@ -46,6 +47,8 @@ struct DeviceState {
   uint32_t mode = QPS_MODE_OFF;  // VXLAN device: the mode its program instance was loaded with
   uint32_t xdp_prog_id = 0;   // underlay_xdp on this interface (uplinks: rx; transit: rewrite)
   std::string xdp_mode;       // "native" or "generic"; "" without XDP
+  bool rx_on_tc = false;      // uplink: underlay_xdp's receive program is on tc ingress instead (a veth)
+  uint32_t rx_tc_prog_id = 0; // ... its id there (0: missing)
   std::vector<uint32_t> vnis; // transit: the VNIs it steers
   uint8_t kind = QPS_ATTACH_VXLAN;  // enum qps_attach_kind
 };

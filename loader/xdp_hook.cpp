@@ -62,20 +62,15 @@ bool is_veth(const std::string& ifname) {
 
 }  // namespace
 
-XdpAttachResult xdp_attach(int ifindex, const std::string& ifname, int prog_fd, uint32_t ours, bool generic_on_veth) {
+XdpAttachResult xdp_attach(int ifindex, const std::string& ifname, int prog_fd, uint32_t ours) {
   const XdpState old = query(ifindex);
   if (old.prog_id && old.prog_id != ours)
     throw Error("interface " + ifname + " already has an XDP program (id " + std::to_string(old.prog_id) +
                 ") that qpspread did not attach; remove it (ip link set dev " + ifname +
                 " xdp off) or leave this interface out");
   XdpAttachResult r;
-  // A veth's native XDP converts every skb it receives into an XDP buffer (copying it when it has
-  // less than 256 bytes of headroom, as a VXLAN frame has) and back into an skb. Generic XDP runs
-  // the same program on the skb: on the lab's path (qpspread-bench-path, docs/benchmarks.md) an
-  // empty program on the uplinks cost 9 % of the frame rate in native mode, 5 % in generic.
-  const bool generic_first = generic_on_veth && is_veth(ifname);
-  int err = attach_in_mode(ifindex, prog_fd, generic_first ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE, old);
-  if (!generic_first && (err == -EOPNOTSUPP || err == -EINVAL || err == -ERANGE)) {
+  int err = attach_in_mode(ifindex, prog_fd, XDP_FLAGS_DRV_MODE, old);
+  if (err == -EOPNOTSUPP || err == -EINVAL || err == -ERANGE) {
     // The driver has no native XDP, or not for this MTU: generic XDP runs after the skb is built.
     r.generic_fallback = true;
     err = attach_in_mode(ifindex, prog_fd, XDP_FLAGS_SKB_MODE, query(ifindex));
@@ -98,5 +93,13 @@ bool xdp_detach(int ifindex, uint32_t prog_id) {
   // Detaching by replacing exactly our program with none: a concurrent replacement survives.
   return bpf_xdp_attach(ifindex, -1, cur.flags | XDP_FLAGS_REPLACE, &opts) == 0;
 }
+
+// A veth's native XDP converts every skb it receives into an XDP buffer (copying it into a new
+// page when it has less than 256 bytes of headroom, as a VXLAN frame has) and back into an skb;
+// generic XDP runs on the skb but still costs more than a tc hook. On the lab's path
+// (qpspread-bench-path, docs/benchmarks.md) an empty program on the uplinks cost 9 % of the frame
+// rate in native mode, 5 % in generic mode, nothing measurable on tc ingress. On a NIC, XDP sees
+// each frame before the skb is built and before GRO could merge frames: it stays there.
+bool xdp_costs_more_than_tc(const std::string& ifname) { return is_veth(ifname); }
 
 }  // namespace qpspread

@@ -15,12 +15,13 @@ struct XdpAttachResult {
 
 // Attaches prog_fd natively, or in generic mode if the driver refuses. `ours` is the id of the
 // program qpspread attached before (0: none); any other program already there is an error.
-// generic_on_veth: on a veth, generic mode straight away (for a program that only reads: there it
-// costs less than native, see xdp_hook.cpp).
-XdpAttachResult xdp_attach(int ifindex, const std::string& ifname, int prog_fd, uint32_t ours, bool generic_on_veth);
+XdpAttachResult xdp_attach(int ifindex, const std::string& ifname, int prog_fd, uint32_t ours);
 // The id of the XDP program on ifindex in either mode, 0 when there is none.
 uint32_t xdp_query(int ifindex);
 // Removes the program if it is still `prog_id`; returns whether it did.
 bool xdp_detach(int ifindex, uint32_t prog_id);
+// Whether a program that only reads frames costs less on the interface's tc ingress hook than in
+// XDP (see xdp_hook.cpp): true for a veth.
+bool xdp_costs_more_than_tc(const std::string& ifname);
 
 }  // namespace qpspread

@@ -151,7 +151,7 @@ struct qps_reason_stats {
 
 enum qps_attach_kind {
 	QPS_ATTACH_VXLAN = 0,  /* vxlan_egress on a VXLAN device */
-	QPS_ATTACH_UPLINK = 1, /* uplink_egress (tc) and underlay_xdp (rx) on an underlay uplink */
+	QPS_ATTACH_UPLINK = 1, /* uplink_egress (tc egress) and underlay_xdp's rx (XDP, or tc ingress) on an uplink */
 	QPS_ATTACH_TRANSIT = 2, /* underlay_xdp (transit rewrite) on an interface VXLAN arrives by */
 };
 
@@ -187,7 +187,8 @@ struct qps_attachment {
 	struct qps_dev_cfg cfg; /* what the attached program instance was loaded with */
 	__u32 xdp_prog_id;      /* underlay_xdp attached by qpspread (0: none) */
 	__u32 xdp_flags;        /* XDP_FLAGS_DRV_MODE or XDP_FLAGS_SKB_MODE, as attached */
-	struct qps_xdp_cfg xdp; /* what the XDP instance was loaded with */
+	struct qps_xdp_cfg xdp; /* what the XDP instance (or the rx tc instance) was loaded with */
+	__u32 rx_prog_id;       /* uplink: underlay_xdp's rx as a tc ingress program, a veth's (0: none) */
 };
 
 /*

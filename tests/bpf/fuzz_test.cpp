@@ -285,6 +285,15 @@ TEST_P(UnderlayXdpFuzz, PassesEveryFrameAndRewritesOnlyTheOuterPort) {
   }
 }
 
+// The receive role's tc ingress entry (a veth uplink's).
+TEST_F(BpfFuzz, UnderlayRxOnTcNeverDropsNorChangesAFrame) {
+  Owned<underlay_xdp> s(underlay_xdp__open(), underlay_xdp__destroy);
+  ASSERT_TRUE(s);
+  s->rodata->qps_xdp.roles = QPS_XDP_RX;
+  ASSERT_EQ(underlay_xdp__load(s.get()), 0);
+  fuzz({"underlay_xdp receive (tc)", bpf_program__fd(s->progs.qps_underlay_tc)});
+}
+
 INSTANTIATE_TEST_SUITE_P(Roles, UnderlayXdpFuzz, ::testing::Values(uint8_t{QPS_XDP_RX}, uint8_t{QPS_XDP_TRANSIT}),
                          [](const auto& info) { return std::string(info.param == QPS_XDP_RX ? "receive" : "transit"); });
 

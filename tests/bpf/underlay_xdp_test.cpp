@@ -1,10 +1,12 @@
-// Packet fixtures for the XDP program on underlay interfaces. Receive role: per-path counters
-// keyed by the sending VTEP, per-QP PSN tracking (in order, reordered, gaps, the 2^24 wrap).
+// Packet fixtures for the XDP program on underlay interfaces. Receive role (through its XDP entry
+// and its tc ingress one): per-path counters keyed by the sending VTEP, per-QP PSN tracking (in
+// order, reordered, gaps, the 2^24 wrap).
 // Transit role: the outer source port becomes the QP's, the checksum stays valid (recomputed here
 // from scratch), a zero checksum stays zero, and no other byte changes. Always XDP_PASS.
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
+#include <linux/pkt_cls.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -68,7 +70,14 @@ class UnderlayXdp : public ::testing::Test {
     ASSERT_TRUE(skel_) << "cannot load underlay_xdp with roles " << int(roles);
   }
 
+  // Through the XDP entry, or (tc_) the tc ingress one a veth uplink gets.
   RunResult pass(const std::vector<uint8_t>& frame) {
+    if (tc_) {
+      RunResult r = run_tc_prog(bpf_program__fd(skel_->progs.qps_underlay_tc), frame);
+      EXPECT_EQ(r.err, 0);
+      EXPECT_EQ(r.retval, static_cast<uint32_t>(TC_ACT_UNSPEC));
+      return r;
+    }
     RunResult r = run_xdp_prog(bpf_program__fd(skel_->progs.qps_underlay_xdp), frame);
     EXPECT_EQ(r.err, 0);
     EXPECT_EQ(r.retval, static_cast<uint32_t>(XDP_PASS));
@@ -107,11 +116,22 @@ class UnderlayXdp : public ::testing::Test {
   uint64_t reason_count(uint32_t reason) { return reason_packets(bpf_map__fd(skel_->maps.xdp_reasons), reason); }
 
   Skel skel_{nullptr, underlay_xdp__destroy};
+  bool tc_ = false;
+};
+
+// The receive role's fixtures run through both entries: XDP (an uplink NIC) and tc ingress (a
+// veth uplink), which must count the same frames the same way (in a test run both arrive on lo).
+class UnderlayRx : public UnderlayXdp, public ::testing::WithParamInterface<bool> {
+ protected:
+  void SetUp() override {
+    UnderlayXdp::SetUp();
+    tc_ = GetParam();
+  }
 };
 
 // ---- receive role ----
 
-TEST_F(UnderlayXdp, RxCountsEachVxlanFrameOnThePathFromItsVtep) {
+TEST_P(UnderlayRx, RxCountsEachVxlanFrameOnThePathFromItsVtep) {
   use(QPS_XDP_RX);
   for (bool v6 : {false, true}) {
     SCOPED_TRACE(v6 ? "IPv6 underlay" : "IPv4 underlay");
@@ -130,7 +150,7 @@ TEST_F(UnderlayXdp, RxCountsEachVxlanFrameOnThePathFromItsVtep) {
 }
 
 // Frames that are not VXLAN count under their reason and on the interface's "other" path only.
-TEST_F(UnderlayXdp, RxCountsFramesThatAreNotVxlanAsOther) {
+TEST_P(UnderlayRx, RxCountsFramesThatAreNotVxlanAsOther) {
   use(QPS_XDP_RX);
   pass_unchanged(make_frame({}));                                   // RoCEv2 not in VXLAN
   pass_unchanged(wrap_vxlan(make_frame({}), {.dport = 4790}));      // UDP, not the VXLAN port
@@ -154,7 +174,7 @@ TEST_F(UnderlayXdp, TransitAloneCountsNoPaths) {
   EXPECT_NE(bpf_map_get_next_key(bpf_map__fd(skel_->maps.rx_paths), nullptr, &k), 0) << "rx_paths is not empty";
 }
 
-TEST_F(UnderlayXdp, PsnsInOrderCountNeitherReorderNorGaps) {
+TEST_P(UnderlayRx, PsnsInOrderCountNeitherReorderNorGaps) {
   use(QPS_XDP_RX);
   for (uint32_t psn = 100; psn < 164; psn++) receive(0x42, psn);
   const auto q = qp(0x42);
@@ -166,7 +186,7 @@ TEST_F(UnderlayXdp, PsnsInOrderCountNeitherReorderNorGaps) {
   EXPECT_EQ(q->ifindex, kLo);
 }
 
-TEST_F(UnderlayXdp, ALateFrameIsReorderedAndTheJumpBeforeItAGap) {
+TEST_P(UnderlayRx, ALateFrameIsReorderedAndTheJumpBeforeItAGap) {
   use(QPS_XDP_RX);
   for (uint32_t psn : {0u, 1u, 3u, 2u, 4u}) receive(0x42, psn);
   const auto q = qp(0x42);
@@ -176,7 +196,7 @@ TEST_F(UnderlayXdp, ALateFrameIsReorderedAndTheJumpBeforeItAGap) {
   EXPECT_EQ(q->next_psn, 5u);
 }
 
-TEST_F(UnderlayXdp, AJumpAheadIsOneGapWhateverItsSize) {
+TEST_P(UnderlayRx, AJumpAheadIsOneGapWhateverItsSize) {
   use(QPS_XDP_RX);
   for (uint32_t psn : {10u, 11u, 500u, 501u, 502u}) receive(0x42, psn);
   const auto q = qp(0x42);
@@ -186,7 +206,7 @@ TEST_F(UnderlayXdp, AJumpAheadIsOneGapWhateverItsSize) {
   EXPECT_EQ(q->next_psn, 503u);
 }
 
-TEST_F(UnderlayXdp, PsnsWrapAt2To24InOrder) {
+TEST_P(UnderlayRx, PsnsWrapAt2To24InOrder) {
   use(QPS_XDP_RX);
   for (uint32_t psn : {0xfffffdu, 0xfffffeu, 0xffffffu, 0u, 1u}) receive(0x42, psn);
   auto q = qp(0x42);
@@ -206,7 +226,7 @@ TEST_F(UnderlayXdp, PsnsWrapAt2To24InOrder) {
 }
 
 // Half the PSN space splits "ahead" from "behind": 2^23 - 1 ahead is a gap, 2^23 is behind.
-TEST_F(UnderlayXdp, HalfThePsnSpaceSeparatesAheadFromBehind) {
+TEST_P(UnderlayRx, HalfThePsnSpaceSeparatesAheadFromBehind) {
   use(QPS_XDP_RX);
   receive(0x42, 0);
   receive(0x42, 0x7fffff + 1);  // exactly 2^23 - 1 ahead of the expected 1
@@ -218,7 +238,7 @@ TEST_F(UnderlayXdp, HalfThePsnSpaceSeparatesAheadFromBehind) {
   EXPECT_EQ(qp(0x44)->reordered, 1u);
 }
 
-TEST_F(UnderlayXdp, AcknowledgementsDoNotMoveTheExpectedPsn) {
+TEST_P(UnderlayRx, AcknowledgementsDoNotMoveTheExpectedPsn) {
   use(QPS_XDP_RX);
   receive(0x42, 5);
   receive(0x42, 900, 0x11);  // RC Acknowledge: its PSN is the acknowledged one
@@ -233,7 +253,7 @@ TEST_F(UnderlayXdp, AcknowledgementsDoNotMoveTheExpectedPsn) {
 
 // Congestion as the fabric signals it: frames a queue marked CE (outer header, IPv4 and IPv6) and
 // CNPs, counted per path and per QP, each exactly once.
-TEST_F(UnderlayXdp, RxCountsCeMarkedFramesAndCnpsPerPathAndQp) {
+TEST_P(UnderlayRx, RxCountsCeMarkedFramesAndCnpsPerPathAndQp) {
   use(QPS_XDP_RX);
   for (bool v6 : {false, true}) {
     SCOPED_TRACE(v6 ? "IPv6 underlay" : "IPv4 underlay");
@@ -255,11 +275,14 @@ TEST_F(UnderlayXdp, RxCountsCeMarkedFramesAndCnpsPerPathAndQp) {
   }
 }
 
-TEST_F(UnderlayXdp, RxRoleAloneNeverRewrites) {
+TEST_P(UnderlayRx, RxRoleAloneNeverRewrites) {
   use(QPS_XDP_RX);
   set_mode(QPS_MODE_QP_HASH);
   pass_unchanged(wrap_vxlan(make_frame({}), {.udp_csum = true}));
 }
+
+INSTANTIATE_TEST_SUITE_P(Entries, UnderlayRx, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& i) { return i.param ? "Tc" : "Xdp"; });
 
 // ---- transit role ----
 

@@ -1,5 +1,5 @@
-// XDP through the CLI: uplinks get the receive program next to their tc filter, --transit
-// interfaces the rewrite; status shows both, `mode` reaches transit VNIs, detach removes exactly
+// XDP through the CLI: uplinks get the receive program next to their tc filter (on tc ingress on a
+// veth, in XDP elsewhere), --transit interfaces the rewrite; status shows both, `mode` reaches transit VNIs, detach removes exactly
 // qpspread's programs; another's XDP program is never replaced; a failed attach leaves nothing.
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -17,6 +17,7 @@
 
 #include "common/netns.h"
 #include "common/unique_fd.h"
+#include "loader/tc_hook.h"
 #include "loader/xdp_hook.h"
 #include "tests/support/test_util.h"
 #include "userspace/workload/raw_socket.h"
@@ -54,6 +55,12 @@ class XdpAttachTest : public ::testing::Test {
     args.insert(args.begin(), {QPSPREAD_BIN, "-j"});
     return json::parse(run_ok(args));
   }
+  // qpspread's filter on the device's tc ingress hook (0: none).
+  uint32_t ingress_id(const std::string& dev) {
+    uint32_t id = 0;
+    Netns::open(ns_->name()).run([&] { id = tc_query_ingress(static_cast<int>(if_nametoindex(dev.c_str()))); });
+    return id;
+  }
   uint32_t xdp_id(const std::string& dev) {
     uint32_t id = 0;
     Netns::open(ns_->name()).run([&] { id = xdp_query(static_cast<int>(if_nametoindex(dev.c_str()))); });
@@ -90,35 +97,54 @@ TEST_F(XdpAttachTest, UplinkGetsTheReceiveProgramAndDetachRemovesIt) {
   add_vxlan();
   json a = qps_json({"attach", "--netns", ns_->name(), "--uplink", "up1"});
   ASSERT_EQ(a["uplinks"].size(), 1u);
-  // veth has native XDP, but generic is the cheaper mode there (xdp_hook.cpp): chosen, no warning.
-  EXPECT_EQ(a["uplinks"][0]["xdp_mode"], "generic");
+  // A veth: the receive program goes on tc ingress, not XDP (xdp_hook.cpp says why), no warning.
+  EXPECT_EQ(a["uplinks"][0]["rx_hook"], "tc ingress");
+  EXPECT_EQ(xdp_id("up1"), 0u);
   for (const auto& w : a["warnings"]) EXPECT_EQ(w.get<std::string>().find("XDP"), std::string::npos) << w;
-  const uint32_t id = xdp_id("up1");
+  const uint32_t id = ingress_id("up1");
   EXPECT_NE(id, 0u);
-  EXPECT_EQ(a["uplinks"][0]["xdp_prog_id"], id);
+  EXPECT_EQ(a["uplinks"][0]["rx_prog_id"], id);
+  EXPECT_NE(a["uplinks"][0]["prog_id"], id) << "egress and ingress: two programs";
   json s = qps_json({"status", "--netns", ns_->name()});
-  EXPECT_EQ(s["namespaces"][0]["uplinks"][0]["xdp_prog_id"], id);
+  EXPECT_EQ(s["namespaces"][0]["uplinks"][0]["rx_prog_id"], id);
   EXPECT_TRUE(s["namespaces"][0]["uplinks"][0]["attached"].get<bool>());
+  EXPECT_NE(run_ok({QPSPREAD_BIN, "status", "--netns", ns_->name()}).find("counting tx/rx (rx on tc ingress)"),
+            std::string::npos);
   // Attaching again changes nothing.
   json again = qps_json({"attach", "--netns", ns_->name(), "--uplink", "up1"});
   EXPECT_TRUE(again["uplinks"][0]["already_attached"].get<bool>());
-  EXPECT_EQ(xdp_id("up1"), id);
+  EXPECT_EQ(ingress_id("up1"), id);
+  // Removed by hand: status says so, attach puts it back.
+  run_ok({"tc", "-n", ns_->name(), "filter", "del", "dev", "up1", "ingress"});
+  s = qps_json({"status", "--netns", ns_->name()});
+  EXPECT_FALSE(s["namespaces"][0]["uplinks"][0]["attached"].get<bool>());
+  EXPECT_EQ(s["namespaces"][0]["uplinks"][0]["rx_prog_id"], 0u);
+  again = qps_json({"attach", "--netns", ns_->name(), "--uplink", "up1"});
+  EXPECT_FALSE(again["uplinks"][0]["already_attached"].get<bool>());
+  EXPECT_NE(ingress_id("up1"), 0u);
   run_ok({QPSPREAD_BIN, "detach", "--netns", ns_->name()});
-  EXPECT_EQ(xdp_id("up1"), 0u);
+  EXPECT_EQ(ingress_id("up1"), 0u);
+  EXPECT_EQ(run({"tc", "-n", ns_->name(), "qdisc", "show", "dev", "up1"}).out.find("clsact"), std::string::npos);
   EXPECT_FALSE(pinned());
 }
 
-// A spine or border only observes: --uplink without any VXLAN device counts its underlay.
-TEST_F(XdpAttachTest, ANodeWithoutVxlanCanObserveItsUplinks) {
-  json a = qps_json({"attach", "--netns", ns_->name(), "--uplink", "up1"});
-  EXPECT_EQ(a["devices"].size(), 0u);
+// An uplink that is not a veth keeps XDP (before the skb, before GRO); a bridge has no native XDP:
+// generic mode, with a warning.
+TEST_F(XdpAttachTest, AnUplinkThatIsNotAVethReceivesInXdp) {
+  add_vxlan();
+  ns_->ip({"link", "add", "br1", "type", "bridge"});
+  ns_->ip({"link", "set", "br1", "up"});
+  json a = qps_json({"attach", "--netns", ns_->name(), "--uplink", "br1"});
   ASSERT_EQ(a["uplinks"].size(), 1u);
-  EXPECT_NE(xdp_id("up1"), 0u);
-  json st = qps_json({"stats", "--netns", ns_->name()});
-  ASSERT_EQ(st["uplinks"].size(), 1u);
-  EXPECT_EQ(st["uplinks"][0]["ifname"], "up1");
+  EXPECT_EQ(a["uplinks"][0]["rx_hook"], "xdp generic");
+  const uint32_t id = xdp_id("br1");
+  EXPECT_NE(id, 0u);
+  EXPECT_EQ(a["uplinks"][0]["rx_prog_id"], id);
+  EXPECT_EQ(ingress_id("br1"), 0u);
+  ASSERT_EQ(a["warnings"].size(), 1u) << a.dump();
+  EXPECT_NE(a["warnings"][0].get<std::string>().find("generic"), std::string::npos) << a.dump();
   run_ok({QPSPREAD_BIN, "detach", "--netns", ns_->name()});
-  EXPECT_EQ(xdp_id("up1"), 0u);
+  EXPECT_EQ(xdp_id("br1"), 0u);
   EXPECT_FALSE(pinned());
 }
 
@@ -145,7 +171,7 @@ TEST_F(XdpAttachTest, StatusShowsTheReasonsOfEveryProgram) {
   EXPECT_NE(plain.find("packets by reason:"), std::string::npos) << plain;
   EXPECT_NE(plain.find(" steered=5"), std::string::npos) << plain;
   EXPECT_NE(plain.find("uplink frames by reason (not VXLAN):"), std::string::npos) << plain;
-  EXPECT_NE(plain.find("XDP frames by reason:"), std::string::npos) << plain;
+  EXPECT_NE(plain.find("received frames by reason (uplinks, transit interfaces):"), std::string::npos) << plain;
   EXPECT_NE(plain.find("not_vxlan="), std::string::npos) << plain;
   json st = qps_json({"stats", "--netns", ns_->name()});
   EXPECT_GE(st["uplink_reasons"]["not_vxlan"]["packets"].get<uint64_t>(), 5u) << st.dump();
@@ -238,6 +264,8 @@ TEST_F(XdpAttachTest, AFailedTransitUndoesTheUplinkOfTheSameCall) {
   EXPECT_NE(r.err.find("'nosuch0'"), std::string::npos) << r.err;
   EXPECT_EQ(xdp_id("up1"), 0u);
   EXPECT_EQ(run({"tc", "-n", ns_->name(), "filter", "show", "dev", "up1", "egress"}).out, "");
+  EXPECT_EQ(run({"tc", "-n", ns_->name(), "filter", "show", "dev", "up1", "ingress"}).out, "");
+  EXPECT_EQ(run({"tc", "-n", ns_->name(), "qdisc", "show", "dev", "up1"}).out.find("clsact"), std::string::npos);
   EXPECT_FALSE(pinned());
 }
 

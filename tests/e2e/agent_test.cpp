@@ -1,9 +1,10 @@
 // qpspread agent in a private namespace, as a child process: a recreated VXLAN device is steered
 // again within a second with its VNI's mode; a new VNI's device is attached; our filter deleted by
-// hand comes back; someone else's tc filter and XDP programs are left alone (one on an uplink is
-// reported, not replaced); kill -9 and a restart duplicate nothing and the counters go on; SIGHUP
-// applies a changed mode and survives a bad file; /metrics parses as Prometheus text and agrees
-// with `stats -j`; a bad config exits 2 with nothing attached; on_exit: detach detaches.
+// hand comes back; someone else's tc filter and XDP programs are left alone (one in place of ours
+// on a transit interface is reported, not replaced); kill -9 and a restart duplicate nothing and
+// the counters go on; SIGHUP applies a changed mode and survives a bad file; /metrics parses as
+// Prometheus text and agrees with `stats -j`; a bad config exits 2 with nothing attached; on_exit:
+// detach detaches.
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <fcntl.h>
@@ -267,8 +268,9 @@ TEST_F(AgentTest, OurFilterDeletedByHandIsRestored) {
 }
 
 TEST_F(AgentTest, SomeoneElsesFilterAndXdpProgramsAreLeftAlone) {
-  // A foreign tc filter on the VTEP device (another priority), a foreign XDP program on t1 (not
-  // ours) and, later, one on the uplink itself.
+  // A foreign tc filter on the VTEP device (another priority) and a foreign XDP program on the
+  // uplink (qpspread receives on a veth's tc ingress: the two coexist); later, one in place of
+  // ours on the transit interface.
   const UniqueFd tc_prog = load_foreign(BPF_PROG_TYPE_SCHED_CLS, TC_ACT_OK);
   const UniqueFd xdp_prog = load_foreign(BPF_PROG_TYPE_XDP, 2 /* XDP_PASS */);
   ASSERT_TRUE(tc_prog && xdp_prog);
@@ -277,9 +279,9 @@ TEST_F(AgentTest, SomeoneElsesFilterAndXdpProgramsAreLeftAlone) {
     bpf_tc_hook_create(&hook);
     LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = tc_prog.get(), .handle = 7, .priority = 100);
     ASSERT_EQ(bpf_tc_attach(&hook, &opts), 0);
-    ASSERT_EQ(bpf_xdp_attach(static_cast<int>(if_nametoindex("t1")), xdp_prog.get(), XDP_FLAGS_SKB_MODE, nullptr), 0);
+    ASSERT_EQ(bpf_xdp_attach(static_cast<int>(if_nametoindex("up1")), xdp_prog.get(), XDP_FLAGS_SKB_MODE, nullptr), 0);
   });
-  start();
+  start("    transit: [t1]\n");
   auto foreign_tc_there = [&] {
     const json f = json::parse(run_ok({"tc", "-n", ns_->name(), "-j", "filter", "show", "dev", "vx100", "egress"}));
     for (const auto& e : f)
@@ -291,28 +293,34 @@ TEST_F(AgentTest, SomeoneElsesFilterAndXdpProgramsAreLeftAlone) {
     Netns::open(ns_->name()).run([&] { id = xdp_query(static_cast<int>(if_nametoindex(dev))); });
     return id;
   };
-  const uint32_t t1_id = xdp_on("t1");
-  ASSERT_NE(t1_id, 0u);
+  const uint32_t up1_id = xdp_on("up1");
+  ASSERT_NE(up1_id, 0u);
+  ASSERT_EQ(status()["uplinks"].size(), 1u);
+  EXPECT_EQ(status()["uplinks"][0]["rx_hook"], "tc ingress");
+  EXPECT_TRUE(status()["uplinks"][0]["attached"].get<bool>());
   // Changes make the agent attach again, twice.
   add_vxlan("vx200", 200);
   ASSERT_TRUE(eventually([&] { return !device("vx200").is_null(); })) << agent_->log();
   run_ok({"tc", "-n", ns_->name(), "filter", "del", "dev", "vx100", "egress", "pref", std::to_string(0x5150)});
   ASSERT_TRUE(eventually([&] { return our_filters("vx100") == 1; })) << agent_->log();
   EXPECT_TRUE(foreign_tc_there());
-  EXPECT_EQ(xdp_on("t1"), t1_id);
+  EXPECT_EQ(xdp_on("up1"), up1_id);
   EXPECT_EQ(our_filters("vx100"), 1u);
+  EXPECT_TRUE(status()["uplinks"][0]["attached"].get<bool>());
 
-  // Someone replaces our XDP program on the uplink: the agent does not fight it; /healthz says why.
-  const uint32_t ours = xdp_on("up1");
+  // Someone replaces our XDP program on the transit interface: the agent does not fight it;
+  // /healthz says why.
+  const uint32_t ours = xdp_on("t1");
+  ASSERT_NE(ours, 0u);
   Netns::open(ns_->name()).run([&] {
     LIBBPF_OPTS(bpf_xdp_attach_opts, o, .old_prog_fd = bpf_prog_get_fd_by_id(ours));
-    ASSERT_EQ(bpf_xdp_attach(static_cast<int>(if_nametoindex("up1")), xdp_prog.get(), XDP_FLAGS_SKB_MODE | XDP_FLAGS_REPLACE, &o), 0);  // ours: generic on a veth
+    ASSERT_EQ(bpf_xdp_attach(static_cast<int>(if_nametoindex("t1")), xdp_prog.get(), XDP_FLAGS_DRV_MODE | XDP_FLAGS_REPLACE, &o), 0);  // ours: native (transit)
   });
-  const uint32_t theirs = xdp_on("up1");
-  ns_->ip({"link", "set", "t1", "down"});  // a change, so the agent looks again
+  const uint32_t theirs = xdp_on("t1");
+  ns_->ip({"link", "set", "vx200", "down"});  // a change, so the agent looks again
   ASSERT_TRUE(eventually([&] { return get("/healthz").first == 503; })) << agent_->log();
   EXPECT_NE(get("/healthz").second.find("already has an XDP program"), std::string::npos) << get("/healthz").second;
-  EXPECT_EQ(xdp_on("up1"), theirs);
+  EXPECT_EQ(xdp_on("t1"), theirs);
 }
 
 TEST_F(AgentTest, KillNineThenRestartDuplicatesNothingAndCountersGoOn) {

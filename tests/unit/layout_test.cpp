@@ -46,7 +46,7 @@ const std::vector<StructLayout>& layouts() {
        {M(qps_attachment, ifindex), M(qps_attachment, vni), M(qps_attachment, prog_id), M(qps_attachment, handle),
         M(qps_attachment, priority), M(qps_attachment, created_qdisc), M(qps_attachment, kind), M(qps_attachment, _pad),
         M(qps_attachment, ifname), M(qps_attachment, cfg), M(qps_attachment, xdp_prog_id),
-        M(qps_attachment, xdp_flags), M(qps_attachment, xdp)}},
+        M(qps_attachment, xdp_flags), M(qps_attachment, xdp), M(qps_attachment, rx_prog_id)}},
       {"qps_path_key", sizeof(qps_path_key), {M(qps_path_key, ifindex), M(qps_path_key, vni), M(qps_path_key, remote)}},
       {"qps_path_stats", sizeof(qps_path_stats),
        {M(qps_path_stats, packets), M(qps_path_stats, bytes), M(qps_path_stats, roce_packets), M(qps_path_stats, roce_bytes),

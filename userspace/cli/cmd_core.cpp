@@ -62,14 +62,15 @@ void print_status(const json& all) {
     for (const auto& u : j["uplinks"])
       std::printf("  %-16s %-8d %-9s %-8s %-9u %s\n", u["ifname"].get<std::string>().c_str(), u["ifindex"].get<int>(),
                   "uplink", "-", u["prog_id"].get<unsigned>(),
-                  u["attached"].get<bool>() ? "counting tx/rx" : "PROGRAM MISSING (run attach again)");
+                  u["attached"].get<bool>() ? ("counting tx/rx (rx on " + u["rx_hook"].get<std::string>() + ")").c_str()
+                                            : "PROGRAM MISSING (run attach again)");
     for (const auto& t : j["transit"])
       std::printf("  %-16s %-8d %-9s %-8s %-9u %s\n", t["ifname"].get<std::string>().c_str(), t["ifindex"].get<int>(),
                   "transit", t["xdp_mode"].get<std::string>().c_str(), t["xdp_prog_id"].get<unsigned>(),
                   t["attached"].get<bool>() ? "rewriting" : "XDP PROGRAM MISSING (run attach again)");
     print_reasons("packets by reason", j["reasons"], true);
     print_reasons("uplink frames by reason (not VXLAN)", j["uplink_reasons"]);
-    print_reasons("XDP frames by reason", j["xdp_reasons"]);
+    print_reasons("received frames by reason (uplinks, transit interfaces)", j["xdp_reasons"]);
     std::cout << "  QPs tracked: " << j["qp_entries"].get<size_t>() << "\n";
   }
 }
@@ -137,9 +138,10 @@ void print_attach(const json& j) {
                 d["ifname"].get<std::string>().c_str(), d["vni"].get<unsigned>(), d["sport_min"].get<unsigned>(),
                 d["sport_max"].get<unsigned>(), d["mark"].get<unsigned>(), j["netns"].get<std::string>().c_str());
   for (const auto& u : j["uplinks"])
-    std::printf("%s uplink %s%s (XDP %s) in netns %s\n", u["already_attached"].get<bool>() ? "already counting:" : "counting:",
-                u["ifname"].get<std::string>().c_str(), u["discovered"].get<bool>() ? " (discovered)" : "",
-                u["xdp_mode"].get<std::string>().c_str(), j["netns"].get<std::string>().c_str());
+    std::printf("%s uplink %s%s (receiving on %s) in netns %s\n",
+                u["already_attached"].get<bool>() ? "already counting:" : "counting:", u["ifname"].get<std::string>().c_str(),
+                u["discovered"].get<bool>() ? " (discovered)" : "", u["rx_hook"].get<std::string>().c_str(),
+                j["netns"].get<std::string>().c_str());
   for (const auto& t : j["transit"])
     std::printf("%s transit %s (XDP %s, outer source ports %u-%u) in netns %s\n",
                 t["already_attached"].get<bool>() ? "already rewriting:" : "rewriting:", t["ifname"].get<std::string>().c_str(),

@@ -24,8 +24,11 @@ json underlay_json(const DeviceState& d, bool transit) {
     j["prog_id"] = d.prog_id;  // tc ingress: invalidates the stale flow hash (transit_ingress.bpf.c)
     j["attached"] = d.xdp_prog_id != 0 && d.prog_id != 0;
   } else {
-    j["prog_id"] = d.prog_id;
-    j["attached"] = d.prog_id != 0 && d.xdp_prog_id != 0;
+    j["prog_id"] = d.prog_id;  // tc egress: counts what leaves
+    // What counts what arrives: XDP, or on a veth the same program on tc ingress (xdp_hook.h).
+    j["rx_hook"] = d.rx_on_tc ? "tc ingress" : "xdp " + d.xdp_mode;
+    j["rx_prog_id"] = d.rx_on_tc ? d.rx_tc_prog_id : d.xdp_prog_id;
+    j["attached"] = d.prog_id != 0 && j["rx_prog_id"].get<uint32_t>() != 0;
   }
   return j;
 }
