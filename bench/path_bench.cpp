@@ -2,12 +2,14 @@
 // spine and the far VTEP to the far host, on a real FRR EVPN-VXLAN fabric of namespaces (2 leaves,
 // 2 spines: the test fabric), with qpspread unattached and attached to both leaves as `qpspread
 // attach` does, the VNI in mode off, qp-hash or balance (every QP given a port, as the controller
-// would); --settings adds the same with the VXLAN devices' program alone (-vtep: uplinks none).
+// would); --settings adds the same with the VXLAN devices' program alone (-vtep: uplinks none),
+// and `empty`: an empty program in each of qpspread's filters, what the hooks alone cost.
 // One sender thread on one CPU sends 256-byte RoCEv2 frames over 64 QPs as fast as it can; the
 // whole path runs in that CPU's softirq, so the far host's frame rate is the path's cost. The
 // settings are interleaved round by round (each round in another order), so a slow stretch of the
 // VM hits them all; a figure is the median (and min-max) of the rounds, a ratio the median of the
 // rounds' ratios to the same round's unattached figure. Root, FRR.
+#include <bpf/libbpf.h>
 #include <sched.h>
 #include <unistd.h>
 
@@ -31,6 +33,10 @@
 #include "common/interrupt.h"
 #include "common/netns.h"
 #include "loader/attach.h"
+#include "loader/log.h"
+#include "loader/skeleton.h"
+#include "loader/tc_hook.h"
+#include "bench_empty.skel.h"
 #include "tests/support/test_fabric.h"
 #include "userspace/workload/raw_socket.h"
 #include "userspace/workload/roce_sender.h"
@@ -46,17 +52,21 @@ constexpr double kGoalQpHash = 0.98, kGoalOff = 0.99;
 
 // What the leaves run for one point of the benchmark: nothing, or qpspread attached as `qpspread
 // attach` does (every VXLAN device; uplinks discovered, or none: the VTEP program alone) in a mode.
+// `empty`: attached, then every program of qpspread's replaced by an empty one in the same filter:
+// what the hooks alone cost, the floor under any program there.
 struct Setting {
   const char* name;
   bool attached;
   qps_mode mode;
   bool uplinks;
+  bool empty = false;
 };
 constexpr Setting kSettings[] = {
     {"unattached", false, QPS_MODE_OFF, false},   {"off", true, QPS_MODE_OFF, true},
     {"qp-hash", true, QPS_MODE_QP_HASH, true},    {"balance", true, QPS_MODE_BALANCE, true},
     {"off-vtep", true, QPS_MODE_OFF, false},      {"qp-hash-vtep", true, QPS_MODE_QP_HASH, false},
     {"balance-vtep", true, QPS_MODE_BALANCE, false},
+    {"empty", true, QPS_MODE_OFF, true, true},    {"empty-vtep", true, QPS_MODE_OFF, false, true},
 };
 const Setting& setting_named(const std::string& name) {
   for (const auto& s : kSettings)
@@ -122,6 +132,10 @@ class PathBench {
       o.initial_mode.mode = QPS_MODE_OFF;
       o.discover_uplinks = s.uplinks;
       const AttachReport r = attach(ns, o);
+      if (s.empty) {
+        empty_programs(ns, r);
+        continue;
+      }
       set_mode(ns, fabric_.vni(), {s.mode, QPS_DEFAULT_FLOWLET_GAP_US, 0});
       if (s.mode == QPS_MODE_BALANCE && i == 0) {
         // Every QP its own port, spread over the device's range, as the balance controller assigns.
@@ -148,6 +162,19 @@ class PathBench {
   }
 
  private:
+  // The empty tc program in each of the filters attach made (tc replaces a filter's program).
+  void empty_programs(const Netns& ns, const AttachReport& r) {
+    const int fd = bpf_program__fd(empty_->progs.qps_empty);
+    ns.run([&] {
+      for (const auto& d : r.devices) tc_attach_egress(d.ifindex, fd);
+      for (const auto& u : r.uplinks) {
+        if (!u.rx_on_tc) throw Error("uplink " + u.ifname + " receives in XDP: the empty setting replaces tc programs only");
+        tc_attach_egress(u.ifindex, fd);
+        tc_attach_ingress(u.ifindex, fd);
+      }
+    });
+  }
+
   void send_for(const lab::HostInfo& src, double seconds) {
     Netns::open(src.netns).run([&] {
       pin_to_cpu(cpu_);
@@ -169,6 +196,8 @@ class PathBench {
   std::vector<std::vector<uint8_t>> frames_;
   std::vector<std::span<const uint8_t>> spans_;
   std::vector<uint32_t> qpns_;
+  LoadedSkel<bench_empty> empty_ =
+      load_skeleton(SkeletonOps<bench_empty>{bench_empty__open, bench_empty__load, bench_empty__destroy, "empty programs"}, "");
 };
 
 int run(int argc, char** argv) {
@@ -183,7 +212,8 @@ int run(int argc, char** argv) {
   app.add_option("--cpu", cpu, "the CPU the sender (and so the whole path) runs on")->capture_default_str();
   app.add_option("--settings", setting_names,
                  "settings to compare (unattached is always measured): off, qp-hash, balance; with -vtep: "
-                 "the VXLAN devices' program alone (uplinks none)")
+                 "the VXLAN devices' program alone (uplinks none); empty, empty-vtep: an empty program in "
+                 "each of those filters (the hooks' own cost)")
       ->delimiter(',')
       ->capture_default_str();
   app.add_flag("-j,--json", as_json, "JSON output");
@@ -197,6 +227,7 @@ int run(int argc, char** argv) {
     if (std::find(settings.begin(), settings.end(), &setting_named(name)) == settings.end())
       settings.push_back(&setting_named(name));
   install_interrupt_handler();
+  set_libbpf_verbose(false);  // as the CLI: libbpf's notes (an existing clsact qdisc) are not errors
 
   lab::FabricSpec spec;
   spec.tag = "bp" + std::to_string(::getpid() % 100000);
