@@ -116,6 +116,14 @@ qps_vni_cfg vni_cfg_for(const std::map<uint32_t, qps_vni_cfg>& modes, uint32_t v
   return initial;
 }
 
+// Removes qpspread's filters from an interface: a veth uplink's receive program on ingress first,
+// since the egress filter's removal may take the clsact qdisc with it (transit: ingress only).
+// Returns whether the qdisc went.
+bool remove_filters(int ifindex, uint8_t kind, bool rx_on_tc, bool created_qdisc) {
+  if (rx_on_tc) tc_detach_ingress(ifindex, false);
+  return kind == QPS_ATTACH_TRANSIT ? tc_detach_ingress(ifindex, created_qdisc) : tc_detach_egress(ifindex, created_qdisc);
+}
+
 // Undoes, unless committed, what one attach call added.
 struct AttachTxn {
   std::string pin_dir;
@@ -136,10 +144,7 @@ struct AttachTxn {
     }
     for (const auto& d : added) {
       try {
-        // The ingress filter first: the egress one's removal may take the clsact qdisc with it.
-        if (d.rx_tc_prog_id) tc_detach_ingress(d.ifindex, false);
-        if (d.prog_id && d.kind == QPS_ATTACH_TRANSIT) tc_detach_ingress(d.ifindex, d.created_qdisc);
-        else if (d.prog_id) tc_detach_egress(d.ifindex, d.created_qdisc);
+        if (d.prog_id || d.rx_tc_prog_id) remove_filters(d.ifindex, d.kind, d.rx_tc_prog_id != 0, d.created_qdisc);
       } catch (...) {
       }
       if (maps) maps->delete_attachment(static_cast<uint32_t>(d.ifindex));
@@ -247,8 +252,9 @@ void install_xdp(AttachTxn& txn, DeviceState& st, uint8_t kind, const qps_xdp_cf
 }
 
 // The receive role on tc ingress (an uplink that is a veth, xdp_hook.h), recorded with the tc
-// egress half attach_uplink_tc put on the same interface just before. An XDP receive program an
-// earlier attach left there goes once the tc one is in place.
+// egress half attach_uplink_tc put on the same interface just before. (No XDP program of ours can
+// be there: attach never puts one on a veth uplink, and an older qpspread's records do not fit
+// this one's map, so its pins must be detached by it first.)
 void install_rx_tc(AttachTxn& txn, DeviceState& st, const qps_xdp_cfg& cfg) {
   qps_attachment rec = *txn.maps->attachment(static_cast<uint32_t>(st.ifindex));
   st.rx_on_tc = true;
@@ -262,9 +268,6 @@ void install_rx_tc(AttachTxn& txn, DeviceState& st, const qps_xdp_cfg& cfg) {
   st.rx_tc_prog_id = r.prog_id;
   for (auto& d : txn.added)
     if (d.ifindex == st.ifindex) d.rx_tc_prog_id = r.prog_id;  // undone with the record
-  if (rec.xdp_prog_id) xdp_detach(st.ifindex, rec.xdp_prog_id);
-  rec.xdp_prog_id = 0;
-  rec.xdp_flags = 0;
   rec.rx_prog_id = r.prog_id;
   rec.created_qdisc = rec.created_qdisc || r.created_qdisc;
   rec.xdp = cfg;
@@ -476,9 +479,7 @@ DetachReport detach(const Netns& ns) {
     for (const auto& a : maps->attachments()) {
       if (a.xdp_prog_id) xdp_detach(static_cast<int>(a.ifindex), a.xdp_prog_id);
       const int ifindex = static_cast<int>(a.ifindex);
-      if (a.rx_prog_id) tc_detach_ingress(ifindex, false);  // before the egress filter: it may take the qdisc
-      const bool qdisc_gone = a.kind == QPS_ATTACH_TRANSIT ? tc_detach_ingress(ifindex, a.created_qdisc)
-                                                           : tc_detach_egress(ifindex, a.created_qdisc);
+      const bool qdisc_gone = remove_filters(ifindex, a.kind, a.rx_prog_id != 0, a.created_qdisc);
       if (qdisc_gone) report.qdiscs_removed.push_back(a.ifname);
       report.devices.push_back(a.ifname);
     }

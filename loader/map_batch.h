@@ -53,7 +53,7 @@ inline bpf_map_info checked_info(int fd, size_t key_size, size_t value_size, boo
   if (info.key_size != key_size || info.value_size != value_size)
     throw Error("BPF map " + name + " has key/value sizes " + std::to_string(info.key_size) + "/" +
                 std::to_string(info.value_size) + ", expected " + std::to_string(key_size) + "/" +
-                std::to_string(value_size) + "; are the pins from another qpspread version?");
+                std::to_string(value_size) + "; are the pins from another qpspread version? Detach with that version");
   if (is_percpu(info.type) != percpu)
     throw Error("BPF map " + name + (percpu ? " is not" : " is") + " a per-CPU map");
   return info;

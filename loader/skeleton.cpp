@@ -17,7 +17,8 @@ void set_pin_paths(bpf_object* obj, const std::string& pin_dir) {
 std::string load_hint(int err, const std::string& pin_dir) {
   if (err == -EPERM || err == -EACCES) return " (run as root)";
   if (pin_dir.empty()) return "; rerun with -v for libbpf's messages and the verifier's log";
-  return "; if pins in " + pin_dir + " are from another version, run 'qpspread detach' first, or rerun with -v";
+  return "; if pins in " + pin_dir + " are from another qpspread version, detach with that version first "
+         "('qpspread detach'), or rerun with -v";
 }
 
 void throw_open_failed(const char* what, int err) {

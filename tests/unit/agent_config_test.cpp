@@ -108,7 +108,7 @@ TEST(AgentConfig, BadKeysAndValuesAreNamedWithTheirLine) {
   EXPECT_EQ(refused("targets:\n  - {netns: a, transit_vnis: [100]}\n"),
             "agent.yml:2: targets[0].transit_vnis: transit_vnis needs transit interfaces");
   EXPECT_EQ(refused("targets:\n  - {netns: a, uplinks: [e1], transit: [e1]}\n"),
-            "agent.yml:2: targets[0]: e1 is both an uplink and a transit interface; an interface holds one XDP program");
+            "agent.yml:2: targets[0]: e1 is both an uplink and a transit interface; an interface takes one role");
   EXPECT_EQ(refused("targets:\n  - {netns: a, uplinks: [this-name-is-too-long]}\n"),
             "agent.yml:2: targets[0].uplinks: 'this-name-is-too-long' is not an interface name (1 to 15 characters, no '/' "
             "or space)");

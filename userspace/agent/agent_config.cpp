@@ -96,7 +96,7 @@ AgentTarget target(const std::filesystem::path& file, const YAML::Node& n, const
   }
   for (const auto& up : t.uplinks)
     for (const auto& tr : t.transit)
-      if (up == tr) w.fail(up + " is both an uplink and a transit interface; an interface holds one XDP program");
+      if (up == tr) w.fail(up + " is both an uplink and a transit interface; an interface takes one role");
   return t;
 }
 

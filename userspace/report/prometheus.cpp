@@ -148,7 +148,7 @@ std::string prometheus_text(std::span<const StatsReport> reports) {
       w.sample("qpspread_vxlan_packets_total", ns_of(r) + ",reason=\"" + reason.name + "\"", num(reason.packets));
   reason_samples(w, {"qpspread_uplink_packets_total", "counter", "frames the uplink program found not VXLAN, by reason"},
                  reports, ns_of, [](const StatsReport& r) -> const std::vector<ReasonStats>& { return r.uplink_reasons; });
-  reason_samples(w, {"qpspread_xdp_packets_total", "counter", "frames the underlay XDP program saw, by reason"}, reports,
+  reason_samples(w, {"qpspread_xdp_packets_total", "counter", "frames the underlay receive and transit programs saw (XDP, or tc ingress on a veth uplink), by reason"}, reports,
                  ns_of, [](const StatsReport& r) -> const std::vector<ReasonStats>& { return r.xdp_reasons; });
   return w.str();
 }
