@@ -3,17 +3,15 @@
 // 2 spines: the test fabric), with qpspread unattached and attached to both leaves as `qpspread
 // attach` does, the VNI in mode off, qp-hash or balance (every QP given a port, as the controller
 // would); --settings adds the same with the VXLAN devices' program alone (-vtep: uplinks none),
-// and `empty`: an empty program in each of qpspread's filters, what the hooks alone cost (and
-// through tcx, which attach does not use yet).
+// `empty`: an empty program on each of qpspread's hooks, what the hooks alone cost; and -clsact:
+// the same through clsact filters instead of tcx.
 // One sender thread on one CPU sends 256-byte RoCEv2 frames over 64 QPs as fast as it can; the
 // whole path runs in that CPU's softirq, so the far host's frame rate is the path's cost. The
 // settings are interleaved round by round (each round in another order), so a slow stretch of the
 // VM hits them all; a figure is the median (and min-max) of the rounds, a ratio the median of the
 // rounds' ratios to the same round's unattached figure. Root, FRR.
 #include <bpf/libbpf.h>
-#include <linux/bpf.h>
 #include <sched.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -25,6 +23,7 @@
 #include <cstring>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -54,41 +53,35 @@ constexpr int kRoceOverhead = 58;  // Ethernet 14, IPv4 20, UDP 8, BTH 12, ICRC 
 constexpr double kGoalQpHash = 0.98, kGoalOff = 0.99;
 
 // What the leaves run for one point of the benchmark: nothing, or qpspread attached as `qpspread
-// attach` does (every VXLAN device; uplinks discovered, or none: the VTEP program alone) in a mode.
-// `empty`: attached, then every program of qpspread's replaced by an empty one in the same filter:
-// what the hooks alone cost, the floor under any program there. `tcx`: the empty program on the
-// same hooks through tcx (Linux 6.6+) instead of a clsact qdisc's filter, which attach does not
-// use yet: what moving to it would save.
+// attach` does (every VXLAN device; uplinks discovered, or none: the VTEP program alone) in a mode,
+// through tcx where the kernel has it (attach's default) or, for -clsact, through clsact filters.
+// `empty`: attached, then every program of qpspread's replaced by an empty one on the same hook:
+// what the hooks alone cost, the floor under any program there.
 struct Setting {
   const char* name;
   bool attached;
   qps_mode mode;
   bool uplinks;
   bool empty = false;
-  bool tcx = false;
+  std::optional<TcApi> api = std::nullopt;  // none: attach's default
 };
 constexpr Setting kSettings[] = {
-    {"unattached", false, QPS_MODE_OFF, false},   {"off", true, QPS_MODE_OFF, true},
-    {"qp-hash", true, QPS_MODE_QP_HASH, true},    {"balance", true, QPS_MODE_BALANCE, true},
-    {"off-vtep", true, QPS_MODE_OFF, false},      {"qp-hash-vtep", true, QPS_MODE_QP_HASH, false},
+    {"unattached", false, QPS_MODE_OFF, false},
+    {"off", true, QPS_MODE_OFF, true},
+    {"qp-hash", true, QPS_MODE_QP_HASH, true},
+    {"balance", true, QPS_MODE_BALANCE, true},
+    {"off-vtep", true, QPS_MODE_OFF, false},
+    {"qp-hash-vtep", true, QPS_MODE_QP_HASH, false},
     {"balance-vtep", true, QPS_MODE_BALANCE, false},
-    {"empty", true, QPS_MODE_OFF, true, true},    {"empty-vtep", true, QPS_MODE_OFF, false, true},
-    {"empty-tcx", true, QPS_MODE_OFF, true, true, true},
-    {"empty-tcx-vtep", true, QPS_MODE_OFF, false, true, true},
+    {"empty", true, QPS_MODE_OFF, true, true},
+    {"empty-vtep", true, QPS_MODE_OFF, false, true},
+    {"off-clsact", true, QPS_MODE_OFF, true, false, TcApi::clsact},
+    {"qp-hash-clsact", true, QPS_MODE_QP_HASH, true, false, TcApi::clsact},
+    {"balance-clsact", true, QPS_MODE_BALANCE, true, false, TcApi::clsact},
+    {"empty-clsact", true, QPS_MODE_OFF, true, true, TcApi::clsact},
+    {"empty-clsact-vtep", true, QPS_MODE_OFF, false, true, TcApi::clsact},
 };
 
-// enum bpf_attach_type's tcx hooks (Linux 6.6; Debian 12's headers predate them).
-constexpr uint32_t kTcxIngress = 46, kTcxEgress = 47;
-
-// BPF_PROG_ATTACH / BPF_PROG_DETACH of prog_fd on a tcx hook of ifindex (the calling thread's
-// namespace); 0 or -errno.
-int tcx_op(int cmd, int ifindex, int prog_fd, uint32_t hook) {
-  bpf_attr a{};
-  a.target_fd = static_cast<uint32_t>(ifindex);  // target_ifindex in newer headers
-  a.attach_bpf_fd = static_cast<uint32_t>(prog_fd);
-  a.attach_type = hook;
-  return ::syscall(__NR_bpf, cmd, &a, sizeof(a)) == 0 ? 0 : -errno;
-}
 const Setting& setting_named(const std::string& name) {
   for (const auto& s : kSettings)
     if (name == s.name) return s;
@@ -139,7 +132,6 @@ class PathBench {
       try {
         const Netns ns = Netns::open(fabric_.leaf_netns(i));
         detach(ns);
-        remove_tcx(ns, i);
       } catch (const std::exception&) {
       }
     }
@@ -150,17 +142,12 @@ class PathBench {
       const Netns ns = Netns::open(fabric_.leaf_netns(i));
       // Detached first: attach keeps what is attached, and a setting may have fewer uplinks.
       detach(ns);
-      remove_tcx(ns, i);
       if (!s.attached) continue;
       AttachOptions o;
       o.initial_mode.mode = QPS_MODE_OFF;
       o.discover_uplinks = s.uplinks;
+      o.tc_api = s.api;
       const AttachReport r = attach(ns, o);
-      if (s.tcx) {
-        detach(ns);  // attach found the hooks; the empty program goes on them through tcx
-        empty_tcx(ns, i, r);
-        continue;
-      }
       if (s.empty) {
         empty_programs(ns, r);
         continue;
@@ -191,37 +178,17 @@ class PathBench {
   }
 
  private:
-  // The empty tc program in each of the filters attach made (tc replaces a filter's program).
+  // The empty tc program on each of the hooks attach used, in place of qpspread's.
   void empty_programs(const Netns& ns, const AttachReport& r) {
     const int fd = bpf_program__fd(empty_->progs.qps_empty);
     ns.run([&] {
-      for (const auto& d : r.devices) tc_attach_egress(d.ifindex, fd);
+      for (const auto& d : r.devices) tc_attach(d.tc_api, d.ifindex, TcDir::egress, fd);
       for (const auto& u : r.uplinks) {
         if (!u.rx_on_tc) throw Error("uplink " + u.ifname + " receives in XDP: the empty setting replaces tc programs only");
-        tc_attach_egress(u.ifindex, fd);
-        tc_attach_ingress(u.ifindex, fd);
+        tc_attach(u.tc_api, u.ifindex, TcDir::egress, fd);
+        tc_attach(u.tc_api, u.ifindex, TcDir::ingress, fd);
       }
     });
-  }
-
-  void empty_tcx(const Netns& ns, int leaf, const AttachReport& r) {
-    for (const auto& d : r.devices) tcx_[leaf].emplace_back(d.ifindex, kTcxEgress);
-    for (const auto& u : r.uplinks) {
-      tcx_[leaf].emplace_back(u.ifindex, kTcxEgress);
-      tcx_[leaf].emplace_back(u.ifindex, kTcxIngress);
-    }
-    ns.run([&] {
-      for (const auto& [ifindex, hook] : tcx_[leaf])
-        if (int err = tcx_op(BPF_PROG_ATTACH, ifindex, bpf_program__fd(empty_->progs.qps_empty), hook))
-          throw Error(errno_text("cannot attach the empty program through tcx (Linux 6.6+)", err));
-    });
-  }
-  void remove_tcx(const Netns& ns, int leaf) {
-    ns.run([&] {
-      for (const auto& [ifindex, hook] : tcx_[leaf])
-        tcx_op(BPF_PROG_DETACH, ifindex, bpf_program__fd(empty_->progs.qps_empty), hook);
-    });
-    tcx_[leaf].clear();
   }
 
   void send_for(const lab::HostInfo& src, double seconds) {
@@ -245,7 +212,6 @@ class PathBench {
   std::vector<std::vector<uint8_t>> frames_;
   std::vector<std::span<const uint8_t>> spans_;
   std::vector<uint32_t> qpns_;
-  std::vector<std::pair<int, uint32_t>> tcx_[2];  // per leaf: the tcx hooks holding the empty program
   LoadedSkel<bench_empty> empty_ =
       load_skeleton(SkeletonOps<bench_empty>{bench_empty__open, bench_empty__load, bench_empty__destroy, "empty programs"}, "");
 };
@@ -263,8 +229,7 @@ int run(int argc, char** argv) {
   app.add_option("--settings", setting_names,
                  "settings to compare (unattached is always measured): off, qp-hash, balance; with -vtep: "
                  "the VXLAN devices' program alone (uplinks none); empty, empty-vtep: an empty program in "
-                 "each of those filters (the hooks' own cost); empty-tcx, empty-tcx-vtep: on the same hooks "
-                 "through tcx")
+                 "each of those hooks (the hooks' own cost); -clsact: through clsact filters instead of tcx")
       ->delimiter(',')
       ->capture_default_str();
   app.add_flag("-j,--json", as_json, "JSON output");

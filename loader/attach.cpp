@@ -116,12 +116,19 @@ qps_vni_cfg vni_cfg_for(const std::map<uint32_t, qps_vni_cfg>& modes, uint32_t v
   return initial;
 }
 
-// Removes qpspread's filters from an interface: a veth uplink's receive program on ingress first,
-// since the egress filter's removal may take the clsact qdisc with it (transit: ingress only).
-// Returns whether the qdisc went.
-bool remove_filters(int ifindex, uint8_t kind, bool rx_on_tc, bool created_qdisc) {
-  if (rx_on_tc) tc_detach_ingress(ifindex, false);
-  return kind == QPS_ATTACH_TRANSIT ? tc_detach_ingress(ifindex, created_qdisc) : tc_detach_egress(ifindex, created_qdisc);
+// Removes qpspread's tc programs from an interface: a veth uplink's receive program on ingress
+// first, since the egress filter's removal may take the clsact qdisc with it (transit: ingress
+// only). Returns whether the qdisc went.
+bool remove_filters(TcApi api, int ifindex, uint8_t kind, bool rx_on_tc, bool created_qdisc) {
+  if (rx_on_tc) tc_detach(api, ifindex, TcDir::ingress, false);
+  return tc_detach(api, ifindex, kind == QPS_ATTACH_TRANSIT ? TcDir::ingress : TcDir::egress, created_qdisc);
+}
+
+TcApi recorded_api(const qps_attachment& a) {
+  if (a.tc_api > QPS_TC_TCX)
+    throw Error("the record of " + std::string(a.ifname) + " names an unknown tc hook (" + std::to_string(a.tc_api) +
+                "): made by a newer qpspread; detach with that version");
+  return static_cast<TcApi>(a.tc_api);
 }
 
 // Undoes, unless committed, what one attach call added.
@@ -132,7 +139,19 @@ struct AttachTxn {
   std::vector<DeviceState> added;                       // records this call created
   std::vector<std::pair<int, uint32_t>> xdp_added;      // XDP programs it attached where none of ours was
   std::vector<std::string> warnings;
+  TcApi api = TcApi::clsact;  // for interfaces without tc programs of ours yet
+  bool api_explicit = false;  // the caller chose it
   bool committed = false;
+
+  // How rec's interface gets its tc programs: as its tc programs already are.
+  TcApi api_for(const std::optional<qps_attachment>& rec, const std::string& ifname) const {
+    if (!rec || (!rec->prog_id && !rec->rx_prog_id)) return api;
+    const TcApi had = recorded_api(*rec);
+    if (api_explicit && had != api)
+      throw Error(ifname + " is attached through " + tc_api_name(had) + "; run 'qpspread detach' first to attach it through " +
+                  tc_api_name(api));
+    return had;
+  }
 
   ~AttachTxn() {
     if (committed) return;
@@ -144,7 +163,8 @@ struct AttachTxn {
     }
     for (const auto& d : added) {
       try {
-        if (d.prog_id || d.rx_tc_prog_id) remove_filters(d.ifindex, d.kind, d.rx_tc_prog_id != 0, d.created_qdisc);
+        if (d.prog_id || d.rx_tc_prog_id)
+          remove_filters(d.tc_api, d.ifindex, d.kind, d.rx_tc_prog_id != 0, d.created_qdisc);
       } catch (...) {
       }
       if (maps) maps->delete_attachment(static_cast<uint32_t>(d.ifindex));
@@ -152,6 +172,12 @@ struct AttachTxn {
     if (pins_new) unpin_all(pin_dir);
   }
 };
+
+void set_hook(qps_attachment& rec, TcApi api) {
+  rec.tc_api = static_cast<uint8_t>(api);
+  rec.handle = api == TcApi::clsact ? QPS_TC_HANDLE : 0;
+  rec.priority = api == TcApi::clsact ? QPS_TC_PRIORITY : 0;
+}
 
 // Attaches prog_fd to st.ifindex and records it, unless an identical attachment is in place (and
 // `stale` does not say otherwise). `load` is called only when something has to be (re)attached.
@@ -161,15 +187,16 @@ DeviceState install(AttachTxn& txn, DeviceState st, uint8_t kind, const qps_dev_
   const uint32_t key = static_cast<uint32_t>(st.ifindex);
   const std::optional<qps_attachment> rec = txn.maps ? txn.maps->attachment(key) : std::nullopt;
   const bool rec_owns_qdisc = rec.has_value() && rec->created_qdisc;
+  st.tc_api = txn.api_for(rec, st.ifname);
   if (!stale && rec && rec->kind == kind && same_cfg(rec->cfg, cfg) &&
-      (st.prog_id = tc_query_egress(st.ifindex)) != 0) {
+      (st.prog_id = tc_query(st.tc_api, st.ifindex, TcDir::egress)) != 0) {
     st.already_attached = true;
     st.created_qdisc = rec_owns_qdisc;
     return st;
   }
   auto skel = load();  // the instance must live until tc holds its program
   if (!txn.maps) txn.maps = PinnedMaps::open(txn.pin_dir);
-  const TcAttachResult r = tc_attach_egress(st.ifindex, bpf_program__fd(skel.second));
+  const TcAttachResult r = tc_attach(st.tc_api, st.ifindex, TcDir::egress, bpf_program__fd(skel.second));
   st.prog_id = r.prog_id;
   // A record left by an earlier attach (or a changed --mark) keeps its qdisc ownership.
   st.created_qdisc = r.created_qdisc || rec_owns_qdisc;
@@ -179,8 +206,7 @@ DeviceState install(AttachTxn& txn, DeviceState st, uint8_t kind, const qps_dev_
   out.ifindex = key;
   out.vni = st.vni;
   out.prog_id = st.prog_id;
-  out.handle = QPS_TC_HANDLE;
-  out.priority = QPS_TC_PRIORITY;
+  set_hook(out, st.tc_api);
   out.created_qdisc = st.created_qdisc;
   out.kind = kind;
   std::strncpy(out.ifname, st.ifname.c_str(), sizeof(out.ifname) - 1);
@@ -258,12 +284,14 @@ void install_xdp(AttachTxn& txn, DeviceState& st, uint8_t kind, const qps_xdp_cf
 void install_rx_tc(AttachTxn& txn, DeviceState& st, const qps_xdp_cfg& cfg) {
   qps_attachment rec = *txn.maps->attachment(static_cast<uint32_t>(st.ifindex));
   st.rx_on_tc = true;
-  if (rec.rx_prog_id && std::memcmp(&rec.xdp, &cfg, sizeof(cfg)) == 0 && tc_query_ingress(st.ifindex) == rec.rx_prog_id) {
+  if (rec.rx_prog_id && std::memcmp(&rec.xdp, &cfg, sizeof(cfg)) == 0 &&
+      tc_query(st.tc_api, st.ifindex, TcDir::ingress) == rec.rx_prog_id) {
     st.rx_tc_prog_id = rec.rx_prog_id;
     return;
   }
   auto skel = load_underlay(txn.pin_dir, cfg, Hook::tc);
-  const TcAttachResult r = tc_attach_ingress(st.ifindex, bpf_program__fd(skel->progs.qps_underlay_tc));
+  const TcAttachResult r =
+      tc_attach(st.tc_api, st.ifindex, TcDir::ingress, bpf_program__fd(skel->progs.qps_underlay_tc));
   st.already_attached = false;
   st.rx_tc_prog_id = r.prog_id;
   for (auto& d : txn.added)
@@ -299,26 +327,28 @@ qps_xdp_cfg xdp_cfg(const std::vector<VxlanDevice>& devs, uint8_t roles) {
 // half that install_xdp put on the same interface.
 void install_transit_rehash(AttachTxn& txn, DeviceState& st, uint16_t vxlan_port) {
   qps_attachment rec = *txn.maps->attachment(static_cast<uint32_t>(st.ifindex));
-  if (rec.prog_id && tc_query_ingress(st.ifindex) == rec.prog_id) {
+  st.tc_api = txn.api_for(rec, st.ifname);
+  if (rec.prog_id && tc_query(st.tc_api, st.ifindex, TcDir::ingress) == rec.prog_id) {
     st.prog_id = rec.prog_id;
     st.created_qdisc = rec.created_qdisc;
     return;
   }
   auto skel = load_skeleton(kTransitIngress, txn.pin_dir,
                             [&](transit_ingress& s) { s.rodata->qps_transit.vxlan_port = vxlan_port; });
-  const TcAttachResult r = tc_attach_ingress(st.ifindex, bpf_program__fd(skel->progs.qps_transit_ingress));
+  const TcAttachResult r =
+      tc_attach(st.tc_api, st.ifindex, TcDir::ingress, bpf_program__fd(skel->progs.qps_transit_ingress));
   st.already_attached = false;
   st.prog_id = r.prog_id;
   st.created_qdisc = r.created_qdisc || rec.created_qdisc;
   rec.prog_id = r.prog_id;
   rec.created_qdisc = st.created_qdisc;
-  rec.handle = QPS_TC_HANDLE;
-  rec.priority = QPS_TC_PRIORITY;
+  set_hook(rec, st.tc_api);
   txn.maps->put_attachment(rec);
   bool recorded = false;
   for (auto& d : txn.added) {
     if (d.ifindex != st.ifindex) continue;
     d.prog_id = r.prog_id;
+    d.tc_api = st.tc_api;
     d.created_qdisc = st.created_qdisc;
     recorded = true;
   }
@@ -392,7 +422,7 @@ std::vector<std::string> forget_gone(const PinnedMaps& maps) {
 void reload_vteps(const std::string& pin_dir, uint32_t vni) {
   AttachTxn txn;
   txn.pin_dir = pin_dir;
-  txn.maps = PinnedMaps::open(pin_dir);
+  txn.maps = PinnedMaps::open(pin_dir);  // the devices' records say how their programs are attached
   if (!txn.maps) return;
   const auto modes = txn.maps->vni_configs();
   const auto mode = modes.find(vni);
@@ -434,6 +464,10 @@ AttachReport attach(const Netns& ns, const AttachOptions& opts) {
       throw Error("netns " + ns.name() + " has no VXLAN device, so --transit needs the VNIs to steer: --vni N");
     AttachTxn txn;
     txn.pin_dir = report.pin_dir;
+    txn.api = opts.tc_api.value_or(tcx_supported() ? TcApi::tcx : TcApi::clsact);
+    txn.api_explicit = opts.tc_api.has_value();
+    if (txn.api == TcApi::tcx && !tcx_supported())
+      throw Error("this kernel has no tcx (Linux 6.6+): attach with --tc-api clsact, or without --tc-api");
     txn.maps = PinnedMaps::open(report.pin_dir);
     txn.pins_new = !txn.maps.has_value();
     if (txn.maps) report.forgotten = forget_gone(*txn.maps);
@@ -479,7 +513,7 @@ DetachReport detach(const Netns& ns) {
     for (const auto& a : maps->attachments()) {
       if (a.xdp_prog_id) xdp_detach(static_cast<int>(a.ifindex), a.xdp_prog_id);
       const int ifindex = static_cast<int>(a.ifindex);
-      const bool qdisc_gone = remove_filters(ifindex, a.kind, a.rx_prog_id != 0, a.created_qdisc);
+      const bool qdisc_gone = remove_filters(recorded_api(a), ifindex, a.kind, a.rx_prog_id != 0, a.created_qdisc);
       if (qdisc_gone) report.qdiscs_removed.push_back(a.ifname);
       report.devices.push_back(a.ifname);
     }
@@ -502,7 +536,8 @@ NetnsStatus status(const Netns& ns, bool count_qps) {
       d.ifindex = static_cast<int>(a.ifindex);
       d.vni = a.vni;
       d.created_qdisc = a.created_qdisc;
-      d.prog_id = a.kind == QPS_ATTACH_TRANSIT ? tc_query_ingress(d.ifindex) : tc_query_egress(d.ifindex);
+      d.tc_api = recorded_api(a);
+      d.prog_id = tc_query(d.tc_api, d.ifindex, a.kind == QPS_ATTACH_TRANSIT ? TcDir::ingress : TcDir::egress);
       d.mark = a.cfg.mark;
       d.mode = a.cfg.vni_cfg.mode;
       d.port_min = a.kind == QPS_ATTACH_TRANSIT ? a.xdp.port_min : a.cfg.port_min;
@@ -512,7 +547,7 @@ NetnsStatus status(const Netns& ns, bool count_qps) {
         d.xdp_mode = xdp_mode_name(a.xdp_flags);
       }
       d.rx_on_tc = a.rx_prog_id != 0;
-      if (d.rx_on_tc) d.rx_tc_prog_id = tc_query_ingress(d.ifindex);  // 0 when someone removed it
+      if (d.rx_on_tc) d.rx_tc_prog_id = tc_query(d.tc_api, d.ifindex, TcDir::ingress);  // 0 when someone removed it
       (a.kind == QPS_ATTACH_UPLINK ? st.uplinks : a.kind == QPS_ATTACH_TRANSIT ? st.transit : st.devices).push_back(d);
     }
     st.vni_modes = maps->vni_modes();

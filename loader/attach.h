@@ -10,6 +10,7 @@
 
 #include "common/netns.h"
 #include "loader/pinned_maps.h"
+#include "loader/tc_hook.h"
 #include "loader/uplink_discovery.h"
 #include "qpspread/abi.h"
 
@@ -29,6 +30,9 @@ struct AttachOptions {
   std::vector<uint32_t> transit_vnis;
   // With no `uplinks`: find them from the routes to the remote VTEPs (uplink_discovery.h).
   bool discover_uplinks = true;
+  // How the tc programs go on their hooks (tc_hook.h); none: tcx where the kernel has it (6.6+),
+  // else clsact. An interface attached before keeps its way in; naming the other one is an error.
+  std::optional<TcApi> tc_api;
   // A namespace with no VXLAN device (yet) and no uplink named is not an error: nothing is attached
   // (the agent, waiting for FRR or ifupdown to create them).
   bool vteps_optional = false;
@@ -38,8 +42,9 @@ struct DeviceState {
   std::string ifname;
   int ifindex = 0;
   uint32_t vni = 0;
-  uint32_t prog_id = 0;        // the program in qpspread's filter now (0: filter missing)
-  bool created_qdisc = false;
+  uint32_t prog_id = 0;        // qpspread's tc program on the hook now (0: missing)
+  TcApi tc_api = TcApi::clsact;  // how its tc programs are attached
+  bool created_qdisc = false;    // clsact: attach created the qdisc
   bool already_attached = false;  // attach: it was attached before this call
   uint16_t port_min = 0;
   uint16_t port_count = 0;
@@ -93,8 +98,8 @@ struct NetnsStatus {
 // that no longer exist are forgotten; if any device fails, everything this call added is removed
 // again.
 AttachReport attach(const Netns& ns, const AttachOptions& opts);
-// Removes exactly what attach added: qpspread's filters, the clsact qdiscs it created (when no
-// one else's filter is on them), and the pins. Safe to repeat.
+// Removes exactly what attach added: qpspread's tc programs (tcx) or filters and the clsact qdiscs
+// it created (when no one else's filter is on them), its XDP programs, and the pins. Safe to repeat.
 DetachReport detach(const Netns& ns);
 // count_qps: read the QP map to fill qp_entries (a full read of it; the stats report, which reads
 // it anyway, asks without).

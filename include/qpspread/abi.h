@@ -149,6 +149,15 @@ struct qps_reason_stats {
 	__u64 bytes;
 };
 
+/*
+ * How a record's tc programs sit on their hooks: a filter (QPS_TC_HANDLE, QPS_TC_PRIORITY) on a
+ * clsact qdisc, or a program of the device's tcx chain (Linux 6.6+, first in it, named qps_*).
+ */
+enum qps_tc_api {
+	QPS_TC_CLSACT = 0,
+	QPS_TC_TCX = 1,
+};
+
 enum qps_attach_kind {
 	QPS_ATTACH_VXLAN = 0,  /* vxlan_egress on a VXLAN device */
 	QPS_ATTACH_UPLINK = 1, /* uplink_egress (tc egress) and underlay_xdp's rx (XDP, or tc ingress) on an uplink */
@@ -182,7 +191,8 @@ struct qps_attachment {
 	__u32 priority;
 	__u8 created_qdisc; /* 1: attach created the clsact qdisc, detach may remove it */
 	__u8 kind;          /* enum qps_attach_kind */
-	__u8 _pad[2];
+	__u8 tc_api;        /* enum qps_tc_api: how its tc programs are attached (0 before tcx existed) */
+	__u8 _pad;
 	char ifname[16];
 	struct qps_dev_cfg cfg; /* what the attached program instance was loaded with */
 	__u32 xdp_prog_id;      /* underlay_xdp attached by qpspread (0: none) */

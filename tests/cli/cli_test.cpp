@@ -1,6 +1,9 @@
 // The qpspread command against namespaces these tests create: bad input gets a message naming the
 // object, a non-zero exit, {"error": ...} in JSON mode, and changes nothing; attach and detach add
 // and remove exactly qpspread's own objects.
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <net/if.h>
 #include <sys/stat.h>
 
 #include <gtest/gtest.h>
@@ -13,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "loader/tc_hook.h"
 #include "tests/support/test_util.h"
 
 namespace qpspread::test {
@@ -39,9 +43,8 @@ class CliTest : public ::testing::Test {
     args.insert(args.begin(), QPSPREAD_BIN);
     return run(args);
   }
-  std::string tc_filters(const std::string& dev) {
-    return run({"tc", "-n", ns_->name(), "filter", "show", "dev", dev, "egress"}).out;
-  }
+  // Everything on the device's egress hook: clsact filters and tcx programs.
+  std::string tc_filters(const std::string& dev) { return tc_hook_listing(ns_->name(), dev, "egress"); }
   std::string qdiscs(const std::string& dev) {
     return run({"tc", "-n", ns_->name(), "qdisc", "show", "dev", dev}).out;
   }
@@ -142,7 +145,7 @@ TEST_F(CliTest, UplinksAreAttachedCountedInStatusAndDetached) {
   ns_->ip({"link", "add", "up1", "type", "veth", "peer", "name", "dn1"});
   json a = json::parse(run_ok({QPSPREAD_BIN, "-j", "attach", "--netns", ns_->name(), "--uplink", "up1"}));
   ASSERT_EQ(a["uplinks"].size(), 1u);
-  EXPECT_NE(tc_filters("up1").find("pref 20816"), std::string::npos);
+  EXPECT_NE(tc_filters("up1").find("qps_uplink_egre"), std::string::npos);
   json s = json::parse(run_ok({QPSPREAD_BIN, "-j", "status", "--netns", ns_->name()}));
   EXPECT_EQ(s["namespaces"][0]["uplinks"][0]["ifname"], "up1");
   EXPECT_EQ(s["namespaces"][0]["devices"].size(), 1u);
@@ -228,16 +231,17 @@ TEST_F(CliTest, AttachTwiceIsIdempotent) {
   EXPECT_FALSE(first["devices"][0]["already_attached"].get<bool>());
   EXPECT_TRUE(second["devices"][0]["already_attached"].get<bool>());
   EXPECT_EQ(first["devices"][0]["prog_id"], second["devices"][0]["prog_id"]);
-  const std::string filters = tc_filters("vx100");
-  size_t n = 0;
-  for (size_t p = filters.find("handle 0x5150"); p != std::string::npos; p = filters.find("handle 0x5150", p + 1)) n++;
-  EXPECT_EQ(n, 1u) << filters;
+  EXPECT_EQ(programs_named(tc_filters("vx100"), "qps_vxlan_egres"), 1u) << tc_filters("vx100");
 }
 
+// Through clsact: the filter's program is replaced, and attach's ownership of the qdisc kept.
 TEST_F(CliTest, AttachWithAnotherMarkReplacesTheProgramInPlace) {
   add_vxlan("vx100", 100);
-  json first = json::parse(run_ok({QPSPREAD_BIN, "-j", "attach", "--netns", ns_->name()}));
+  json first = json::parse(run_ok({QPSPREAD_BIN, "-j", "attach", "--netns", ns_->name(), "--tc-api", "clsact"}));
+  EXPECT_EQ(first["devices"][0]["tc_hook"], "clsact");
+  // The record's way in is kept when none is named.
   json second = json::parse(run_ok({QPSPREAD_BIN, "-j", "attach", "--netns", ns_->name(), "--mark", "0x77"}));
+  EXPECT_EQ(second["devices"][0]["tc_hook"], "clsact");
   EXPECT_FALSE(second["devices"][0]["already_attached"].get<bool>());
   EXPECT_NE(first["devices"][0]["prog_id"], second["devices"][0]["prog_id"]);
   json s = json::parse(run_ok({QPSPREAD_BIN, "-j", "status", "--netns", ns_->name()}));
@@ -250,7 +254,7 @@ TEST_F(CliTest, AttachWithAnotherMarkReplacesTheProgramInPlace) {
 
 TEST_F(CliTest, DetachRemovesTheQdiscItCreatedAndThePins) {
   add_vxlan("vx100", 100);
-  run_ok({QPSPREAD_BIN, "attach", "--netns", ns_->name()});
+  run_ok({QPSPREAD_BIN, "attach", "--netns", ns_->name(), "--tc-api", "clsact"});
   EXPECT_NE(qdiscs("vx100").find("clsact"), std::string::npos);
   ASSERT_TRUE(pinned());
   struct stat st{};
@@ -272,7 +276,7 @@ TEST_F(CliTest, DetachLeavesOthersFiltersAndTheirQdisc) {
   run_ok({"tc", "-n", ns_->name(), "qdisc", "add", "dev", "vx100", "clsact"});
   run_ok({"tc", "-n", ns_->name(), "filter", "add", "dev", "vx100", "egress", "pref", "42420",
           "handle", "1", "bpf", "bytecode", "1,6 0 0 0"});
-  json a = json::parse(run_ok({QPSPREAD_BIN, "-j", "attach", "--netns", ns_->name()}));
+  json a = json::parse(run_ok({QPSPREAD_BIN, "-j", "attach", "--netns", ns_->name(), "--tc-api", "clsact"}));
   EXPECT_FALSE(a["devices"][0]["created_qdisc"].get<bool>());
   EXPECT_NE(tc_filters("vx100").find("pref 20816"), std::string::npos);
   run_ok({QPSPREAD_BIN, "detach", "--netns", ns_->name()});
@@ -280,6 +284,55 @@ TEST_F(CliTest, DetachLeavesOthersFiltersAndTheirQdisc) {
   EXPECT_NE(after.find("pref 42420"), std::string::npos) << after;
   EXPECT_EQ(after.find("pref 20816"), std::string::npos) << after;
   EXPECT_NE(qdiscs("vx100").find("clsact"), std::string::npos);
+  EXPECT_FALSE(pinned());
+}
+
+// Through tcx (attach's default where the kernel has it): no qdisc; qpspread's program goes first
+// in the chain and someone else's already there stays and still runs after it; a replacement (a new
+// mark, a mode change) keeps one program of ours in its place; one removed by hand is reported
+// and put back; the way in of an attached device is not switched behind the user's back; detach
+// removes ours only.
+TEST_F(CliTest, TcxIsTheDefaultAndLeavesOthersProgramsInTheChain) {
+  if (!tcx_supported()) GTEST_SKIP() << "no tcx in this kernel (Linux 6.6+)";
+  add_vxlan("vx100", 100);
+  const UniqueFd theirs = load_foreign(BPF_PROG_TYPE_SCHED_CLS, -1 /* TC_ACT_UNSPEC: the next one runs */);
+  ASSERT_TRUE(theirs);
+  Netns::open(ns_->name()).run([&] {
+    LIBBPF_OPTS(bpf_prog_attach_opts, o);
+    ASSERT_EQ(bpf_prog_attach_opts(theirs.get(), static_cast<int>(if_nametoindex("vx100")),
+                                   static_cast<bpf_attach_type>(47 /* BPF_TCX_EGRESS */), &o), 0);
+  });
+  ASSERT_EQ(tc_filters("vx100"), "tcx foreign\n");
+  json a = json::parse(run_ok({QPSPREAD_BIN, "-j", "attach", "--netns", ns_->name(), "--no-uplinks"}));
+  EXPECT_EQ(a["devices"][0]["tc_hook"], "tcx");
+  EXPECT_FALSE(a["devices"][0]["created_qdisc"].get<bool>());
+  EXPECT_EQ(tc_filters("vx100"), "tcx qps_vxlan_egres\ntcx foreign\n");
+  EXPECT_EQ(qdiscs("vx100").find("clsact"), std::string::npos);
+  EXPECT_NE(run_ok({QPSPREAD_BIN, "status", "--netns", ns_->name()}).find("attached (tcx)"), std::string::npos);
+  // Replaced in place.
+  json b = json::parse(run_ok({QPSPREAD_BIN, "-j", "attach", "--netns", ns_->name(), "--no-uplinks", "--mark", "0x77"}));
+  EXPECT_NE(b["devices"][0]["prog_id"], a["devices"][0]["prog_id"]);
+  run_ok({QPSPREAD_BIN, "mode", "--netns", ns_->name(), "--vni", "100", "off"});
+  EXPECT_EQ(tc_filters("vx100"), "tcx qps_vxlan_egres\ntcx foreign\n");
+  json s = json::parse(run_ok({QPSPREAD_BIN, "-j", "status", "--netns", ns_->name()}));
+  EXPECT_EQ(s["namespaces"][0]["devices"][0]["mode"], "off");
+  // Not switched to clsact while attached through tcx.
+  CommandResult r = qps({"attach", "--netns", ns_->name(), "--no-uplinks", "--tc-api", "clsact"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("vx100 is attached through tcx; run 'qpspread detach' first"), std::string::npos) << r.err;
+  // Removed by hand: status says so, attach puts it back, first again.
+  Netns::open(ns_->name()).run([&] {
+    const UniqueFd ours(bpf_prog_get_fd_by_id(s["namespaces"][0]["devices"][0]["prog_id"].get<uint32_t>()));
+    ASSERT_EQ(bpf_prog_detach2(ours.get(), static_cast<int>(if_nametoindex("vx100")),
+                               static_cast<bpf_attach_type>(47)), 0);
+  });
+  s = json::parse(run_ok({QPSPREAD_BIN, "-j", "status", "--netns", ns_->name()}));
+  EXPECT_FALSE(s["namespaces"][0]["devices"][0]["attached"].get<bool>());
+  EXPECT_NE(run_ok({QPSPREAD_BIN, "status", "--netns", ns_->name()}).find("PROGRAM MISSING (run attach again)"), std::string::npos);
+  run_ok({QPSPREAD_BIN, "attach", "--netns", ns_->name(), "--no-uplinks"});
+  EXPECT_EQ(tc_filters("vx100"), "tcx qps_vxlan_egres\ntcx foreign\n");
+  run_ok({QPSPREAD_BIN, "detach", "--netns", ns_->name()});
+  EXPECT_EQ(tc_filters("vx100"), "tcx foreign\n");
   EXPECT_FALSE(pinned());
 }
 

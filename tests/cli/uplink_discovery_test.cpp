@@ -76,9 +76,7 @@ class UplinkDiscoveryTest : public ::testing::Test {
     });
     return d;
   }
-  std::string tc_filters(const std::string& dev) {
-    return run({"tc", "-n", ns_->name(), "filter", "show", "dev", dev, "egress"}).out;
-  }
+  std::string tc_filters(const std::string& dev) { return tc_hook_listing(ns_->name(), dev, "egress"); }
 
   std::unique_ptr<ScopedNetns> ns_;
 };

@@ -55,10 +55,14 @@ class XdpAttachTest : public ::testing::Test {
     args.insert(args.begin(), {QPSPREAD_BIN, "-j"});
     return json::parse(run_ok(args));
   }
-  // qpspread's filter on the device's tc ingress hook (0: none).
+  // qpspread's program on the device's tc ingress hook, through tcx or clsact (0: none).
   uint32_t ingress_id(const std::string& dev) {
     uint32_t id = 0;
-    Netns::open(ns_->name()).run([&] { id = tc_query_ingress(static_cast<int>(if_nametoindex(dev.c_str()))); });
+    Netns::open(ns_->name()).run([&] {
+      const int ifindex = static_cast<int>(if_nametoindex(dev.c_str()));
+      id = tcx_supported() ? tc_query(TcApi::tcx, ifindex, TcDir::ingress) : 0;
+      if (!id) id = tc_query(TcApi::clsact, ifindex, TcDir::ingress);
+    });
     return id;
   }
   uint32_t xdp_id(const std::string& dev) {
@@ -84,15 +88,6 @@ class XdpAttachTest : public ::testing::Test {
   std::unique_ptr<ScopedNetns> ns_;
 };
 
-// Someone else's XDP program: return XDP_PASS.
-UniqueFd load_foreign_xdp() {
-  const bpf_insn insns[] = {
-      {.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .src_reg = 0, .off = 0, .imm = XDP_PASS},
-      {.code = BPF_JMP | BPF_EXIT, .dst_reg = 0, .src_reg = 0, .off = 0, .imm = 0},
-  };
-  return UniqueFd(bpf_prog_load(BPF_PROG_TYPE_XDP, "foreign", "GPL", insns, 2, nullptr));
-}
-
 TEST_F(XdpAttachTest, UplinkGetsTheReceiveProgramAndDetachRemovesIt) {
   add_vxlan();
   json a = qps_json({"attach", "--netns", ns_->name(), "--uplink", "up1"});
@@ -108,14 +103,18 @@ TEST_F(XdpAttachTest, UplinkGetsTheReceiveProgramAndDetachRemovesIt) {
   json s = qps_json({"status", "--netns", ns_->name()});
   EXPECT_EQ(s["namespaces"][0]["uplinks"][0]["rx_prog_id"], id);
   EXPECT_TRUE(s["namespaces"][0]["uplinks"][0]["attached"].get<bool>());
-  EXPECT_NE(run_ok({QPSPREAD_BIN, "status", "--netns", ns_->name()}).find("counting tx/rx (rx on tc ingress)"),
-            std::string::npos);
+  EXPECT_NE(run_ok({QPSPREAD_BIN, "status", "--netns", ns_->name()}).find("rx on tc ingress)"), std::string::npos);
   // Attaching again changes nothing.
   json again = qps_json({"attach", "--netns", ns_->name(), "--uplink", "up1"});
   EXPECT_TRUE(again["uplinks"][0]["already_attached"].get<bool>());
   EXPECT_EQ(ingress_id("up1"), id);
-  // Removed by hand: status says so, attach puts it back.
-  run_ok({"tc", "-n", ns_->name(), "filter", "del", "dev", "up1", "ingress"});
+  // Removed by hand (the way `bpftool net detach tcx_ingress` or `tc filter del` would): status
+  // says so, attach puts it back.
+  Netns::open(ns_->name()).run([&] {
+    tc_detach(a["uplinks"][0]["tc_hook"] == "tcx" ? TcApi::tcx : TcApi::clsact, static_cast<int>(if_nametoindex("up1")),
+              TcDir::ingress, false);
+  });
+  ASSERT_EQ(ingress_id("up1"), 0u);
   s = qps_json({"status", "--netns", ns_->name()});
   EXPECT_FALSE(s["namespaces"][0]["uplinks"][0]["attached"].get<bool>());
   EXPECT_EQ(s["namespaces"][0]["uplinks"][0]["rx_prog_id"], 0u);
@@ -235,7 +234,7 @@ TEST_F(XdpAttachTest, TransitAttachesSetsModesAndDetaches) {
   EXPECT_EQ(a["transit"][0]["vnis"], json({100, 200}));
   EXPECT_NE(xdp_id("t1"), 0u);
   // The tc ingress half, which drops a flow hash computed before the rewrite.
-  EXPECT_NE(run({"tc", "-n", ns_->name(), "filter", "show", "dev", "t1", "ingress"}).out.find("pref 20816"), std::string::npos);
+  EXPECT_NE(tc_hook_listing(ns_->name(), "t1", "ingress").find("qps_transit_ing"), std::string::npos);
   json s = qps_json({"status", "--netns", ns_->name()});
   ASSERT_EQ(s["namespaces"][0]["transit"].size(), 1u);
   EXPECT_TRUE(s["namespaces"][0]["transit"][0]["attached"].get<bool>());
@@ -257,7 +256,7 @@ TEST_F(XdpAttachTest, TransitAttachesSetsModesAndDetaches) {
 }
 
 TEST_F(XdpAttachTest, AnotherXdpProgramIsNeitherReplacedNorRemoved) {
-  UniqueFd prog = load_foreign_xdp();
+  UniqueFd prog = load_foreign(BPF_PROG_TYPE_XDP, XDP_PASS);
   ASSERT_GE(prog.get(), 0) << "cannot load a test XDP program";
   Netns::open(ns_->name()).run([&] {
     ASSERT_EQ(bpf_xdp_attach(static_cast<int>(if_nametoindex("t1")), prog.get(), XDP_FLAGS_DRV_MODE, nullptr), 0);
@@ -279,8 +278,8 @@ TEST_F(XdpAttachTest, AFailedTransitUndoesTheUplinkOfTheSameCall) {
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("'nosuch0'"), std::string::npos) << r.err;
   EXPECT_EQ(xdp_id("up1"), 0u);
-  EXPECT_EQ(run({"tc", "-n", ns_->name(), "filter", "show", "dev", "up1", "egress"}).out, "");
-  EXPECT_EQ(run({"tc", "-n", ns_->name(), "filter", "show", "dev", "up1", "ingress"}).out, "");
+  EXPECT_EQ(tc_hook_listing(ns_->name(), "up1", "egress"), "");
+  EXPECT_EQ(tc_hook_listing(ns_->name(), "up1", "ingress"), "");
   EXPECT_EQ(run({"tc", "-n", ns_->name(), "qdisc", "show", "dev", "up1"}).out.find("clsact"), std::string::npos);
   EXPECT_FALSE(pinned());
 }

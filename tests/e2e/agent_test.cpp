@@ -35,6 +35,7 @@
 
 #include "common/netns.h"
 #include "common/unique_fd.h"
+#include "loader/tc_hook.h"
 #include "loader/xdp_hook.h"
 #include "tests/support/test_util.h"
 #include "userspace/workload/raw_socket.h"
@@ -109,15 +110,6 @@ bool eventually(const std::function<bool()>& ok, std::chrono::milliseconds withi
     std::this_thread::sleep_for(10ms);
   }
   return ok();
-}
-
-// Someone else's program returning `ret` (XDP_PASS, TC_ACT_OK).
-UniqueFd load_foreign(bpf_prog_type type, int ret) {
-  const bpf_insn insns[] = {
-      {.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .src_reg = 0, .off = 0, .imm = ret},
-      {.code = BPF_JMP | BPF_EXIT, .dst_reg = 0, .src_reg = 0, .off = 0, .imm = 0},
-  };
-  return UniqueFd(bpf_prog_load(type, "foreign", "GPL", insns, 2, nullptr));
 }
 
 class AgentTest : public ::testing::Test {
@@ -203,13 +195,9 @@ class AgentTest : public ::testing::Test {
     Netns::open(ns_->name()).run([&] { i = static_cast<int>(if_nametoindex(dev.c_str())); });
     return i;
   }
-  // Our filters on the device's egress (tc -j: the entries with a handle).
+  // qpspread's programs on the VXLAN device's egress hook (a clsact filter or a tcx program).
   size_t our_filters(const std::string& dev) {
-    const json f = json::parse(run_ok({"tc", "-n", ns_->name(), "-j", "filter", "show", "dev", dev, "egress"}));
-    size_t n = 0;
-    for (const auto& e : f)
-      if (e.contains("options") && e["options"].value("handle", "") == "0x5150") n++;
-    return n;
+    return programs_named(tc_hook_listing(ns_->name(), dev, "egress"), "qps_vxlan_egres");
   }
 
   std::unique_ptr<ScopedNetns> ns_;
@@ -255,8 +243,9 @@ TEST_F(AgentTest, ANewVnisDeviceIsAttachedWithTheConfiguredMode) {
   EXPECT_EQ(device("vx100")["mode"], "qp-hash") << "the default";
 }
 
+// A filter removed makes a netlink event: the agent reacts at once.
 TEST_F(AgentTest, OurFilterDeletedByHandIsRestored) {
-  start();
+  start("tc_api: clsact\n");
   const uint32_t before = device("vx100")["prog_id"].get<uint32_t>();
   ns_->ip({"link", "set", "t1", "down"});  // unrelated noise first
   run_ok({"tc", "-n", ns_->name(), "filter", "del", "dev", "vx100", "egress"});
@@ -265,6 +254,25 @@ TEST_F(AgentTest, OurFilterDeletedByHandIsRestored) {
       << agent_->log();
   EXPECT_NE(device("vx100")["prog_id"].get<uint32_t>(), 0u);
   EXPECT_NE(device("vx100")["prog_id"].get<uint32_t>(), before) << "a new program instance";
+}
+
+// A program removed from a tcx hook makes no netlink event: the resync puts it back.
+TEST_F(AgentTest, OurTcxProgramDetachedByHandIsRestoredByTheResync) {
+  if (!tcx_supported()) GTEST_SKIP() << "no tcx in this kernel (Linux 6.6+)";
+  start("resync: 1s\n");
+  const json d = device("vx100");
+  ASSERT_EQ(d["tc_hook"], "tcx") << "the default where the kernel has it";
+  const uint32_t before = d["prog_id"].get<uint32_t>();
+  Netns::open(ns_->name()).run([&] {
+    const UniqueFd ours(bpf_prog_get_fd_by_id(before));
+    ASSERT_EQ(bpf_prog_detach2(ours.get(), static_cast<int>(if_nametoindex("vx100")),
+                               static_cast<bpf_attach_type>(47 /* BPF_TCX_EGRESS */)), 0);
+  });
+  ASSERT_TRUE(eventually([&] {
+    const uint32_t now = device("vx100")["prog_id"].get<uint32_t>();
+    return now != 0 && now != before;
+  }, 5s)) << agent_->log();
+  EXPECT_EQ(tc_hook_listing(ns_->name(), "vx100", "egress"), "tcx qps_vxlan_egres\n");
 }
 
 TEST_F(AgentTest, SomeoneElsesFilterAndXdpProgramsAreLeftAlone) {
@@ -281,7 +289,7 @@ TEST_F(AgentTest, SomeoneElsesFilterAndXdpProgramsAreLeftAlone) {
     ASSERT_EQ(bpf_tc_attach(&hook, &opts), 0);
     ASSERT_EQ(bpf_xdp_attach(static_cast<int>(if_nametoindex("up1")), xdp_prog.get(), XDP_FLAGS_SKB_MODE, nullptr), 0);
   });
-  start("    transit: [t1]\n");
+  start("    transit: [t1]\ntc_api: clsact\n");
   auto foreign_tc_there = [&] {
     const json f = json::parse(run_ok({"tc", "-n", ns_->name(), "-j", "filter", "show", "dev", "vx100", "egress"}));
     for (const auto& e : f)

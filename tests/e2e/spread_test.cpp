@@ -345,7 +345,7 @@ TEST_F(SpreadTest, AttachWithoutUplinkDiscoversBothSpineFacingUplinks) {
   }
   EXPECT_TRUE(listed) << "remote VTEP " << fabric_->leaf_vtep_ip(1) << " not found";
   for (const auto& u : expected)
-    EXPECT_NE(run({"tc", "-n", leaf, "filter", "show", "dev", u, "egress"}).out, "") << u;
+    EXPECT_NE(tc_hook_listing(leaf, u, "egress"), "") << u;
 }
 
 TEST_F(SpreadTest, UplinkCountersAgreeWithTheFramesOnTheWire) {
@@ -494,10 +494,10 @@ TEST_F(SpreadTest, DetachLeavesNoFilterQdiscOrPin) {
   devs.push_back(vxlan);
   {
     Attached a(leaf, QPS_MODE_QP_HASH, uplinks);
-    for (const auto& d : devs) EXPECT_NE(run({"tc", "-n", leaf, "filter", "show", "dev", d, "egress"}).out, "") << d;
+    for (const auto& d : devs) EXPECT_NE(tc_hook_listing(leaf, d, "egress"), "") << d;
   }
   for (const auto& d : devs) {
-    EXPECT_EQ(run({"tc", "-n", leaf, "filter", "show", "dev", d, "egress"}).out, "") << d;
+    EXPECT_EQ(tc_hook_listing(leaf, d, "egress"), "") << d;
     EXPECT_EQ(run({"tc", "-n", leaf, "qdisc", "show", "dev", d}).out.find("clsact"), std::string::npos) << d;
   }
   struct stat st{};

@@ -1,13 +1,18 @@
 #include "tests/support/test_util.h"
 
+#include <bpf/bpf.h>
+#include <net/if.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <sstream>
 #include <stdexcept>
 
 #include "common/command.h"
+#include "common/unique_fd.h"
+#include "loader/tc_hook.h"
 
 namespace qpspread::test {
 namespace {
@@ -48,5 +53,37 @@ std::string ScopedNetns::ip(const std::vector<std::string>& args) const {
 }
 
 bool is_root() { return ::geteuid() == 0; }
+
+UniqueFd load_foreign(bpf_prog_type type, int ret) {
+  const bpf_insn insns[] = {
+      {.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .src_reg = 0, .off = 0, .imm = ret},
+      {.code = BPF_JMP | BPF_EXIT, .dst_reg = 0, .src_reg = 0, .off = 0, .imm = 0},
+  };
+  return UniqueFd(bpf_prog_load(type, "foreign", "GPL", insns, 2, nullptr));
+}
+
+std::string tc_hook_listing(const std::string& netns, const std::string& dev, const std::string& dir) {
+  std::string out = run({"tc", "-n", netns, "filter", "show", "dev", dev, dir}).out;
+  Netns::open(netns).run([&] {
+    const int ifindex = static_cast<int>(if_nametoindex(dev.c_str()));
+    if (!ifindex) return;
+    for (uint32_t id : tcx_chain(ifindex, dir == "egress" ? TcDir::egress : TcDir::ingress)) {
+      const UniqueFd prog(bpf_prog_get_fd_by_id(id));
+      bpf_prog_info info{};
+      uint32_t len = sizeof(info);
+      if (prog && bpf_obj_get_info_by_fd(prog.get(), &info, &len) == 0) out += std::string("tcx ") + info.name + "\n";
+    }
+  });
+  return out;
+}
+
+size_t programs_named(const std::string& listing, const std::string& name) {
+  // A clsact filter's line names its program twice (NAME:[ID] ... name NAME), a tcx line once.
+  std::istringstream in(listing);
+  size_t n = 0;
+  for (std::string line; std::getline(in, line);)
+    n += line.find(" " + name) != std::string::npos;
+  return n;
+}
 
 }  // namespace qpspread::test

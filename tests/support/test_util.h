@@ -4,7 +4,10 @@
 #include <string>
 #include <vector>
 
+#include <linux/bpf.h>
+
 #include "common/netns.h"
+#include "common/unique_fd.h"
 
 namespace qpspread::test {
 
@@ -36,5 +39,15 @@ class ScopedNetns {
 };
 
 bool is_root();
+
+// Someone else's BPF program, named "foreign": returns `ret` (XDP_PASS, TC_ACT_OK, TC_ACT_UNSPEC).
+UniqueFd load_foreign(bpf_prog_type type, int ret);
+
+// What sits on a device's tc hook (dir "egress" or "ingress") in the namespace: the clsact filters
+// as `tc filter show` prints them, then a line "tcx NAME" per program of its tcx chain, in the
+// order they run. "" when nothing does.
+std::string tc_hook_listing(const std::string& netns, const std::string& dev, const std::string& dir);
+// How many programs named `name` (15 characters at most, as the kernel keeps them) a listing holds.
+size_t programs_named(const std::string& listing, const std::string& name);
 
 }  // namespace qpspread::test

@@ -33,6 +33,7 @@ TEST(AgentConfig, AnEmptyFileIsThisNamespaceWithTheDefaults) {
   EXPECT_EQ(c.default_mode.mode, QPS_MODE_QP_HASH);
   EXPECT_EQ(c.mark, static_cast<uint32_t>(QPS_DEFAULT_MARK));
   EXPECT_FALSE(c.detach_on_exit);
+  EXPECT_FALSE(c.tc_api.has_value()) << "attach's default";
 }
 
 TEST(AgentConfig, EverySettingIsRead) {
@@ -54,6 +55,7 @@ vnis:
   200: {mode: qp-hash}
 mark: 0x77
 balance: {interval: 500ms, observe: [border1]}
+tc_api: clsact
 resync: 10s
 on_exit: detach
 )");
@@ -80,13 +82,16 @@ on_exit: detach
   EXPECT_EQ(c.balance_observe, (std::vector<std::string>{"border1"}));
   EXPECT_EQ(c.resync_ns, 10'000'000'000);
   EXPECT_TRUE(c.detach_on_exit);
+  EXPECT_EQ(c.tc_api, TcApi::clsact);
+  EXPECT_EQ(parse("tc_api: tcx").tc_api, TcApi::tcx);
   EXPECT_EQ(parse("listen: off").listen_port, 0);
 }
 
 TEST(AgentConfig, BadKeysAndValuesAreNamedWithTheirLine) {
   EXPECT_EQ(refused("mode: off\nmodes: qp-hash\n"),
             "agent.yml:2: modes: unknown key; known here: balance, flowlet_gap, listen, mark, mode, on_exit, resync, "
-            "targets, vnis");
+            "targets, tc_api, vnis");
+  EXPECT_EQ(refused("tc_api: ebpf\n"), "agent.yml:1: tc_api: 'ebpf' is not one of tcx, clsact");
   EXPECT_EQ(refused("vnis:\n  100: {mode: fast}\n"), "agent.yml:2: vnis.100.mode: 'fast' is not one of off, qp-hash, balance");
   EXPECT_EQ(refused("targets:\n  - netns: a\n    uplink: [eth1]\n"),
             "agent.yml:3: targets[0].uplink: unknown key; known here: devices, lab, netns, transit, transit_vnis, uplinks");

@@ -55,6 +55,7 @@ struct TargetSpec {
 AttachOptions base_options(const AgentConfig& c) {
   AttachOptions o;
   o.mark = c.mark;
+  o.tc_api = c.tc_api;
   o.initial_mode = c.default_mode;
   o.vteps_optional = true;
   return o;

@@ -130,7 +130,7 @@ AgentConfig parse_agent_config(const std::string& yaml_text, const std::filesyst
   }
   if (!root.IsMap()) throw Error(file.filename().string() + ": the agent's config is a map (listen, targets, mode, ...)");
   known_keys(file, root, "",
-             {"listen", "targets", "mode", "flowlet_gap", "vnis", "mark", "balance", "resync", "on_exit"});
+             {"listen", "targets", "mode", "flowlet_gap", "vnis", "mark", "balance", "tc_api", "resync", "on_exit"});
   if (const YAML::Node l = root["listen"]) {
     const Where w(file, l, "listen");
     const std::string s = yaml::scalar(w, l);
@@ -179,6 +179,9 @@ AgentConfig parse_agent_config(const std::string& yaml_text, const std::filesyst
       for (const auto& x : o) c.balance_observe.push_back(yaml::scalar(w, x));
     }
   }
+  if (root["tc_api"])
+    c.tc_api = yaml::one_of(Where(file, root["tc_api"], "tc_api"), root["tc_api"], {"tcx", "clsact"}) == "tcx" ? TcApi::tcx
+                                                                                                            : TcApi::clsact;
   if (root["resync"]) c.resync_ns = duration_ns(Where(file, root["resync"], "resync"), root["resync"], 1'000'000'000);
   if (root["on_exit"]) c.detach_on_exit = yaml::one_of(Where(file, root["on_exit"], "on_exit"), root["on_exit"], {"keep", "detach"}) == "detach";
   return c;

@@ -15,16 +15,20 @@
 //     100: {mode: balance, flowlet_gap: 5ms}
 //   mark: 0x5150
 //   balance: {interval: 1s, observe: [border1]}  # controllers for the VNIs in mode balance
-//   resync: 30s                # a full check even without netlink events
+//   tc_api: tcx                # or clsact; default: tcx where the kernel has it (attach --tc-api)
+//   resync: 30s                # a full check even without netlink events (a program removed
+//                              # from a tcx hook makes none)
 //   on_exit: keep              # keep the datapath attached when the agent stops, or detach
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "loader/tc_hook.h"
 #include "qpspread/abi.h"
 
 namespace qpspread::agent {
@@ -49,6 +53,7 @@ struct AgentConfig {
   uint32_t mark = QPS_DEFAULT_MARK;
   int64_t balance_interval_ns = 1'000'000'000;
   std::vector<std::string> balance_observe;  // namespaces whose uplinks the controllers observe
+  std::optional<TcApi> tc_api;  // none: attach's default
   int64_t resync_ns = 30'000'000'000;
   bool detach_on_exit = false;
 };

@@ -57,12 +57,14 @@ void print_status(const json& all) {
       std::printf("  %-16s %-8d %-9u %-8s %-9u %s\n", d["ifname"].get<std::string>().c_str(),
                   d["ifindex"].get<int>(), d["vni"].get<unsigned>(),
                   d["mode"].get<std::string>().c_str(), d["prog_id"].get<unsigned>(),
-                  d["attached"].get<bool>() ? "attached" : "FILTER MISSING (run attach again)");
+                  d["attached"].get<bool>() ? ("attached (" + d["tc_hook"].get<std::string>() + ")").c_str()
+                                            : "PROGRAM MISSING (run attach again)");
     }
     for (const auto& u : j["uplinks"])
       std::printf("  %-16s %-8d %-9s %-8s %-9u %s\n", u["ifname"].get<std::string>().c_str(), u["ifindex"].get<int>(),
                   "uplink", "-", u["prog_id"].get<unsigned>(),
-                  u["attached"].get<bool>() ? ("counting tx/rx (rx on " + u["rx_hook"].get<std::string>() + ")").c_str()
+                  u["attached"].get<bool>() ? ("counting tx/rx (" + u["tc_hook"].get<std::string>() + ", rx on " +
+                                               u["rx_hook"].get<std::string>() + ")").c_str()
                                             : "PROGRAM MISSING (run attach again)");
     for (const auto& t : j["transit"])
       std::printf("  %-16s %-8d %-9s %-8s %-9u %s\n", t["ifname"].get<std::string>().c_str(), t["ifindex"].get<int>(),
@@ -172,14 +174,21 @@ void add_attach(CLI::App& app, Context& ctx) {
                   "skb mark set on steered packets so the tunnel route cache is bypassed; pick one "
                   "your fwmark policy routing does not use")
       ->default_str("0x5150");
+  auto tc_api = std::make_shared<std::string>();
+  cmd->add_option("--tc-api", *tc_api,
+                  "how the tc programs go on their hooks: tcx (Linux 6.6+, cheaper per packet) or clsact "
+                  "(a filter on a clsact qdisc, what `tc filter show` lists); default: tcx where the kernel has "
+                  "it. An interface attached before keeps its own")
+      ->check(CLI::IsMember({"tcx", "clsact"}));
   cmd->add_option("--mode", *mode, "mode for VNIs that have none yet")
       ->check(CLI::IsMember({"off", "qp-hash", "balance"}));
   auto gap = std::make_shared<std::string>();
   cmd->add_option("--flowlet-gap", *gap,
                   "mode balance: a QP moves to a new port only after this long without a frame (default 50ms)");
-  cmd->callback([&ctx, target, opts, mode, gap, cmd] {
-    ctx.action = [&ctx, target, opts, mode, gap] {
+  cmd->callback([&ctx, target, opts, mode, gap, tc_api, cmd] {
+    ctx.action = [&ctx, target, opts, mode, gap, tc_api] {
       opts->initial_mode = {static_cast<qps_mode>(*parse_mode(*mode)), flowlet_gap_us(*gap), 0};
+      if (!tc_api->empty()) opts->tc_api = *tc_api == "tcx" ? TcApi::tcx : TcApi::clsact;
       Netns ns = Netns::open(target->resolve());
       const AttachReport r = attach(ns, *opts);
       if (!ctx.out.json && !ctx.out.pretty)

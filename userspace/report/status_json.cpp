@@ -9,14 +9,15 @@ using nlohmann::json;
 json device_json(const DeviceState& d) {
   return {{"ifname", d.ifname},     {"ifindex", d.ifindex},
           {"vni", d.vni},           {"prog_id", d.prog_id},
-          {"attached", d.prog_id != 0}, {"created_qdisc", d.created_qdisc},
+          {"attached", d.prog_id != 0}, {"tc_hook", tc_api_name(d.tc_api)}, {"created_qdisc", d.created_qdisc},
           {"mark", d.mark},         {"mode", mode_name(d.mode)}, {"sport_min", d.port_min},
           {"sport_max", d.port_min + d.port_count - 1}};
 }
 
 
 json underlay_json(const DeviceState& d, bool transit) {
-  json j = {{"ifname", d.ifname}, {"ifindex", d.ifindex}, {"xdp_prog_id", d.xdp_prog_id}, {"xdp_mode", d.xdp_mode}};
+  json j = {{"ifname", d.ifname},           {"ifindex", d.ifindex},          {"xdp_prog_id", d.xdp_prog_id},
+            {"xdp_mode", d.xdp_mode},       {"tc_hook", tc_api_name(d.tc_api)}};
   if (transit) {
     j["vnis"] = d.vnis;
     j["sport_min"] = d.port_min;
