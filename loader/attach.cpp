@@ -119,7 +119,7 @@ qps_vni_cfg vni_cfg_for(const std::map<uint32_t, qps_vni_cfg>& modes, uint32_t v
 // Removes qpspread's tc programs from an interface: a veth uplink's receive program on ingress
 // first, since the egress filter's removal may take the clsact qdisc with it (transit: ingress
 // only). Returns whether the qdisc went.
-bool remove_filters(TcApi api, int ifindex, uint8_t kind, bool rx_on_tc, bool created_qdisc) {
+bool remove_tc_programs(TcApi api, int ifindex, uint8_t kind, bool rx_on_tc, bool created_qdisc) {
   if (rx_on_tc) tc_detach(api, ifindex, TcDir::ingress, false);
   return tc_detach(api, ifindex, kind == QPS_ATTACH_TRANSIT ? TcDir::ingress : TcDir::egress, created_qdisc);
 }
@@ -164,7 +164,7 @@ struct AttachTxn {
     for (const auto& d : added) {
       try {
         if (d.prog_id || d.rx_tc_prog_id)
-          remove_filters(d.tc_api, d.ifindex, d.kind, d.rx_tc_prog_id != 0, d.created_qdisc);
+          remove_tc_programs(d.tc_api, d.ifindex, d.kind, d.rx_tc_prog_id != 0, d.created_qdisc);
       } catch (...) {
       }
       if (maps) maps->delete_attachment(static_cast<uint32_t>(d.ifindex));
@@ -352,7 +352,7 @@ void install_transit_rehash(AttachTxn& txn, DeviceState& st, uint16_t vxlan_port
     d.created_qdisc = st.created_qdisc;
     recorded = true;
   }
-  if (!recorded) txn.added.push_back(st);  // an older record without the filter: undo just as well
+  if (!recorded) txn.added.push_back(st);  // an older record without the tc program: undo just as well
 }
 
 DeviceState attach_transit(AttachTxn& txn, const Netns& ns, const std::string& ifname, const qps_xdp_cfg& cfg,
@@ -399,7 +399,7 @@ DeviceState attach_uplink(AttachTxn& txn, const Netns& ns, const std::string& if
   return st;
 }
 
-// Forgets the records of interfaces that are gone (their filters went with them) and renames those
+// Forgets the records of interfaces that are gone (their programs went with them) and renames those
 // of renamed ones; returns the names forgotten. In the namespace's thread.
 std::vector<std::string> forget_gone(const PinnedMaps& maps) {
   std::vector<std::string> gone;
@@ -418,7 +418,7 @@ std::vector<std::string> forget_gone(const PinnedMaps& maps) {
 }
 
 // Replaces the VTEP instances of `vni` whose config is not its vni_mode entry (every one after a
-// mode change; tc replaces a filter's program atomically). In the namespace's thread.
+// mode change; tcx and tc replace a program atomically). In the namespace's thread.
 void reload_vteps(const std::string& pin_dir, uint32_t vni) {
   AttachTxn txn;
   txn.pin_dir = pin_dir;
@@ -513,7 +513,7 @@ DetachReport detach(const Netns& ns) {
     for (const auto& a : maps->attachments()) {
       if (a.xdp_prog_id) xdp_detach(static_cast<int>(a.ifindex), a.xdp_prog_id);
       const int ifindex = static_cast<int>(a.ifindex);
-      const bool qdisc_gone = remove_filters(recorded_api(a), ifindex, a.kind, a.rx_prog_id != 0, a.created_qdisc);
+      const bool qdisc_gone = remove_tc_programs(recorded_api(a), ifindex, a.kind, a.rx_prog_id != 0, a.created_qdisc);
       if (qdisc_gone) report.qdiscs_removed.push_back(a.ifname);
       report.devices.push_back(a.ifname);
     }

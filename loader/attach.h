@@ -74,7 +74,7 @@ struct AttachReport {
 
 struct DetachReport {
   bool was_attached = false;
-  std::vector<std::string> devices;  // interfaces whose filters / XDP programs were removed
+  std::vector<std::string> devices;  // interfaces whose tc / XDP programs were removed
   std::vector<std::string> qdiscs_removed;
 };
 
@@ -94,7 +94,7 @@ struct NetnsStatus {
 };
 
 // All or nothing, and idempotent: devices already attached are left as they are (their config is
-// refreshed), a filter or XDP program of ours someone removed is put back, records of interfaces
+// refreshed), a tc or XDP program of ours someone removed is put back, records of interfaces
 // that no longer exist are forgotten; if any device fails, everything this call added is removed
 // again.
 AttachReport attach(const Netns& ns, const AttachOptions& opts);

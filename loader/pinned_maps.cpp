@@ -144,6 +144,8 @@ std::optional<PinnedMaps> PinnedMaps::open(const std::string& dir) {
   if (!m.vni_mode_ && !m.attachments_) return std::nullopt;
   if (!m.vni_mode_ || !m.attachments_)
     throw Error("incomplete pins in " + dir + "; run 'qpspread detach' for this namespace, then attach again");
+  // Records of another size (another qpspread version's) would not fit the lookups below.
+  map_batch_detail::checked_info(m.attachments_.get(), sizeof(uint32_t), sizeof(qps_attachment), false);
   return m;
 }
 

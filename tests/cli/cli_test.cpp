@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "loader/tc_hook.h"
+#include "qpspread/abi.h"
 #include "tests/support/test_util.h"
 
 namespace qpspread::test {
@@ -334,6 +335,31 @@ TEST_F(CliTest, TcxIsTheDefaultAndLeavesOthersProgramsInTheChain) {
   run_ok({QPSPREAD_BIN, "detach", "--netns", ns_->name()});
   EXPECT_EQ(tc_filters("vx100"), "tcx foreign\n");
   EXPECT_FALSE(pinned());
+}
+
+// Pins whose records have another size (another qpspread version's) are refused by every command
+// that reads them, saying what to do, before any record is read into a struct it would not fit.
+TEST_F(CliTest, PinsOfAnotherVersionAreRefusedNamingTheWayOut) {
+  add_vxlan("vx100", 100);
+  run_ok({QPSPREAD_BIN, "attach", "--netns", ns_->name(), "--no-uplinks"});
+  const std::string pin = pin_dir() + "/attachments";
+  const UniqueFd ours(bpf_obj_get(pin.c_str()));
+  ASSERT_TRUE(ours);
+  const UniqueFd bigger(bpf_map_create(BPF_MAP_TYPE_HASH, "attachments", sizeof(uint32_t), sizeof(qps_attachment) + 8, 64, nullptr));
+  ASSERT_TRUE(bigger);
+  ASSERT_EQ(::unlink(pin.c_str()), 0);
+  ASSERT_EQ(bpf_obj_pin(bigger.get(), pin.c_str()), 0);
+  for (const std::vector<std::string>& cmd : std::vector<std::vector<std::string>>{
+           {"mode", "--netns", ns_->name(), "--vni", "100", "off"}, {"status", "--netns", ns_->name()},
+           {"detach", "--netns", ns_->name()}}) {
+    const CommandResult r = qps(cmd);
+    EXPECT_EQ(r.exit_code, 1) << cmd[0];
+    EXPECT_NE(r.err.find("are the pins from another qpspread version? Detach with that version"), std::string::npos)
+        << cmd[0] << ": " << r.err;
+  }
+  // Ours back, for TearDown's detach.
+  ASSERT_EQ(::unlink(pin.c_str()), 0);
+  ASSERT_EQ(bpf_obj_pin(ours.get(), pin.c_str()), 0);
 }
 
 // Mode balance by hand: the mode with its flowlet gap, a QP's port assigned and taken back; every bad
