@@ -467,7 +467,8 @@ AttachReport attach(const Netns& ns, const AttachOptions& opts) {
     txn.api = opts.tc_api.value_or(tcx_supported() ? TcApi::tcx : TcApi::clsact);
     txn.api_explicit = opts.tc_api.has_value();
     if (txn.api == TcApi::tcx && !tcx_supported())
-      throw Error("this kernel has no tcx (Linux 6.6+): attach with --tc-api clsact, or without --tc-api");
+      throw Error("this kernel has no tcx (Linux 6.6+): use clsact (attach --tc-api clsact; the agent's tc_api: clsact), "
+                  "or leave the choice to qpspread");
     txn.maps = PinnedMaps::open(report.pin_dir);
     txn.pins_new = !txn.maps.has_value();
     if (txn.maps) report.forgotten = forget_gone(*txn.maps);
