@@ -108,7 +108,7 @@ TEST_F(XdpAttachTest, UplinkGetsTheReceiveProgramAndDetachRemovesIt) {
   json again = qps_json({"attach", "--netns", ns_->name(), "--uplink", "up1"});
   EXPECT_TRUE(again["uplinks"][0]["already_attached"].get<bool>());
   EXPECT_EQ(ingress_id("up1"), id);
-  // Removed by hand (the way `bpftool net detach tcx_ingress` or `tc filter del` would): status
+  // Removed by hand (BPF_PROG_DETACH of the tcx program, or `tc filter del`): status
   // says so, attach puts it back.
   Netns::open(ns_->name()).run([&] {
     tc_detach(a["uplinks"][0]["tc_hook"] == "tcx" ? TcApi::tcx : TcApi::clsact, static_cast<int>(if_nametoindex("up1")),
