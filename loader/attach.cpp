@@ -143,13 +143,14 @@ struct AttachTxn {
   bool api_explicit = false;  // the caller chose it
   bool committed = false;
 
-  // How rec's interface gets its tc programs: as its tc programs already are.
-  TcApi api_for(const std::optional<qps_attachment>& rec, const std::string& ifname) const {
+  // How rec's interface gets its tc programs: as its tc programs already are (a caller naming the
+  // other way is told how to switch, and the interface stays attached: an agent keeps working).
+  TcApi api_for(const std::optional<qps_attachment>& rec, const std::string& ifname) {
     if (!rec || (!rec->prog_id && !rec->rx_prog_id)) return api;
     const TcApi had = recorded_api(*rec);
     if (api_explicit && had != api)
-      throw Error(ifname + " is attached through " + tc_api_name(had) + "; run 'qpspread detach' first to attach it through " +
-                  tc_api_name(api));
+      warnings.push_back(ifname + " stays attached through " + tc_api_name(had) + "; run 'qpspread detach' first to attach it through " +
+                         tc_api_name(api));
     return had;
   }
 
@@ -188,8 +189,8 @@ DeviceState install(AttachTxn& txn, DeviceState st, uint8_t kind, const qps_dev_
   const std::optional<qps_attachment> rec = txn.maps ? txn.maps->attachment(key) : std::nullopt;
   const bool rec_owns_qdisc = rec.has_value() && rec->created_qdisc;
   st.tc_api = txn.api_for(rec, st.ifname);
-  if (!stale && rec && rec->kind == kind && same_cfg(rec->cfg, cfg) &&
-      (st.prog_id = tc_query(st.tc_api, st.ifindex, TcDir::egress)) != 0) {
+  if (!stale && rec && rec->kind == kind && same_cfg(rec->cfg, cfg) && rec->prog_id &&
+      (st.prog_id = tc_query(st.tc_api, st.ifindex, TcDir::egress)) == rec->prog_id) {
     st.already_attached = true;
     st.created_qdisc = rec_owns_qdisc;
     return st;
@@ -511,7 +512,9 @@ DetachReport detach(const Netns& ns) {
       return;
     }
     report.was_attached = true;
-    for (const auto& a : maps->attachments()) {
+    const std::vector<qps_attachment> records = maps->attachments();
+    for (const auto& a : records) recorded_api(a);  // all understood before anything is removed
+    for (const auto& a : records) {
       if (a.xdp_prog_id) xdp_detach(static_cast<int>(a.ifindex), a.xdp_prog_id);
       const int ifindex = static_cast<int>(a.ifindex);
       const bool qdisc_gone = remove_tc_programs(recorded_api(a), ifindex, a.kind, a.rx_prog_id != 0, a.created_qdisc);

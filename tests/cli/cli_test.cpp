@@ -317,11 +317,14 @@ TEST_F(CliTest, TcxIsTheDefaultAndLeavesOthersProgramsInTheChain) {
   EXPECT_EQ(tc_filters("vx100"), "tcx qps_vxlan_egres\ntcx foreign\n");
   json s = json::parse(run_ok({QPSPREAD_BIN, "-j", "status", "--netns", ns_->name()}));
   EXPECT_EQ(s["namespaces"][0]["devices"][0]["mode"], "off");
-  // Not switched to clsact while attached through tcx.
+  // Not switched to clsact behind the user's back: it stays, and attach says how to switch.
   CommandResult r = qps({"attach", "--netns", ns_->name(), "--no-uplinks", "--tc-api", "clsact"});
-  EXPECT_EQ(r.exit_code, 1);
-  EXPECT_NE(r.err.find("vx100 is attached through tcx; run 'qpspread detach' first"), std::string::npos) << r.err;
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("warning: vx100 stays attached through tcx; run 'qpspread detach' first"), std::string::npos) << r.err;
+  EXPECT_EQ(tc_filters("vx100"), "tcx qps_vxlan_egres\ntcx foreign\n");
+  EXPECT_EQ(qdiscs("vx100").find("clsact"), std::string::npos);
   // Removed by hand: status says so, attach puts it back, first again.
+  s = json::parse(run_ok({QPSPREAD_BIN, "-j", "status", "--netns", ns_->name()}));
   Netns::open(ns_->name()).run([&] {
     const UniqueFd ours(bpf_prog_get_fd_by_id(s["namespaces"][0]["devices"][0]["prog_id"].get<uint32_t>()));
     ASSERT_EQ(bpf_prog_detach2(ours.get(), static_cast<int>(if_nametoindex("vx100")),

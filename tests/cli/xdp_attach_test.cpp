@@ -110,10 +110,15 @@ TEST_F(XdpAttachTest, UplinkGetsTheReceiveProgramAndDetachRemovesIt) {
   EXPECT_EQ(ingress_id("up1"), id);
   // Removed by hand (BPF_PROG_DETACH of the tcx program, or `tc filter del`): status
   // says so, attach puts it back.
-  Netns::open(ns_->name()).run([&] {
-    tc_detach(a["uplinks"][0]["tc_hook"] == "tcx" ? TcApi::tcx : TcApi::clsact, static_cast<int>(if_nametoindex("up1")),
-              TcDir::ingress, false);
-  });
+  if (a["uplinks"][0]["tc_hook"] == "tcx") {
+    Netns::open(ns_->name()).run([&] {
+      const UniqueFd ours(bpf_prog_get_fd_by_id(id));
+      ASSERT_EQ(bpf_prog_detach2(ours.get(), static_cast<int>(if_nametoindex("up1")),
+                                 static_cast<bpf_attach_type>(46 /* BPF_TCX_INGRESS */)), 0);
+    });
+  } else {
+    run_ok({"tc", "-n", ns_->name(), "filter", "del", "dev", "up1", "ingress"});
+  }
   ASSERT_EQ(ingress_id("up1"), 0u);
   s = qps_json({"status", "--netns", ns_->name()});
   EXPECT_FALSE(s["namespaces"][0]["uplinks"][0]["attached"].get<bool>());

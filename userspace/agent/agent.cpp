@@ -29,7 +29,7 @@ using nlohmann::json;
 
 namespace {
 
-// A burst of notifications (a device created and brought up, its addresses, our own filters) is
+// A burst of notifications (a device created and brought up, its addresses, our own tc filters) is
 // answered once, this long after its first one.
 constexpr int64_t kSettleNs = 20'000'000;
 

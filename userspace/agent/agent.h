@@ -6,8 +6,9 @@
 // nexthops, neighbours and FDB entries, tc filters) and only then attaches, so no change between
 // the two is lost; after each burst of notifications (or an overflow of the socket: ENOBUFS), and
 // every `resync` in any case, it runs attach again: attach is idempotent and all or nothing, puts
-// back a filter or XDP program of ours that someone removed, attaches new or recreated devices and
-// newly discovered uplinks, and forgets records of interfaces that are gone. Others' filters and
+// back a tc or XDP program of ours that someone removed (a tcx program's removal makes no
+// notification: the resync finds it), attaches new or recreated devices and newly discovered
+// uplinks, and forgets records of interfaces that are gone. Others' filters, tcx programs and
 // XDP programs are never touched (attach refuses an interface with a foreign XDP program and says
 // so in /healthz).
 //
