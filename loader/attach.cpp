@@ -451,10 +451,10 @@ AttachReport attach(const Netns& ns, const AttachOptions& opts) {
   if (opts.mark == 0) throw Error("--mark must not be 0: a zero mark does not bypass the tunnel route cache");
   AttachReport report;
   report.pin_dir = pin_dir_for(ns.inode());
-  ensure_bpffs();
   for (const auto& t : opts.transit)
     if (std::find(opts.uplinks.begin(), opts.uplinks.end(), t) != opts.uplinks.end())
       throw Error(t + " is named both as --uplink and --transit; an interface takes one role: pick one");
+  const PinLock lock = PinLock::acquire();
   ns.run([&] {
     const std::vector<VxlanDevice> devs =
         select_devices(ns, opts.devices, opts.vteps_optional || !opts.transit.empty() || !opts.uplinks.empty());
@@ -504,6 +504,7 @@ AttachReport attach(const Netns& ns, const AttachOptions& opts) {
 
 DetachReport detach(const Netns& ns) {
   DetachReport report;
+  const PinLock lock = PinLock::acquire();
   const std::string dir = pin_dir_for(ns.inode());
   ns.run([&] {
     auto maps = PinnedMaps::open(dir);
@@ -569,6 +570,7 @@ std::map<uint32_t, qps_vni_cfg> vni_configs(const Netns& ns) {
 }
 
 void set_mode(const Netns& ns, uint32_t vni, const qps_vni_cfg& cfg) {
+  const PinLock lock = PinLock::acquire();
   PinnedMaps maps = open_pins_or_throw(ns);
   // attach gives every VNI it steers (a VXLAN device's, or a transit one) a mode entry.
   const std::map<uint32_t, qps_vni_cfg> configs = maps.vni_configs();
@@ -597,6 +599,7 @@ void set_mode(const Netns& ns, uint32_t vni, const qps_vni_cfg& cfg) {
 }
 
 void assign_ports(const Netns& ns, uint32_t vni, const std::map<uint32_t, uint16_t>& ports) {
+  const PinLock lock = PinLock::acquire();
   PinnedMaps maps = open_pins_or_throw(ns);
   if (!maps.vni_modes().count(vni))
     throw Error("VNI " + std::to_string(vni) + " is not attached in netns " + ns.name());

@@ -31,7 +31,7 @@ struct AttachOptions {
   // With no `uplinks`: find them from the routes to the remote VTEPs (uplink_discovery.h).
   bool discover_uplinks = true;
   // How the tc programs go on their hooks (tc_hook.h); none: tcx where the kernel has it (6.6+),
-  // else clsact. An interface attached before keeps its way in; naming the other one is an error.
+  // else clsact. An interface attached before keeps its way in (naming the other one: a warning).
   std::optional<TcApi> tc_api;
   // A namespace with no VXLAN device (yet) and no uplink named is not an error: nothing is attached
   // (the agent, waiting for FRR or ifupdown to create them).

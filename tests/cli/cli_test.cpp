@@ -3,19 +3,24 @@
 // and remove exactly qpspread's own objects.
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <fcntl.h>
 #include <net/if.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <regex>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "loader/bpffs.h"
 #include "loader/tc_hook.h"
 #include "qpspread/abi.h"
 #include "tests/support/test_util.h"
@@ -45,7 +50,7 @@ class CliTest : public ::testing::Test {
     return run(args);
   }
   // Everything on the device's egress hook: clsact filters and tcx programs.
-  std::string tc_filters(const std::string& dev) { return tc_hook_listing(ns_->name(), dev, "egress"); }
+  std::string egress_hook(const std::string& dev) { return tc_hook_listing(ns_->name(), dev, "egress"); }
   std::string qdiscs(const std::string& dev) {
     return run({"tc", "-n", ns_->name(), "qdisc", "show", "dev", dev}).out;
   }
@@ -125,7 +130,7 @@ TEST_F(CliTest, UnknownDeviceNamesTheDevicesThereAndChangesNothing) {
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("'eth9'"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("vx100"), std::string::npos) << r.err;
-  EXPECT_EQ(tc_filters("vx100"), "");
+  EXPECT_EQ(egress_hook("vx100"), "");
   EXPECT_EQ(qdiscs("vx100").find("clsact"), std::string::npos);
   EXPECT_FALSE(pinned());
 }
@@ -136,7 +141,7 @@ TEST_F(CliTest, UnknownUplinkRollsBackTheDevicesAttachedBeforeIt) {
   CommandResult r = qps({"attach", "--netns", ns_->name(), "--uplink", "up9"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("'up9'"), std::string::npos) << r.err;
-  EXPECT_EQ(tc_filters("vx100"), "");
+  EXPECT_EQ(egress_hook("vx100"), "");
   EXPECT_EQ(qdiscs("vx100").find("clsact"), std::string::npos);
   EXPECT_FALSE(pinned());
 }
@@ -146,7 +151,7 @@ TEST_F(CliTest, UplinksAreAttachedCountedInStatusAndDetached) {
   ns_->ip({"link", "add", "up1", "type", "veth", "peer", "name", "dn1"});
   json a = json::parse(run_ok({QPSPREAD_BIN, "-j", "attach", "--netns", ns_->name(), "--uplink", "up1"}));
   ASSERT_EQ(a["uplinks"].size(), 1u);
-  EXPECT_NE(tc_filters("up1").find("qps_uplink_egre"), std::string::npos);
+  EXPECT_NE(egress_hook("up1").find("qps_uplink_egre"), std::string::npos);
   json s = json::parse(run_ok({QPSPREAD_BIN, "-j", "status", "--netns", ns_->name()}));
   EXPECT_EQ(s["namespaces"][0]["uplinks"][0]["ifname"], "up1");
   EXPECT_EQ(s["namespaces"][0]["devices"].size(), 1u);
@@ -157,7 +162,7 @@ TEST_F(CliTest, UplinksAreAttachedCountedInStatusAndDetached) {
   EXPECT_TRUE(st["vnis"][0]["paths"].is_array());
   EXPECT_TRUE(st["vnis"][0]["qps"].is_array());
   run_ok({QPSPREAD_BIN, "detach", "--netns", ns_->name()});
-  EXPECT_EQ(tc_filters("up1"), "");
+  EXPECT_EQ(egress_hook("up1"), "");
   EXPECT_EQ(qdiscs("up1").find("clsact"), std::string::npos);
   EXPECT_FALSE(pinned());
 }
@@ -200,7 +205,7 @@ TEST_F(CliTest, CollectMetadataDeviceIsRefusedAndNothingChanges) {
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("vxext"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("collect-metadata"), std::string::npos) << r.err;
-  EXPECT_EQ(tc_filters("vx100"), "");  // all or nothing: the good device was not attached either
+  EXPECT_EQ(egress_hook("vx100"), "");  // all or nothing: the good device was not attached either
   EXPECT_FALSE(pinned());
   // Naming only the traditional device works.
   EXPECT_EQ(qps({"attach", "--netns", ns_->name(), "--dev", "vx100"}).exit_code, 0);
@@ -213,7 +218,7 @@ TEST_F(CliTest, MissingPrivilegesSayRunAsRootAndChangeNothing) {
   EXPECT_NE(r.exit_code, 0);
   json j = parse_error(r);
   EXPECT_NE(j["error"].get<std::string>().find("run as root"), std::string::npos) << r.out;
-  EXPECT_EQ(tc_filters("vx100"), "");
+  EXPECT_EQ(egress_hook("vx100"), "");
   EXPECT_FALSE(pinned());
 }
 
@@ -232,7 +237,7 @@ TEST_F(CliTest, AttachTwiceIsIdempotent) {
   EXPECT_FALSE(first["devices"][0]["already_attached"].get<bool>());
   EXPECT_TRUE(second["devices"][0]["already_attached"].get<bool>());
   EXPECT_EQ(first["devices"][0]["prog_id"], second["devices"][0]["prog_id"]);
-  EXPECT_EQ(programs_named(tc_filters("vx100"), "qps_vxlan_egres"), 1u) << tc_filters("vx100");
+  EXPECT_EQ(programs_named(egress_hook("vx100"), "qps_vxlan_egres"), 1u) << egress_hook("vx100");
 }
 
 // Through clsact: the filter's program is replaced, and attach's ownership of the qdisc kept.
@@ -264,7 +269,7 @@ TEST_F(CliTest, DetachRemovesTheQdiscItCreatedAndThePins) {
   json d = json::parse(run_ok({QPSPREAD_BIN, "-j", "detach", "--netns", ns_->name()}));
   EXPECT_TRUE(d["was_attached"].get<bool>());
   EXPECT_EQ(qdiscs("vx100").find("clsact"), std::string::npos);
-  EXPECT_EQ(tc_filters("vx100"), "");
+  EXPECT_EQ(egress_hook("vx100"), "");
   EXPECT_FALSE(pinned());
   // A second detach has nothing to do, and says so without failing.
   json again = json::parse(run_ok({QPSPREAD_BIN, "-j", "detach", "--netns", ns_->name()}));
@@ -279,9 +284,9 @@ TEST_F(CliTest, DetachLeavesOthersFiltersAndTheirQdisc) {
           "handle", "1", "bpf", "bytecode", "1,6 0 0 0"});
   json a = json::parse(run_ok({QPSPREAD_BIN, "-j", "attach", "--netns", ns_->name(), "--tc-api", "clsact"}));
   EXPECT_FALSE(a["devices"][0]["created_qdisc"].get<bool>());
-  EXPECT_NE(tc_filters("vx100").find("pref 20816"), std::string::npos);
+  EXPECT_NE(egress_hook("vx100").find("pref 20816"), std::string::npos);
   run_ok({QPSPREAD_BIN, "detach", "--netns", ns_->name()});
-  const std::string after = tc_filters("vx100");
+  const std::string after = egress_hook("vx100");
   EXPECT_NE(after.find("pref 42420"), std::string::npos) << after;
   EXPECT_EQ(after.find("pref 20816"), std::string::npos) << after;
   EXPECT_NE(qdiscs("vx100").find("clsact"), std::string::npos);
@@ -301,43 +306,136 @@ TEST_F(CliTest, TcxIsTheDefaultAndLeavesOthersProgramsInTheChain) {
   Netns::open(ns_->name()).run([&] {
     LIBBPF_OPTS(bpf_prog_attach_opts, o);
     ASSERT_EQ(bpf_prog_attach_opts(theirs.get(), static_cast<int>(if_nametoindex("vx100")),
-                                   static_cast<bpf_attach_type>(47 /* BPF_TCX_EGRESS */), &o), 0);
+                                   tcx_attach_type(TcDir::egress), &o), 0);
   });
-  ASSERT_EQ(tc_filters("vx100"), "tcx foreign\n");
+  ASSERT_EQ(egress_hook("vx100"), "tcx foreign\n");
   json a = json::parse(run_ok({QPSPREAD_BIN, "-j", "attach", "--netns", ns_->name(), "--no-uplinks"}));
   EXPECT_EQ(a["devices"][0]["tc_hook"], "tcx");
   EXPECT_FALSE(a["devices"][0]["created_qdisc"].get<bool>());
-  EXPECT_EQ(tc_filters("vx100"), "tcx qps_vxlan_egres\ntcx foreign\n");
+  EXPECT_EQ(egress_hook("vx100"), "tcx qps_vxlan_egres\ntcx foreign\n");
   EXPECT_EQ(qdiscs("vx100").find("clsact"), std::string::npos);
   EXPECT_NE(run_ok({QPSPREAD_BIN, "status", "--netns", ns_->name()}).find("attached (tcx)"), std::string::npos);
   // Replaced in place.
   json b = json::parse(run_ok({QPSPREAD_BIN, "-j", "attach", "--netns", ns_->name(), "--no-uplinks", "--mark", "0x77"}));
   EXPECT_NE(b["devices"][0]["prog_id"], a["devices"][0]["prog_id"]);
   run_ok({QPSPREAD_BIN, "mode", "--netns", ns_->name(), "--vni", "100", "off"});
-  EXPECT_EQ(tc_filters("vx100"), "tcx qps_vxlan_egres\ntcx foreign\n");
+  EXPECT_EQ(egress_hook("vx100"), "tcx qps_vxlan_egres\ntcx foreign\n");
   json s = json::parse(run_ok({QPSPREAD_BIN, "-j", "status", "--netns", ns_->name()}));
   EXPECT_EQ(s["namespaces"][0]["devices"][0]["mode"], "off");
   // Not switched to clsact behind the user's back: it stays, and attach says how to switch.
   CommandResult r = qps({"attach", "--netns", ns_->name(), "--no-uplinks", "--tc-api", "clsact"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find("warning: vx100 stays attached through tcx; run 'qpspread detach' first"), std::string::npos) << r.err;
-  EXPECT_EQ(tc_filters("vx100"), "tcx qps_vxlan_egres\ntcx foreign\n");
+  EXPECT_EQ(egress_hook("vx100"), "tcx qps_vxlan_egres\ntcx foreign\n");
   EXPECT_EQ(qdiscs("vx100").find("clsact"), std::string::npos);
   // Removed by hand: status says so, attach puts it back, first again.
   s = json::parse(run_ok({QPSPREAD_BIN, "-j", "status", "--netns", ns_->name()}));
   Netns::open(ns_->name()).run([&] {
     const UniqueFd ours(bpf_prog_get_fd_by_id(s["namespaces"][0]["devices"][0]["prog_id"].get<uint32_t>()));
     ASSERT_EQ(bpf_prog_detach2(ours.get(), static_cast<int>(if_nametoindex("vx100")),
-                               static_cast<bpf_attach_type>(47)), 0);
+                               tcx_attach_type(TcDir::egress)), 0);
   });
   s = json::parse(run_ok({QPSPREAD_BIN, "-j", "status", "--netns", ns_->name()}));
   EXPECT_FALSE(s["namespaces"][0]["devices"][0]["attached"].get<bool>());
   EXPECT_NE(run_ok({QPSPREAD_BIN, "status", "--netns", ns_->name()}).find("PROGRAM MISSING (run attach again)"), std::string::npos);
   run_ok({QPSPREAD_BIN, "attach", "--netns", ns_->name(), "--no-uplinks"});
-  EXPECT_EQ(tc_filters("vx100"), "tcx qps_vxlan_egres\ntcx foreign\n");
+  EXPECT_EQ(egress_hook("vx100"), "tcx qps_vxlan_egres\ntcx foreign\n");
   run_ok({QPSPREAD_BIN, "detach", "--netns", ns_->name()});
-  EXPECT_EQ(tc_filters("vx100"), "tcx foreign\n");
+  EXPECT_EQ(egress_hook("vx100"), "tcx foreign\n");
   EXPECT_FALSE(pinned());
+}
+
+// On a tcx hook, qpspread's program is the one named qps_* that no bpf_link holds. Two of them
+// (left by an older qpspread, which did not lock) become one at the next attach; one a link holds
+// is someone else's: never replaced, counted or removed.
+TEST_F(CliTest, TcxKeepsOneProgramOfOursAndLeavesLinkHeldOnes) {
+  if (!tcx_supported()) GTEST_SKIP() << "no tcx in this kernel (Linux 6.6+)";
+  add_vxlan("vx100", 100);
+  const UniqueFd leftover = load_foreign(BPF_PROG_TYPE_SCHED_CLS, -1, "qps_leftover");
+  const UniqueFd linked = load_foreign(BPF_PROG_TYPE_SCHED_CLS, -1, "qps_linked");
+  ASSERT_TRUE(leftover && linked);
+  UniqueFd link;
+  Netns::open(ns_->name()).run([&] {
+    const int ifindex = static_cast<int>(if_nametoindex("vx100"));
+    link.reset(bpf_link_create(linked.get(), ifindex, tcx_attach_type(TcDir::egress), nullptr));
+  });
+  ASSERT_TRUE(link) << "a tcx link: " << std::strerror(errno);
+  run_ok({QPSPREAD_BIN, "attach", "--netns", ns_->name(), "--no-uplinks"});
+  Netns::open(ns_->name()).run([&] {
+    LIBBPF_OPTS(bpf_prog_attach_opts, o);  // appended: after ours
+    ASSERT_EQ(bpf_prog_attach_opts(leftover.get(), static_cast<int>(if_nametoindex("vx100")),
+                                   tcx_attach_type(TcDir::egress), &o), 0);
+  });
+  ASSERT_EQ(egress_hook("vx100"), "tcx qps_vxlan_egres\ntcx qps_linked (link)\ntcx qps_leftover\n");
+  json a = json::parse(run_ok({QPSPREAD_BIN, "-j", "attach", "--netns", ns_->name(), "--no-uplinks", "--mark", "0x77"}));
+  EXPECT_EQ(egress_hook("vx100"), "tcx qps_vxlan_egres\ntcx qps_linked (link)\n");
+  json s = json::parse(run_ok({QPSPREAD_BIN, "-j", "status", "--netns", ns_->name()}));
+  EXPECT_EQ(s["namespaces"][0]["devices"][0]["prog_id"], a["devices"][0]["prog_id"]);
+  EXPECT_TRUE(s["namespaces"][0]["devices"][0]["attached"].get<bool>());
+  // Ours removed by hand: the linked one is not taken for it.
+  Netns::open(ns_->name()).run([&] {
+    const UniqueFd ours(bpf_prog_get_fd_by_id(a["devices"][0]["prog_id"].get<uint32_t>()));
+    ASSERT_EQ(bpf_prog_detach2(ours.get(), static_cast<int>(if_nametoindex("vx100")), tcx_attach_type(TcDir::egress)), 0);
+  });
+  s = json::parse(run_ok({QPSPREAD_BIN, "-j", "status", "--netns", ns_->name()}));
+  EXPECT_FALSE(s["namespaces"][0]["devices"][0]["attached"].get<bool>()) << s.dump();
+  run_ok({QPSPREAD_BIN, "attach", "--netns", ns_->name(), "--no-uplinks"});
+  EXPECT_EQ(egress_hook("vx100"), "tcx qps_vxlan_egres\ntcx qps_linked (link)\n");
+  run_ok({QPSPREAD_BIN, "detach", "--netns", ns_->name()});
+  EXPECT_EQ(egress_hook("vx100"), "tcx qps_linked (link)\n");
+}
+
+// Attaches that run at once (a user's attach while the agent re-attaches, two scripts) are taken in
+// turn: every one succeeds and each hook ends with one program of qpspread's, the one its record
+// names. Without that, two attaches could both find a hook empty and both add a program: every
+// frame counted twice.
+TEST_F(CliTest, AttachesAtOnceLeaveOneProgramPerHook) {
+  add_vxlan("vx100", 100);
+  ns_->ip({"link", "add", "up1", "type", "veth", "peer", "name", "dn1"});
+  ns_->ip({"link", "set", "up1", "up"});
+  for (int round = 0; round < 4; ++round) {
+    std::vector<CommandResult> results(3);
+    std::vector<std::thread> attaches;
+    for (auto& r : results)
+      attaches.emplace_back([&] { r = qps({"-j", "attach", "--netns", ns_->name(), "--uplink", "up1"}); });
+    for (auto& t : attaches) t.join();
+    for (const auto& r : results) EXPECT_EQ(r.exit_code, 0) << "round " << round << ": " << r.out << r.err;
+    const std::string vx = egress_hook("vx100"), up = egress_hook("up1");
+    EXPECT_EQ(programs_named(vx, "qps_vxlan_egres"), 1u) << "round " << round << ":\n" << vx;
+    EXPECT_EQ(programs_named(up, "qps_uplink_egre"), 1u) << "round " << round << ":\n" << up;
+    const json s = json::parse(run_ok({QPSPREAD_BIN, "-j", "status", "--netns", ns_->name()}));
+    EXPECT_TRUE(s["namespaces"][0]["devices"][0]["attached"].get<bool>()) << s.dump();
+    EXPECT_TRUE(s["namespaces"][0]["uplinks"][0]["attached"].get<bool>()) << s.dump();
+    run_ok({QPSPREAD_BIN, "detach", "--netns", ns_->name()});
+    EXPECT_EQ(egress_hook("vx100"), "");
+    EXPECT_FALSE(pinned());
+  }
+}
+
+// While another process holds the lock, attach waits for it rather than failing; a wait that runs
+// out names the holder.
+TEST_F(CliTest, AttachWaitsForTheLockAndATimeoutNamesItsHolder) {
+  add_vxlan("vx100", 100);
+  { const PinLock mounted = PinLock::acquire(); }  // bpffs mounted, its root there
+  const UniqueFd held(::open("/sys/fs/bpf/qpspread", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  ASSERT_TRUE(held);
+  ASSERT_EQ(::flock(held.get(), LOCK_EX), 0);
+  try {
+    PinLock::acquire(std::chrono::milliseconds(100));
+    ADD_FAILURE() << "acquired a lock another open file holds";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("process " + std::to_string(::getpid()) + " (cli_test)"), std::string::npos)
+        << e.what();
+    EXPECT_NE(std::string(e.what()).find("try again when that has ended"), std::string::npos) << e.what();
+  }
+  CommandResult r;
+  std::thread attach([&] { r = qps({"attach", "--netns", ns_->name(), "--no-uplinks"}); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_FALSE(pinned()) << "attach went ahead without the lock";
+  EXPECT_EQ(::flock(held.get(), LOCK_UN), 0);
+  attach.join();
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(pinned());
 }
 
 // Pins whose records have another size (another qpspread version's) are refused by every command

@@ -76,7 +76,7 @@ class UplinkDiscoveryTest : public ::testing::Test {
     });
     return d;
   }
-  std::string tc_filters(const std::string& dev) { return tc_hook_listing(ns_->name(), dev, "egress"); }
+  std::string egress_hook(const std::string& dev) { return tc_hook_listing(ns_->name(), dev, "egress"); }
 
   std::unique_ptr<ScopedNetns> ns_;
 };
@@ -189,10 +189,10 @@ TEST_F(UplinkDiscoveryTest, AttachWithoutUplinkCountsOnTheDiscoveredOnesAndDetac
   ASSERT_EQ(a["remote_vteps"].size(), 1u);
   EXPECT_EQ(a["remote_vteps"][0]["address"], "10.0.0.2");
   EXPECT_EQ(a["remote_vteps"][0]["uplinks"], (json{"up1", "up2"}));
-  for (const char* up : {"up1", "up2"}) EXPECT_NE(tc_filters(up).find("qps_uplink_egre"), std::string::npos) << up;
-  EXPECT_EQ(tc_filters("up3"), "");
+  for (const char* up : {"up1", "up2"}) EXPECT_NE(egress_hook(up).find("qps_uplink_egre"), std::string::npos) << up;
+  EXPECT_EQ(egress_hook("up3"), "");
   run_ok({QPSPREAD_BIN, "detach", "--netns", ns_->name()});
-  for (const char* up : {"up1", "up2", "vx100"}) EXPECT_EQ(tc_filters(up), "") << up;
+  for (const char* up : {"up1", "up2", "vx100"}) EXPECT_EQ(egress_hook(up), "") << up;
 }
 
 TEST_F(UplinkDiscoveryTest, NoUplinksSkipsDiscovery) {
@@ -200,7 +200,7 @@ TEST_F(UplinkDiscoveryTest, NoUplinksSkipsDiscovery) {
   json a = json::parse(run_ok({QPSPREAD_BIN, "-j", "attach", "--netns", ns_->name(), "--no-uplinks"}));
   EXPECT_TRUE(a["uplinks"].empty());
   EXPECT_FALSE(a["uplinks_discovered"].get<bool>());
-  EXPECT_EQ(tc_filters("up1"), "");
+  EXPECT_EQ(egress_hook("up1"), "");
 }
 
 TEST_F(UplinkDiscoveryTest, NoRouteToAnyVtepStillAttachesAndSaysHowToNameUplinks) {

@@ -114,7 +114,7 @@ TEST_F(XdpAttachTest, UplinkGetsTheReceiveProgramAndDetachRemovesIt) {
     Netns::open(ns_->name()).run([&] {
       const UniqueFd ours(bpf_prog_get_fd_by_id(id));
       ASSERT_EQ(bpf_prog_detach2(ours.get(), static_cast<int>(if_nametoindex("up1")),
-                                 static_cast<bpf_attach_type>(46 /* BPF_TCX_INGRESS */)), 0);
+                                 tcx_attach_type(TcDir::ingress)), 0);
     });
   } else {
     run_ok({"tc", "-n", ns_->name(), "filter", "del", "dev", "up1", "ingress"});

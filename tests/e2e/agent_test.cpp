@@ -196,7 +196,7 @@ class AgentTest : public ::testing::Test {
     return i;
   }
   // qpspread's programs on the VXLAN device's egress hook (a clsact filter or a tcx program).
-  size_t our_filters(const std::string& dev) {
+  size_t our_programs(const std::string& dev) {
     return programs_named(tc_hook_listing(ns_->name(), dev, "egress"), "qps_vxlan_egres");
   }
 
@@ -250,7 +250,7 @@ TEST_F(AgentTest, OurFilterDeletedByHandIsRestored) {
   ns_->ip({"link", "set", "t1", "down"});  // unrelated noise first
   run_ok({"tc", "-n", ns_->name(), "filter", "del", "dev", "vx100", "egress"});
   // (The agent may put it back before a look here: the new program's id says it did.)
-  ASSERT_TRUE(eventually([&] { return our_filters("vx100") == 1 && device("vx100")["prog_id"].get<uint32_t>() != before; }))
+  ASSERT_TRUE(eventually([&] { return our_programs("vx100") == 1 && device("vx100")["prog_id"].get<uint32_t>() != before; }))
       << agent_->log();
   EXPECT_NE(device("vx100")["prog_id"].get<uint32_t>(), 0u);
   EXPECT_NE(device("vx100")["prog_id"].get<uint32_t>(), before) << "a new program instance";
@@ -266,7 +266,7 @@ TEST_F(AgentTest, OurTcxProgramDetachedByHandIsRestoredByTheResync) {
   Netns::open(ns_->name()).run([&] {
     const UniqueFd ours(bpf_prog_get_fd_by_id(before));
     ASSERT_EQ(bpf_prog_detach2(ours.get(), static_cast<int>(if_nametoindex("vx100")),
-                               static_cast<bpf_attach_type>(47 /* BPF_TCX_EGRESS */)), 0);
+                               tcx_attach_type(TcDir::egress)), 0);
   });
   ASSERT_TRUE(eventually([&] {
     const uint32_t now = device("vx100")["prog_id"].get<uint32_t>();
@@ -310,10 +310,10 @@ TEST_F(AgentTest, SomeoneElsesFilterAndXdpProgramsAreLeftAlone) {
   add_vxlan("vx200", 200);
   ASSERT_TRUE(eventually([&] { return !device("vx200").is_null(); })) << agent_->log();
   run_ok({"tc", "-n", ns_->name(), "filter", "del", "dev", "vx100", "egress", "pref", std::to_string(0x5150)});
-  ASSERT_TRUE(eventually([&] { return our_filters("vx100") == 1; })) << agent_->log();
+  ASSERT_TRUE(eventually([&] { return our_programs("vx100") == 1; })) << agent_->log();
   EXPECT_TRUE(foreign_tc_there());
   EXPECT_EQ(xdp_on("up1"), up1_id);
-  EXPECT_EQ(our_filters("vx100"), 1u);
+  EXPECT_EQ(our_programs("vx100"), 1u);
   EXPECT_TRUE(status()["uplinks"][0]["attached"].get<bool>());
 
   // Someone replaces our XDP program on the transit interface: the agent does not fight it;
@@ -339,7 +339,7 @@ TEST_F(AgentTest, KillNineThenRestartDuplicatesNothingAndCountersGoOn) {
   const uint32_t prog = device("vx100")["prog_id"].get<uint32_t>();
   EXPECT_EQ(agent_->end_with(SIGKILL), 128 + SIGKILL);
   start();
-  EXPECT_EQ(our_filters("vx100"), 1u);
+  EXPECT_EQ(our_programs("vx100"), 1u);
   EXPECT_EQ(device("vx100")["prog_id"].get<uint32_t>(), prog) << "adopted, not replaced";
   EXPECT_EQ(status()["uplinks"].size(), 1u);
   EXPECT_GE(steered(), first);
@@ -486,7 +486,7 @@ TEST_F(AgentTest, OnExitDetachDetaches) {
   EXPECT_TRUE(status()["attached"].get<bool>());
   EXPECT_EQ(agent_->end_with(SIGTERM), 0);
   EXPECT_FALSE(status()["attached"].get<bool>());
-  EXPECT_EQ(our_filters("vx100"), 0u);
+  EXPECT_EQ(our_programs("vx100"), 0u);
 }
 
 }  // namespace

@@ -54,12 +54,12 @@ std::string ScopedNetns::ip(const std::vector<std::string>& args) const {
 
 bool is_root() { return ::geteuid() == 0; }
 
-UniqueFd load_foreign(bpf_prog_type type, int ret) {
+UniqueFd load_foreign(bpf_prog_type type, int ret, const char* name) {
   const bpf_insn insns[] = {
       {.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .src_reg = 0, .off = 0, .imm = ret},
       {.code = BPF_JMP | BPF_EXIT, .dst_reg = 0, .src_reg = 0, .off = 0, .imm = 0},
   };
-  return UniqueFd(bpf_prog_load(type, "foreign", "GPL", insns, 2, nullptr));
+  return UniqueFd(bpf_prog_load(type, name, "GPL", insns, 2, nullptr));
 }
 
 std::string tc_hook_listing(const std::string& netns, const std::string& dev, const std::string& dir) {
@@ -67,12 +67,8 @@ std::string tc_hook_listing(const std::string& netns, const std::string& dev, co
   Netns::open(netns).run([&] {
     const int ifindex = static_cast<int>(if_nametoindex(dev.c_str()));
     if (!ifindex) return;
-    for (uint32_t id : tcx_chain(ifindex, dir == "egress" ? TcDir::egress : TcDir::ingress)) {
-      const UniqueFd prog(bpf_prog_get_fd_by_id(id));
-      bpf_prog_info info{};
-      uint32_t len = sizeof(info);
-      if (prog && bpf_obj_get_info_by_fd(prog.get(), &info, &len) == 0) out += std::string("tcx ") + info.name + "\n";
-    }
+    for (const TcxProgram& p : tcx_programs(ifindex, dir == "egress" ? TcDir::egress : TcDir::ingress))
+      out += "tcx " + p.name + (p.link_owned ? " (link)" : "") + "\n";
   });
   return out;
 }

@@ -40,11 +40,12 @@ class ScopedNetns {
 
 bool is_root();
 
-// Someone else's BPF program, named "foreign": returns `ret` (XDP_PASS, TC_ACT_OK, TC_ACT_UNSPEC).
-UniqueFd load_foreign(bpf_prog_type type, int ret);
+// Someone else's BPF program, named `name`: returns `ret` (XDP_PASS, TC_ACT_OK, TC_ACT_UNSPEC).
+UniqueFd load_foreign(bpf_prog_type type, int ret, const char* name = "foreign");
 
 // What sits on a device's tc hook (dir "egress" or "ingress") in the namespace: the clsact filters
-// as `tc filter show` prints them, then a line "tcx NAME" per program of its tcx chain, in the
+// as `tc filter show` prints them, then a line "tcx NAME" per program of its tcx chain ("tcx NAME
+// (link)" for one a bpf_link holds), in the
 // order they run. "" when nothing does.
 std::string tc_hook_listing(const std::string& netns, const std::string& dev, const std::string& dir);
 // How many programs named `name` (15 characters at most, as the kernel keeps them) a listing holds.

@@ -180,8 +180,8 @@ AgentConfig parse_agent_config(const std::string& yaml_text, const std::filesyst
     }
   }
   if (root["tc_api"])
-    c.tc_api = yaml::one_of(Where(file, root["tc_api"], "tc_api"), root["tc_api"], {"tcx", "clsact"}) == "tcx" ? TcApi::tcx
-                                                                                                            : TcApi::clsact;
+    c.tc_api = tc_api_from_name(yaml::one_of(Where(file, root["tc_api"], "tc_api"), root["tc_api"],
+                                             {tc_api_name(TcApi::tcx), tc_api_name(TcApi::clsact)}));
   if (root["resync"]) c.resync_ns = duration_ns(Where(file, root["resync"], "resync"), root["resync"], 1'000'000'000);
   if (root["on_exit"]) c.detach_on_exit = yaml::one_of(Where(file, root["on_exit"], "on_exit"), root["on_exit"], {"keep", "detach"}) == "detach";
   return c;

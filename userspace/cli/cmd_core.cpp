@@ -179,7 +179,7 @@ void add_attach(CLI::App& app, Context& ctx) {
                   "how the tc programs go on their hooks: tcx (Linux 6.6+, cheaper per packet) or clsact "
                   "(a filter on a clsact qdisc, what `tc filter show` lists); default: tcx where the kernel has "
                   "it. An interface attached before keeps its own")
-      ->check(CLI::IsMember({"tcx", "clsact"}));
+      ->check(CLI::IsMember({tc_api_name(TcApi::tcx), tc_api_name(TcApi::clsact)}));
   cmd->add_option("--mode", *mode, "mode for VNIs that have none yet")
       ->check(CLI::IsMember({"off", "qp-hash", "balance"}));
   auto gap = std::make_shared<std::string>();
@@ -188,7 +188,7 @@ void add_attach(CLI::App& app, Context& ctx) {
   cmd->callback([&ctx, target, opts, mode, gap, tc_api, cmd] {
     ctx.action = [&ctx, target, opts, mode, gap, tc_api] {
       opts->initial_mode = {static_cast<qps_mode>(*parse_mode(*mode)), flowlet_gap_us(*gap), 0};
-      if (!tc_api->empty()) opts->tc_api = *tc_api == "tcx" ? TcApi::tcx : TcApi::clsact;
+      if (!tc_api->empty()) opts->tc_api = tc_api_from_name(*tc_api);
       Netns ns = Netns::open(target->resolve());
       const AttachReport r = attach(ns, *opts);
       if (!ctx.out.json && !ctx.out.pretty)
